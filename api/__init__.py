@@ -1,0 +1,1 @@
+"""Thin HTTP layer: routing, auth, request and response models, problem+json errors."""

@@ -1,0 +1,57 @@
+"""Bearer API keys and roles: 401 without a valid key, 403 for the wrong role."""
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from infra.api_keys import Principal, Role, find_principal
+
+CACHE_SECONDS = 30.0
+bearer = HTTPBearer(auto_error=False, description="An API key made with `crm keys create`")
+
+
+class KeyCache:
+    """Recently seen keys, so most requests do not query PostgreSQL; unknown keys are not cached."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[Principal, float]] = {}
+
+    def lookup(self, request: Request, key: str) -> Principal | None:
+        hit = self._seen.get(key)
+        if hit and hit[1] > time.monotonic():
+            return hit[0]
+        with request.app.state.container.pool.connection() as conn:
+            principal = find_principal(conn, key)
+        if principal:
+            self._seen[key] = (principal, time.monotonic() + CACHE_SECONDS)
+        return principal
+
+
+def requires(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that admits keys of the given roles (admin is always admitted)."""
+    allowed = {*roles, Role.ADMIN}
+
+    async def principal(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise HTTPException(401, "an API key is required", {"WWW-Authenticate": "Bearer"})
+        cache: KeyCache = request.app.state.keys
+        found = await run_in_threadpool(cache.lookup, request, credentials.credentials)
+        if found is None:
+            raise HTTPException(401, "invalid API key", {"WWW-Authenticate": "Bearer"})
+        if found.role not in allowed:
+            raise HTTPException(403, f"the {found.role} role may not do this")
+        return found
+
+    return principal
+
+
+Service = Annotated[Principal, Depends(requires(Role.SERVICE))]
+Reader = Annotated[Principal, Depends(requires(Role.SERVICE, Role.ANALYST, Role.AUDITOR))]
+Auditor = Annotated[Principal, Depends(requires(Role.SERVICE, Role.AUDITOR))]

@@ -1,0 +1,88 @@
+"""The one place that turns errors into RFC 9457 problem+json responses."""
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import OperationalError, PersistenceError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg import OperationalError as PsycopgOperationalError
+from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException
+
+from commands.errors import (
+    AggregateNotFound,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    VersionMismatch,
+)
+from domain.errors import CrmError
+
+log = structlog.get_logger()
+
+MEDIA_TYPE = "application/problem+json"
+
+STATUS_OF: dict[type[CrmError], int] = {
+    AggregateNotFound: 404,
+    VersionMismatch: 412,
+    IdempotencyKeyReused: 422,
+    IdempotencyKeyInFlight: 409,
+}
+"""Refusals other than domain-rule conflicts (409)."""
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response."""
+    body = {"type": type_, "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    return JSONResponse(body | extra, status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """`('body', 'items', 0, 'sku')` -> `items.0.sku`; query and header names keep their source."""
+    parts = list(loc[1:] if loc and loc[0] == "body" and len(loc) > 1 else loc)
+    return ".".join(str(p) for p in parts)
+
+
+def install(app: FastAPI) -> None:
+    """Registers the error handlers on an app."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in error.errors()]
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        return problem(
+            422, f"invalid request: {fields}", type_="/problems/validation", errors=errors
+        )
+
+    @app.exception_handler(CrmError)
+    async def refused(_: Request, error: CrmError) -> JSONResponse:
+        status = STATUS_OF.get(type(error), 409)
+        return problem(status, error.detail, type_=f"/problems/{error.rule}", rule=error.rule)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        return problem(error.status_code, str(error.detail), headers=error.headers)
+
+    @app.exception_handler(PersistenceError)
+    @app.exception_handler(PsycopgOperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def unavailable(_: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable", error=str(error))
+        retry = {"Retry-After": "1"}
+        if isinstance(error, PersistenceError) and not isinstance(error, OperationalError):
+            return problem(500, "the event store refused the write", type_="/problems/storage")
+        return problem(503, "the database is unavailable; retry", headers=retry)
+
+    @app.exception_handler(Exception)
+    async def crashed(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", error=type(error).__name__)
+        return problem(500, "internal error", type_="/problems/internal")

@@ -1,0 +1,145 @@
+"""Customer commands and queries (CONTRACT.md)."""
+
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from api.auth import Auditor, Reader
+from api.commanding import CommandAccepted, Context, run
+from commands.context import Target
+from commands.customers import (
+    ChangeCustomer,
+    GiveFeedback,
+    LogInteraction,
+    RecordPurchase,
+    RegisterCustomer,
+)
+from projections import cursor as cursor_codec
+from projections import timeline
+from projections.customer_360 import queries
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def _customer_id(customer_id: str) -> UUID:
+    try:
+        return UUID(customer_id)
+    except ValueError:
+        raise HTTPException(404, f"no customer with id {customer_id}") from None
+
+
+def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
+    with request.app.state.container.pool.connection() as conn:
+        return query(conn, *args, **kwargs)
+
+
+@router.post("", status_code=201, response_model=CommandAccepted)
+async def register_customer(request: Request, command: RegisterCustomer, context: Context) -> JSONResponse:
+    """Register a customer."""
+    return await run(request, context, Target(uuid4(), creates=True), command, located=router.prefix)
+
+
+@router.patch("/{customer_id}", response_model=CommandAccepted)
+async def change_customer(
+    request: Request, customer_id: str, command: ChangeCustomer, context: Context
+) -> JSONResponse:
+    """Change profile fields, tags, custom fields or consent."""
+    return await run(request, context, Target(_customer_id(customer_id)), command)
+
+
+@router.post("/{customer_id}/interactions", status_code=201, response_model=CommandAccepted)
+async def log_interaction(
+    request: Request, customer_id: str, command: LogInteraction, context: Context
+) -> JSONResponse:
+    """Log a contact (call, email, meeting, chat, sms, social)."""
+    return await run(request, context, Target(_customer_id(customer_id)), command)
+
+
+@router.post("/{customer_id}/purchases", status_code=201, response_model=CommandAccepted)
+async def record_purchase(
+    request: Request, customer_id: str, command: RecordPurchase, context: Context
+) -> JSONResponse:
+    """Record a purchase."""
+    return await run(request, context, Target(_customer_id(customer_id)), command)
+
+
+@router.post("/{customer_id}/feedback", status_code=201, response_model=CommandAccepted)
+async def give_feedback(
+    request: Request, customer_id: str, command: GiveFeedback, context: Context
+) -> JSONResponse:
+    """Record a rating (1-5) and comment."""
+    return await run(request, context, Target(_customer_id(customer_id)), command)
+
+
+@router.get("")
+def list_customers(  # noqa: PLR0913 - one parameter per filter
+    request: Request,
+    _: Reader,
+    q: str | None = None,
+    tag: str | None = None,
+    segment: str | None = None,
+    external_ref: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    """Search and list customers, a page at a time: `{items, next_cursor}`."""
+    if segment is not None:
+        raise HTTPException(404, f"no segment named {segment!r}")
+    try:
+        page = _read(request, queries.search, q=q, tag=tag, external_ref=external_ref, cursor=cursor, limit=limit)
+    except ValueError as error:
+        raise RequestValidationError(
+            [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
+        ) from None
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/{customer_id}")
+def get_customer(
+    request: Request, customer_id: str, _: Reader, as_of: AwareDatetime | None = None
+) -> dict[str, Any]:
+    """The customer 360 view; `as_of` answers as of a past business time."""
+    cid = _customer_id(customer_id)
+    if as_of is None:
+        found = _read(request, queries.get, cid)
+    else:
+        found = queries.as_of(_read(request, timeline.customer_events, cid), as_of)
+    if found is None:
+        raise HTTPException(404, f"no customer with id {customer_id}")
+    return found
+
+
+@router.get("/{customer_id}/timeline")
+def get_timeline(
+    request: Request, customer_id: str, _: Auditor, cursor: str | None = None, limit: Limit = 100
+) -> dict[str, Any]:
+    """Every event of the customer, oldest first, with who, why and when: `{items, next_cursor}`."""
+    cid = _customer_id(customer_id)
+    after = _position(cursor)
+    events = _read(request, timeline.customer_events, cid, after, limit + 1)
+    if not events and after == 0:
+        raise HTTPException(404, f"no customer with id {customer_id}")
+    more = len(events) > limit
+    events = events[:limit]
+    return {
+        "items": [timeline.timeline_item(e) for e in events],
+        "next_cursor": cursor_codec.encode(str(events[-1].position)) if more else None,
+    }
+
+
+def _position(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        return int(cursor_codec.decode(cursor))
+    except ValueError:
+        raise RequestValidationError(
+            [{"loc": ("query", "cursor"), "msg": "invalid cursor", "type": "value_error"}]
+        ) from None

@@ -1,0 +1,38 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """The database answers and no projection has stopped; 503 otherwise."""
+    container = request.app.state.container
+    checks: dict[str, Any] = {}
+    try:
+        with container.pool.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = f"unavailable: {type(error).__name__}"
+    failed = container.follower.failed if container.follower else {}
+    checks["projections"] = failed or "ok"
+    ready = checks["database"] == "ok" and not failed
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Turns validated commands into events: load, decide, save (in group-committed batches)."""

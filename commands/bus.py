@@ -1,0 +1,264 @@
+"""The command bus: one writer thread that saves concurrent commands in one transaction.
+
+The event store serialises inserts with a table lock held through the commit's fsync, so
+one save per command caps the write rate at one commit per fsync. The bus gathers what is
+waiting, decides every command against the batch's aggregates, and saves them all, with
+their idempotency records and unique claims, in one transaction. If that transaction is
+refused (another process wrote the same aggregate, a key or claim raced), each command is
+redone alone so that only the one at fault is refused.
+"""
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
+from threading import Lock, Thread
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from psycopg_pool import ConnectionPool
+
+from commands import side_tables
+from commands.base import Command
+from commands.context import CommandContext, Outcome, Target
+from commands.errors import AggregateNotFound, IdempotencyKeyInFlight, VersionMismatch
+from commands.handlers import HANDLERS
+from domain.aggregate import Aggregate
+from domain.errors import CrmError
+from infra.event_store import EventStore, SqlWrite
+from infra.metrics import BATCH_SIZE, COMMANDS
+
+log = structlog.get_logger()
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class Submission:
+    """A command waiting for the writer, and where its answer goes."""
+
+    target: Target
+    command: Command
+    context: CommandContext
+    future: "Future[Outcome]" = field(default_factory=Future)
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        key = self.context.idempotency_key
+        return (self.context.actor, key) if key else None
+
+
+@dataclass
+class _Batch:
+    """Aggregates and writes gathered for one transaction."""
+
+    aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
+    writes: list[SqlWrite] = field(default_factory=list)
+    claimed: set[tuple[str, str]] = field(default_factory=set)
+    answers: list[tuple[Submission, Outcome | CrmError]] = field(default_factory=list)
+
+
+class CommandBus:
+    """Accepts commands from any thread; answers each through a Future."""
+
+    def __init__(self, store: EventStore, pool: ConnectionPool, max_batch: int = 500) -> None:
+        self._store = store
+        self._pool = pool
+        self._max_batch = max_batch
+        self._queue: SimpleQueue[Submission | None] = SimpleQueue()
+        self._in_flight: set[tuple[str, str]] = set()
+        self._lock = Lock()
+        self._thread = Thread(target=self._run, name="command-bus", daemon=True)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Answers what is queued, then stops the writer."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def submit(self, target: Target, command: Command, context: CommandContext) -> "Future[Outcome]":
+        """Queues a command; a second one with an Idempotency-Key still in flight is refused."""
+        submission = Submission(target, command, context)
+        key = submission.key
+        if key:
+            with self._lock:
+                if key in self._in_flight:
+                    raise IdempotencyKeyInFlight("a request with this Idempotency-Key is in progress")
+                self._in_flight.add(key)
+            submission.future.add_done_callback(lambda _: self._release(key))
+        self._queue.put(submission)
+        return submission.future
+
+    def execute(self, target: Target, command: Command, context: CommandContext) -> Outcome:
+        """Submits a command and waits for its answer (for CLI and tests)."""
+        return self.submit(target, command, context).result(timeout=60)
+
+    def _release(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._in_flight.discard(key)
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            BATCH_SIZE.observe(len(batch))
+            try:
+                self._process(batch)
+            except Exception as error:  # noqa: BLE001 - every waiting caller gets the error
+                log.exception("command batch failed", size=len(batch))
+                for submission in batch:
+                    _answer(submission, error)
+
+    def _process(self, batch: list[Submission]) -> None:
+        with self._pool.connection() as conn:
+            keys = [s.key for s in batch if s.key]
+            stored = side_tables.stored_outcomes(conn, keys)
+        pending = []
+        for submission in batch:
+            first = stored.get(submission.key) if submission.key else None
+            if first is None:
+                pending.append(submission)
+                continue
+            try:
+                _answer(submission, side_tables.replay(first, submission.context.request_hash))
+            except CrmError as error:
+                _answer(submission, error)
+        if not pending:
+            return
+        try:
+            self._commit(pending)
+        except Exception:  # noqa: BLE001 - redo each alone: only the one at fault fails
+            self._evict(pending)
+            for submission in pending:
+                self._commit_alone(submission)
+
+    def _commit(self, submissions: list[Submission]) -> None:
+        batch = _Batch()
+        with self._pool.connection() as conn:
+            for submission in submissions:
+                try:
+                    batch.answers.append((submission, self._decide(conn, submission, batch)))
+                except CrmError as error:
+                    batch.answers.append((submission, error))
+        self._store.save(*batch.aggregates.values(), writes=batch.writes)
+        for submission, answer in batch.answers:
+            _answer(submission, answer)
+
+    def _commit_alone(self, submission: Submission) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                self._commit([submission])
+                return
+            except IntegrityError as error:
+                self._evict([submission])
+                if not self._explain_conflict(submission, error):
+                    continue
+                return
+            except Exception as error:  # noqa: BLE001 - this caller gets the error
+                _answer(submission, error)
+                return
+        _answer(submission, RuntimeError("the aggregate changed too often to record this"))
+
+    def _explain_conflict(self, submission: Submission, error: IntegrityError) -> bool:
+        """Answers a command whose save was refused; False if it is worth another try."""
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        with self._pool.connection() as conn:
+            if constraint == side_tables.IDEMPOTENCY_CONSTRAINT and submission.key:
+                first = side_tables.stored_outcomes(conn, [submission.key])[submission.key]
+                try:
+                    _answer(submission, side_tables.replay(first, submission.context.request_hash))
+                except CrmError as refusal:
+                    _answer(submission, refusal)
+                return True
+            if constraint == side_tables.CLAIMS_CONSTRAINT:
+                try:
+                    side_tables.check_claims(conn, submission.command.unique_claims())
+                except CrmError as refusal:
+                    _answer(submission, refusal)
+                    return True
+                return False
+        if submission.context.expected_version is not None:
+            _answer(submission, VersionMismatch("the aggregate changed since the given version"))
+            return True
+        return False
+
+    def _decide(self, conn: Any, submission: Submission, batch: _Batch) -> Outcome:
+        aggregate_type, handler = HANDLERS[type(submission.command)]
+        target, context = submission.target, submission.context
+        current = batch.aggregates.get(target.aggregate_id)
+        if current is None and not target.creates:
+            current = self._load(target.aggregate_id, aggregate_type)
+        if context.expected_version is not None and (
+            current is None or current.version != context.expected_version
+        ):
+            raise VersionMismatch(
+                f"If-Match is {context.expected_version}, the current version is "
+                f"{current.version if current else None}"
+            )
+        claims = submission.command.unique_claims()
+        taken = [c for c in claims if c in batch.claimed]
+        if taken:
+            raise side_tables.CLAIM_ERRORS[taken[0][0]](f"{taken[0][1]!r} is already taken")
+        side_tables.check_claims(conn, claims)
+        aggregate, answer = handler(
+            submission.command, current, target.aggregate_id, context.meta(submission.command.occurred_at)
+        )
+        batch.aggregates[aggregate.id] = aggregate
+        batch.claimed.update(claims)
+        batch.writes.extend(side_tables.claim(kind, value, aggregate.id) for kind, value in claims)
+        outcome = Outcome(
+            submission.command.success_status,
+            {"id": str(aggregate.id), "version": aggregate.version, **answer},
+        )
+        if submission.key:
+            actor, key = submission.key
+            batch.writes.append(
+                side_tables.record_outcome(actor, key, context.request_hash or "", outcome)
+            )
+        return outcome
+
+    def _load(self, aggregate_id: UUID, aggregate_type: type[Aggregate]) -> Aggregate:
+        try:
+            aggregate = self._store.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        if not isinstance(aggregate, aggregate_type):
+            raise AggregateNotFound(f"no {aggregate_type.__name__.lower()} with id {aggregate_id}")
+        return aggregate
+
+    def _evict(self, submissions: list[Submission]) -> None:
+        cache = self._store.repository.cache
+        for submission in submissions:
+            if cache is not None:
+                try:
+                    cache.get(submission.target.aggregate_id, evict=True)
+                except KeyError:
+                    pass
+
+
+def _answer(submission: Submission, answer: Outcome | BaseException) -> None:
+    if submission.future.done():
+        return
+    name = type(submission.command).__name__
+    if isinstance(answer, Outcome):
+        COMMANDS.labels(name, "replayed" if answer.replayed else "ok").inc()
+        submission.future.set_result(answer)
+    else:
+        COMMANDS.labels(name, getattr(answer, "rule", "error")).inc()
+        submission.future.set_exception(answer)

@@ -1,0 +1,125 @@
+"""Command handlers: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O."""
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+
+from commands.base import Command
+from commands.customers import (
+    ChangeCustomer,
+    GiveFeedback,
+    LogInteraction,
+    RecordPurchase,
+    RegisterCustomer,
+)
+from domain.aggregate import Aggregate
+from domain.customer import Customer
+from domain.values import Personal, Profile, PurchaseItem, Meta
+
+Answer = dict[str, Any]
+Handler = Callable[[Any, Any, UUID, Meta], tuple[Aggregate, Answer]]
+
+HANDLERS: dict[type[Command], tuple[type[Aggregate], Handler]] = {}
+"""Command type -> (the aggregate type it acts on, its handler)."""
+
+
+def handles(command_type: type[Command], aggregate_type: type[Aggregate]) -> Callable[[Handler], Handler]:
+    """Registers a handler for a command type."""
+
+    def register(handler: Handler) -> Handler:
+        HANDLERS[command_type] = (aggregate_type, handler)
+        return handler
+
+    return register
+
+
+def _fields(model: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
+    """The given values that belong to `model`, a null meaning the field's default."""
+    fields = model.model_fields
+    return {
+        name: fields[name].get_default(call_default_factory=True) if value is None else value
+        for name, value in given.items()
+        if name in fields
+    }
+
+
+@handles(RegisterCustomer, Customer)
+def register_customer(
+    command: RegisterCustomer, _: None, customer_id: UUID, meta: Meta
+) -> tuple[Customer, Answer]:
+    given = command.model_dump(mode="json", exclude_none=True)
+    customer = Customer.register(
+        customer_id,
+        external_ref=command.external_ref,
+        personal=Personal.model_validate(_fields(Personal, given)),
+        profile=Profile.model_validate(_fields(Profile, given)),
+        tags=tuple(command.tags or ()),
+        custom_fields=command.custom_fields or {},
+        consent=command.consent or {},
+        meta=meta,
+    )
+    return customer, {}
+
+
+@handles(ChangeCustomer, Customer)
+def change_customer(
+    command: ChangeCustomer, customer: Customer, _: UUID, meta: Meta
+) -> tuple[Customer, Answer]:
+    given = command.model_dump(mode="json", include=command.model_fields_set - {"occurred_at"})
+    customer.update(
+        personal=_fields(Personal, given),
+        profile=_fields(Profile, given),
+        custom_fields=given.get("custom_fields") or {},
+        tags=tuple(given["tags"] or ()) if "tags" in given else None,
+        consent=given.get("consent"),
+        meta=meta,
+    )
+    return customer, {}
+
+
+@handles(LogInteraction, Customer)
+def log_interaction(
+    command: LogInteraction, customer: Customer, _: UUID, meta: Meta
+) -> tuple[Customer, Answer]:
+    interaction_id = uuid4()
+    customer.log_interaction(
+        interaction_id,
+        command.channel,
+        command.direction,
+        command.subject,
+        {"notes": command.notes} if command.notes else {},
+        meta,
+    )
+    return customer, {"interaction_id": str(interaction_id)}
+
+
+@handles(RecordPurchase, Customer)
+def record_purchase(
+    command: RecordPurchase, customer: Customer, _: UUID, meta: Meta
+) -> tuple[Customer, Answer]:
+    customer.record_purchase(
+        order_id=command.order_id,
+        items=tuple(PurchaseItem.model_validate(item.model_dump()) for item in command.items),
+        total=command.total,
+        currency=str(command.currency),
+        payment_method=command.payment_method,
+        meta=meta,
+    )
+    return customer, {"order_id": command.order_id}
+
+
+@handles(GiveFeedback, Customer)
+def give_feedback(
+    command: GiveFeedback, customer: Customer, _: UUID, meta: Meta
+) -> tuple[Customer, Answer]:
+    feedback_id = uuid4()
+    customer.give_feedback(
+        feedback_id,
+        command.rating,
+        command.source,
+        {"comment": command.comment} if command.comment else {},
+        meta,
+    )
+    return customer, {"feedback_id": str(feedback_id)}

@@ -1,0 +1,87 @@
+"""Tables written in the same transaction as a command's events: idempotency and unique claims."""
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from commands.context import Outcome
+from commands.customers import EXTERNAL_REF
+from commands.errors import IdempotencyKeyReused
+from domain.errors import CrmError, ExternalRefTaken
+from infra.event_store import SqlWrite
+
+DDL = """
+CREATE TABLE IF NOT EXISTS crm_idempotency (
+    actor text NOT NULL,
+    key text NOT NULL,
+    request_hash text NOT NULL,
+    status int NOT NULL,
+    body jsonb NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (actor, key)
+);
+CREATE TABLE IF NOT EXISTS crm_unique_claims (
+    kind text NOT NULL,
+    value text NOT NULL,
+    aggregate_id uuid NOT NULL,
+    PRIMARY KEY (kind, value)
+);
+"""
+
+IDEMPOTENCY_CONSTRAINT = "crm_idempotency_pkey"
+CLAIMS_CONSTRAINT = "crm_unique_claims_pkey"
+
+CLAIM_ERRORS: dict[str, type[CrmError]] = {EXTERNAL_REF: ExternalRefTaken}
+
+
+def record_outcome(actor: str, key: str, request_hash: str, outcome: Outcome) -> SqlWrite:
+    """The write that stores a command's first answer under its Idempotency-Key."""
+    return (
+        "INSERT INTO crm_idempotency (actor, key, request_hash, status, body)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (actor, key, request_hash, outcome.status, Jsonb(outcome.body)),
+    )
+
+
+def stored_outcomes(
+    conn: Connection[Any], keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, Outcome]]:
+    """(actor, key) -> (request hash, first outcome) for the keys already used."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "SELECT actor, key, request_hash, status, body FROM crm_idempotency"
+        " WHERE (actor, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+        ([a for a, _ in keys], [k for _, k in keys]),
+    ).fetchall()
+    return {(r[0], r[1]): (r[2], Outcome(r[3], r[4], replayed=True)) for r in rows}
+
+
+def replay(first: tuple[str, Outcome], request_hash: str | None) -> Outcome:
+    """The first answer again, if the request is the same one."""
+    first_hash, outcome = first
+    if first_hash != request_hash:
+        raise IdempotencyKeyReused("this Idempotency-Key was used with another request body")
+    return outcome
+
+
+def claim(kind: str, value: str, aggregate_id: UUID) -> SqlWrite:
+    """The write that reserves a unique value for an aggregate."""
+    return (
+        "INSERT INTO crm_unique_claims (kind, value, aggregate_id) VALUES (%s, %s, %s)",
+        (kind, value, aggregate_id),
+    )
+
+
+def check_claims(conn: Connection[Any], claims: list[tuple[str, str]]) -> None:
+    """Raises the claim's error if another aggregate already holds one of the values."""
+    for kind, value in claims:
+        held = conn.execute(
+            "SELECT 1 FROM crm_unique_claims WHERE kind = %s AND value = %s", (kind, value)
+        ).fetchone()
+        if held:
+            raise CLAIM_ERRORS[kind](f"{kind.split('.')[-1]} {value!r} is already taken")

@@ -1,0 +1,1 @@
+"""Long-running processes: the in-process store follower (later: relay, projector, automation)."""

@@ -1,0 +1,1 @@
+"""Pure domain model: aggregates that check rules and record events. No I/O."""

@@ -1,0 +1,33 @@
+"""Aggregate base whose events are immutable pydantic models (stored as plain JSON)."""
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate as LibraryAggregate
+from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
+from pydantic import BaseModel, ConfigDict
+
+
+class DomainEvent(BaseModel):
+    """Fields every stored event has; `timestamp` is when it was recorded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+
+
+class Aggregate(LibraryAggregate):
+    """Base for CRM aggregates: declarative `@event` methods, pydantic events.
+
+    Subclasses annotate `id: UUID` so that callers choose the id (ids come from commands).
+    """
+
+    class Event(DomainEvent, CanMutateAggregate):
+        """An event that changes an existing aggregate."""
+
+    class Created(Event, CanInitAggregate):
+        """The event that starts an aggregate."""
+
+        originator_topic: str

@@ -1,0 +1,174 @@
+"""The Customer aggregate: profile, consent, tags, and every interaction with the company."""
+
+from decimal import Decimal
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.aggregate import Aggregate
+from domain.errors import OrderAlreadyRecorded
+from domain.values import (
+    Changes,
+    Channel,
+    CustomValue,
+    Direction,
+    FeedbackSource,
+    Meta,
+    Personal,
+    Profile,
+    PurchaseItem,
+)
+
+
+class Customer(Aggregate):
+    """A person or company that buys from us. Personal data lives in `personal`."""
+
+    id: UUID
+
+    @classmethod
+    def register(  # noqa: PLR0913 - a registration carries the whole first profile
+        cls,
+        customer_id: UUID,
+        *,
+        external_ref: str | None,
+        personal: Personal,
+        profile: Profile,
+        tags: tuple[str, ...],
+        custom_fields: dict[str, CustomValue],
+        consent: dict[str, bool],
+        meta: Meta,
+    ) -> "Customer":
+        """Registers a new customer."""
+        return cls(
+            id=customer_id,
+            external_ref=external_ref,
+            personal=personal,
+            profile=profile,
+            tags=tuple(sorted(set(tags))),
+            custom_fields={k: v for k, v in custom_fields.items() if v is not None},
+            consent=consent,
+            meta=meta,
+        )
+
+    @event("Registered")
+    def __init__(  # noqa: PLR0913
+        self,
+        external_ref: str | None,
+        personal: Personal,
+        profile: Profile,
+        tags: tuple[str, ...],
+        custom_fields: dict[str, CustomValue],
+        consent: dict[str, bool],
+        meta: Meta,
+    ) -> None:
+        self.external_ref = external_ref
+        self.personal = personal
+        self.profile = profile
+        self.tags = set(tags)
+        self.custom_fields = dict(custom_fields)
+        self.consent = dict(consent)
+        self.order_ids: set[str] = set()
+
+    def update(  # noqa: PLR0913
+        self,
+        *,
+        personal: Changes,
+        profile: Changes,
+        custom_fields: dict[str, CustomValue],
+        tags: tuple[str, ...] | None,
+        consent: dict[str, bool] | None,
+        meta: Meta,
+    ) -> None:
+        """Changes what differs from the current profile; records nothing when nothing differs."""
+        new_personal = Personal.model_validate(self.personal.model_dump() | personal)
+        new_profile = Profile.model_validate(self.profile.model_dump() | profile)
+        personal_changes = _diff(self.personal, new_personal, personal)
+        profile_changes = _diff(self.profile, new_profile, profile)
+        field_changes = {
+            k: v for k, v in custom_fields.items() if self.custom_fields.get(k) != v
+        }
+        if personal_changes or profile_changes or field_changes:
+            self._change_profile(personal_changes, profile_changes, field_changes, meta)
+        if tags is not None and set(tags) != self.tags:
+            self._change_tags(
+                tuple(sorted(set(tags) - self.tags)), tuple(sorted(self.tags - set(tags))), meta
+            )
+        consent_changes = {k: v for k, v in (consent or {}).items() if self.consent.get(k) != v}
+        if consent_changes:
+            self._change_consent(consent_changes, meta)
+
+    @event("ProfileChanged")
+    def _change_profile(
+        self, personal: Changes, profile: Changes, custom_fields: dict[str, CustomValue], meta: Meta
+    ) -> None:
+        self.personal = Personal.model_validate(self.personal.model_dump() | personal)
+        self.profile = Profile.model_validate(self.profile.model_dump() | profile)
+        for name, value in custom_fields.items():
+            if value is None:
+                self.custom_fields.pop(name, None)
+            else:
+                self.custom_fields[name] = value
+
+    @event("TagsChanged")
+    def _change_tags(self, added: tuple[str, ...], removed: tuple[str, ...], meta: Meta) -> None:
+        self.tags = (self.tags | set(added)) - set(removed)
+
+    @event("ConsentChanged")
+    def _change_consent(self, changes: dict[str, bool], meta: Meta) -> None:
+        self.consent.update(changes)
+
+    @event("InteractionLogged")
+    def log_interaction(  # noqa: PLR0913
+        self,
+        interaction_id: UUID,
+        channel: Channel,
+        direction: Direction,
+        subject: str | None,
+        personal: Changes,
+        meta: Meta,
+    ) -> None:
+        """Logs a contact; its free-text notes are personal data."""
+
+    def record_purchase(  # noqa: PLR0913
+        self,
+        *,
+        order_id: str,
+        items: tuple[PurchaseItem, ...],
+        total: Decimal,
+        currency: str,
+        payment_method: str | None,
+        meta: Meta,
+    ) -> None:
+        """Records an order; the same order id is never recorded twice for a customer."""
+        if order_id in self.order_ids:
+            raise OrderAlreadyRecorded(f"order {order_id!r} is already recorded for this customer")
+        self._record_purchase(order_id, items, total, currency, payment_method, meta)
+
+    @event("PurchaseRecorded")
+    def _record_purchase(  # noqa: PLR0913
+        self,
+        order_id: str,
+        items: tuple[PurchaseItem, ...],
+        total: Decimal,
+        currency: str,
+        payment_method: str | None,
+        meta: Meta,
+    ) -> None:
+        self.order_ids.add(order_id)
+
+    @event("FeedbackGiven")
+    def give_feedback(
+        self,
+        feedback_id: UUID,
+        rating: int,
+        source: FeedbackSource | None,
+        personal: Changes,
+        meta: Meta,
+    ) -> None:
+        """Records a rating from 1 to 5; its comment is personal data."""
+
+
+def _diff(old: object, new: object, asked: Changes) -> Changes:
+    """The asked fields whose value really changes, in JSON form."""
+    before, after = old.model_dump(mode="json"), new.model_dump(mode="json")  # type: ignore[attr-defined]
+    return {name: after[name] for name in asked if before[name] != after[name]}

@@ -1,0 +1,23 @@
+"""Errors raised by the domain when a command would break a rule."""
+
+
+class CrmError(Exception):
+    """Base of every CRM rule violation; `rule` names the rule in problem types."""
+
+    rule = "crm-rule"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class OrderAlreadyRecorded(CrmError):
+    """The customer already has a purchase with this order id."""
+
+    rule = "order-already-recorded"
+
+
+class ExternalRefTaken(CrmError):
+    """Another customer already holds this external reference."""
+
+    rule = "external-ref-taken"

@@ -1,0 +1,1 @@
+"""Plumbing: settings, PostgreSQL, the event store, logging, the composition root and the CLI."""

@@ -1,0 +1,67 @@
+"""The composition root: wires settings, PostgreSQL, the event store, the bus and feeds."""
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from commands import side_tables
+from commands.bus import CommandBus
+from consumers.store_follower import StoreFollower
+from infra import api_keys
+from infra.event_store import EventStore, open_event_store
+from infra.postgres import database_url, open_pool
+from infra.settings import Settings
+from projections import projection
+from projections.catalog import PROJECTIONS
+
+MIGRATION_LOCK = 7_401_312  # advisory lock id: one process creates tables at a time
+
+
+@dataclass
+class Container:
+    """Everything a CRM process uses, built once."""
+
+    settings: Settings
+    url: str
+    store: EventStore
+    pool: ConnectionPool
+    bus: CommandBus
+    follower: StoreFollower | None
+
+    def start(self) -> None:
+        """Starts the command writer and the in-process feed."""
+        self.bus.start()
+        if self.follower:
+            self.follower.start()
+
+    def close(self) -> None:
+        """Stops what was started and closes connections."""
+        if self.bus.running:
+            self.bus.stop()
+        if self.follower and self.follower.running:
+            self.follower.stop()
+        self.pool.close()
+        self.store.close()
+
+
+def bootstrap(settings: Settings) -> Container:
+    """Connects to (or starts) PostgreSQL, creates missing tables, and builds the parts."""
+    url = database_url(settings)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        store = open_event_store(url, settings.db_pool_size)
+        conn.execute(side_tables.DDL)
+        conn.execute(api_keys.DDL)
+        conn.execute(projection.POSITIONS_DDL)
+        for each in PROJECTIONS.values():
+            projection.register(conn, each)
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    pool = open_pool(url, settings.db_pool_size, "crm")
+    bus = CommandBus(store, pool, settings.group_commit_max)
+    follower = (
+        None
+        if settings.kafka_bootstrap
+        else StoreFollower(store, pool, url, list(PROJECTIONS.values()))
+    )
+    return Container(settings, url, store, pool, bus, follower)

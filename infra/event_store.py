@@ -1,0 +1,88 @@
+"""The event store: the `eventsourcing` Application on PostgreSQL, events as plain JSON."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import get_topic, resolve_topic
+from psycopg import Cursor
+from pydantic import BaseModel
+
+from infra.postgres import eventsourcing_env
+
+EVENTS_TABLE = "crm_events"
+"""Stored events; `notification_id` is the global position."""
+
+SqlWrite = tuple[str, Sequence[Any]]
+"""A statement and its parameters."""
+
+
+class OrjsonTranscoder(Transcoder):
+    """JSON bytes via orjson; pydantic gives the types back on reading."""
+
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return orjson.loads(data)
+
+
+class PydanticMapper(Mapper[UUID]):
+    """Maps pydantic domain events to stored events and back."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        state = self.transcoder.encode(domain_event.model_dump(mode="json"))
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(domain_event)),
+            state=state,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        cls: type[BaseModel] = resolve_topic(stored_event.topic)
+        return cls.model_validate(self.transcoder.decode(stored_event.state))
+
+
+class CrmRecorder(PostgresApplicationRecorder):
+    """Application recorder that also runs `writes` in the events' transaction.
+
+    Commands use it to record idempotency keys and uniqueness claims atomically with
+    their events: either all of it is stored, or none of it.
+    """
+
+    def _insert_events(
+        self,
+        curs: Cursor[Any],
+        stored_events: Sequence[StoredEvent],
+        *,
+        writes: Sequence[SqlWrite] = (),
+        **kwargs: Any,
+    ) -> None:
+        for statement, params in writes:
+            curs.execute(statement, params)  # type: ignore[arg-type]
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+class EventStore(Application[UUID]):
+    """The CRM's event store application (table `crm_events`)."""
+
+    name = "crm"
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PydanticMapper(transcoder=OrjsonTranscoder())
+
+
+def open_event_store(url: str, pool_size: int) -> EventStore:
+    """Connects the event store to PostgreSQL, creating its table if needed."""
+    env = eventsourcing_env(url, pool_size) | {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": get_topic(CrmRecorder),
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+    }
+    return EventStore(env=env)

@@ -1,0 +1,11 @@
+"""Prometheus metrics; labels never carry personal data."""
+
+from prometheus_client import Counter, Histogram
+
+COMMANDS = Counter("crm_commands_total", "Commands answered", ["command", "result"])
+BATCH_SIZE = Histogram(
+    "crm_command_batch_size",
+    "Commands saved per transaction (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+PROJECTED = Counter("crm_projected_events_total", "Events applied to read models", ["projection"])

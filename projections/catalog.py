@@ -1,0 +1,6 @@
+"""Every projection, by name."""
+
+from projections.customer_360.table import PROJECTION as CUSTOMER_360
+from projections.projection import Projection
+
+PROJECTIONS: dict[str, Projection] = {p.name: p for p in (CUSTOMER_360,)}

@@ -1,0 +1,16 @@
+"""Opaque page cursors: the last key of a page, URL-safe base64."""
+
+import base64
+import binascii
+
+
+def encode(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode(cursor: str) -> str:
+    """The key inside a cursor; ValueError if it is not a cursor."""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise ValueError("invalid cursor") from error

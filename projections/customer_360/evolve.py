@@ -1,0 +1,152 @@
+"""Pure `(row, event) -> row` functions of the customer 360 read model.
+
+A row is a dict of the table's columns. Only business time (`occurred_at`) and positions
+go into a row, never the wall clock, so a rebuild equals the live table row for row.
+Purchases and interactions may arrive out of business-time order (imports): first and
+last times are minimum and maximum, not "latest applied".
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from projections.envelope import Envelope
+
+Row = dict[str, Any]
+
+
+def evolve(row: Row | None, event: Envelope) -> Row | None:
+    """The row after `event`; events already applied (by position) change nothing."""
+    if row is not None and event.position <= row["last_position"]:
+        return row
+    apply = _APPLIERS.get(event.type)
+    if apply is None:
+        return row
+    if row is None and event.type != "Customer.Registered":
+        return None
+    new = apply(dict(row or {}), event)
+    new["version"] = event.stream_version
+    new["last_position"] = event.position
+    new["updated_at"] = _latest(new.get("updated_at"), event.occurred_at)
+    return new
+
+
+def _registered(row: Row, event: Envelope) -> Row:
+    data = event.data
+    personal = data["personal"]
+    row.update(
+        customer_id=event.stream_id,
+        external_ref=data.get("external_ref"),
+        name=personal["name"],
+        email=personal.get("email"),
+        phone=personal.get("phone"),
+        personal=personal,
+        profile=data["profile"],
+        tags=sorted(data["tags"]),
+        consent=data["consent"],
+        custom_fields=data["custom_fields"],
+        purchase_count=0,
+        purchase_currency=None,
+        purchase_total=Decimal(0),
+        first_purchase_at=None,
+        last_purchase_at=None,
+        purchase_totals={},
+        feedback_count=0,
+        rating_sum=0,
+        last_interaction_at=None,
+        interactions={},
+        registered_at=event.occurred_at,
+        updated_at=event.occurred_at,
+    )
+    return row
+
+
+def _profile_changed(row: Row, event: Envelope) -> Row:
+    personal = {**row["personal"], **event.data["personal"]}
+    custom = {**row["custom_fields"], **event.data["custom_fields"]}
+    row.update(
+        personal=personal,
+        name=personal["name"],
+        email=personal.get("email"),
+        phone=personal.get("phone"),
+        profile={**row["profile"], **event.data["profile"]},
+        custom_fields={k: v for k, v in custom.items() if v is not None},
+    )
+    return row
+
+
+def _tags_changed(row: Row, event: Envelope) -> Row:
+    tags = (set(row["tags"]) | set(event.data["added"])) - set(event.data["removed"])
+    row["tags"] = sorted(tags)
+    return row
+
+
+def _consent_changed(row: Row, event: Envelope) -> Row:
+    row["consent"] = {**row["consent"], **event.data["changes"]}
+    return row
+
+
+def _purchase_recorded(row: Row, event: Envelope) -> Row:
+    currency, total = event.data["currency"], Decimal(event.data["total"])
+    totals = dict(row["purchase_totals"])
+    before = totals.get(currency, {"count": 0, "total": "0"})
+    totals[currency] = {
+        "count": before["count"] + 1,
+        "total": str(Decimal(before["total"]) + total),
+    }
+    main = row["purchase_currency"] or currency
+    row.update(
+        purchase_count=row["purchase_count"] + 1,
+        purchase_currency=main,
+        purchase_total=Decimal(totals[main]["total"]),
+        purchase_totals=totals,
+        first_purchase_at=_earliest(row["first_purchase_at"], event.occurred_at),
+        last_purchase_at=_latest(row["last_purchase_at"], event.occurred_at),
+    )
+    return row
+
+
+def _interaction_logged(row: Row, event: Envelope) -> Row:
+    channel, at = event.data["channel"], event.occurred_at
+    interactions = dict(row["interactions"])
+    before = interactions.get(channel)
+    latest = before is None or at >= datetime.fromisoformat(before["last_at"])
+    interactions[channel] = {
+        "count": (before["count"] if before else 0) + 1,
+        "last_at": at.isoformat() if latest else before["last_at"],
+        "direction": event.data["direction"] if latest else before["direction"],
+        "subject": event.data.get("subject") if latest else before["subject"],
+    }
+    row.update(
+        interactions=interactions,
+        last_interaction_at=_latest(row["last_interaction_at"], at),
+    )
+    return row
+
+
+def _feedback_given(row: Row, event: Envelope) -> Row:
+    row.update(
+        feedback_count=row["feedback_count"] + 1,
+        rating_sum=row["rating_sum"] + event.data["rating"],
+    )
+    return row
+
+
+def _earliest(current: Any, candidate: Any) -> Any:
+    return candidate if current is None or candidate < current else current
+
+
+def _latest(current: Any, candidate: Any) -> Any:
+    return candidate if current is None or candidate > current else current
+
+
+_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+    "Customer.Registered": _registered,
+    "Customer.ProfileChanged": _profile_changed,
+    "Customer.TagsChanged": _tags_changed,
+    "Customer.ConsentChanged": _consent_changed,
+    "Customer.PurchaseRecorded": _purchase_recorded,
+    "Customer.InteractionLogged": _interaction_logged,
+    "Customer.FeedbackGiven": _feedback_given,
+}

@@ -1,0 +1,122 @@
+"""Questions answered by the customer 360 read model."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.rows import dict_row
+
+from projections import cursor as cursor_codec
+from projections.customer_360.evolve import Row, evolve
+from projections.envelope import Envelope
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of customers and the cursor of the next one (None at the end)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def get(conn: Connection[Any], customer_id: UUID) -> dict[str, Any] | None:
+    """The 360 view of one customer, or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT * FROM customer_360 WHERE customer_id = %s", (customer_id,)).fetchone()
+    return view(row) if row else None
+
+
+def as_of(events: list[Envelope], when: datetime) -> dict[str, Any] | None:
+    """The 360 view as it stood at business time `when`, folded from the customer's events."""
+    row: Row | None = None
+    for event in events:
+        if event.occurred_at <= when:
+            row = evolve(row, event)
+    return view(row) if row else None
+
+
+def search(  # noqa: PLR0913 - one optional filter per query parameter
+    conn: Connection[Any],
+    *,
+    q: str | None = None,
+    tag: str | None = None,
+    external_ref: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """Customers matching every given filter, ordered by id, a page at a time."""
+    where, params = ["TRUE"], []
+    if q:
+        where.append("(name ILIKE %s OR email ILIKE %s OR external_ref ILIKE %s)")
+        params += [f"%{q}%"] * 3
+    if tag:
+        where.append("tags @> ARRAY[%s]::text[]")
+        params.append(tag)
+    if external_ref:
+        where.append("external_ref = %s")
+        params.append(external_ref)
+    if cursor:
+        where.append("customer_id > %s")
+        params.append(str(UUID(cursor_codec.decode(cursor))))
+    query = f"SELECT * FROM customer_360 WHERE {' AND '.join(where)} ORDER BY customer_id LIMIT %s"
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query, [*params, limit + 1]).fetchall()  # type: ignore[arg-type]
+    items = [summary(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items, cursor_codec.encode(str(rows[limit - 1]["customer_id"])) if more else None)
+
+
+def summary(row: Row) -> dict[str, Any]:
+    """The short form of a customer in lists."""
+    return {
+        "id": str(row["customer_id"]),
+        "version": row["version"],
+        "external_ref": row["external_ref"],
+        "name": row["name"],
+        "email": row["email"],
+        "tags": row["tags"],
+        "purchases": {"count": row["purchase_count"], "total": Decimal(row["purchase_total"])},
+    }
+
+
+def view(row: Row) -> dict[str, Any]:
+    """The full 360 view of a row."""
+    count = row["purchase_count"]
+    total = Decimal(row["purchase_total"])
+    main_count = row["purchase_totals"].get(row["purchase_currency"], {}).get("count", 0)
+    last = max(row["interactions"].items(), key=lambda kv: kv[1]["last_at"], default=None)
+    return {
+        **summary(row),
+        "phone": row["phone"],
+        "personal": row["personal"],
+        "profile": row["profile"],
+        "consent": row["consent"],
+        "custom_fields": row["custom_fields"],
+        "purchases": {
+            "count": count,
+            "total": total,
+            "currency": row["purchase_currency"],
+            "average_order_value": (total / main_count).quantize(CENT) if main_count else None,
+            "first_at": row["first_purchase_at"],
+            "last_at": row["last_purchase_at"],
+            "by_currency": {
+                currency: {"count": t["count"], "total": Decimal(t["total"])}
+                for currency, t in row["purchase_totals"].items()
+            },
+        },
+        "feedback": {
+            "count": row["feedback_count"],
+            "average_rating": round(row["rating_sum"] / row["feedback_count"], 2)
+            if row["feedback_count"]
+            else None,
+        },
+        "last_interaction": {"channel": last[0], **last[1]} if last else None,
+        "interactions_by_channel": row["interactions"],
+        "registered_at": row["registered_at"],
+        "updated_at": row["updated_at"],
+    }

@@ -1,0 +1,112 @@
+"""The `customer_360` table: its DDL, and batch reads and upserts of its rows."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from psycopg import Connection, sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from projections.customer_360.evolve import Row, evolve
+from projections.envelope import Envelope
+from projections.projection import Projection
+
+TABLE = "customer_360"
+
+COLUMNS = (
+    "customer_id", "version", "last_position", "external_ref", "name", "email", "phone",
+    "personal", "profile", "tags", "consent", "custom_fields",
+    "purchase_count", "purchase_currency", "purchase_total", "first_purchase_at",
+    "last_purchase_at", "purchase_totals", "feedback_count", "rating_sum",
+    "last_interaction_at", "interactions", "registered_at", "updated_at",
+)  # fmt: skip
+JSON_COLUMNS = frozenset({"personal", "profile", "consent", "custom_fields", "purchase_totals", "interactions"})
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    customer_id uuid PRIMARY KEY,
+    version int NOT NULL,
+    last_position bigint NOT NULL,
+    external_ref text,
+    name text NOT NULL,
+    email text,
+    phone text,
+    personal jsonb NOT NULL,
+    profile jsonb NOT NULL,
+    tags text[] NOT NULL,
+    consent jsonb NOT NULL,
+    custom_fields jsonb NOT NULL,
+    purchase_count int NOT NULL,
+    purchase_currency text,
+    purchase_total numeric NOT NULL,
+    first_purchase_at timestamptz,
+    last_purchase_at timestamptz,
+    purchase_totals jsonb NOT NULL,
+    feedback_count int NOT NULL,
+    rating_sum int NOT NULL,
+    last_interaction_at timestamptz,
+    interactions jsonb NOT NULL,
+    registered_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {external_ref_index} ON {table} (external_ref);
+CREATE INDEX IF NOT EXISTS {tags_index} ON {table} USING gin (tags);
+"""
+
+
+def create(conn: Connection[Any], table: str = TABLE) -> None:
+    """Creates the table (and its indexes, named after it) if missing."""
+    conn.execute(
+        sql.SQL(DDL).format(
+            table=sql.Identifier(table),
+            external_ref_index=sql.Identifier(f"{table}_external_ref_idx"),
+            tags_index=sql.Identifier(f"{table}_tags_idx"),
+        )
+    )
+
+
+def load(conn: Connection[Any], customer_ids: Iterable[str], table: str = TABLE) -> dict[str, Row]:
+    """The current rows of the given customers, by customer id."""
+    query = sql.SQL("SELECT * FROM {} WHERE customer_id = ANY(%s::uuid[])").format(
+        sql.Identifier(table)
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query, (list(customer_ids),)).fetchall()
+    return {str(row["customer_id"]): row for row in rows}
+
+
+def save(conn: Connection[Any], rows: Iterable[Row], table: str = TABLE) -> None:
+    """Inserts or replaces rows."""
+    query = sql.SQL(
+        "INSERT INTO {table} ({columns}) VALUES ({values})"
+        " ON CONFLICT (customer_id) DO UPDATE SET {updates}"
+    ).format(
+        table=sql.Identifier(table),
+        columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+        values=sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
+        updates=sql.SQL(", ").join(
+            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in COLUMNS[1:]
+        ),
+    )
+    params = [
+        tuple(Jsonb(row[c]) if c in JSON_COLUMNS else row[c] for c in COLUMNS) for row in rows
+    ]
+    if params:
+        with conn.cursor() as cur:
+            cur.executemany(query, params)
+
+
+def apply(conn: Connection[Any], events: Sequence[Envelope], table: str = TABLE) -> None:
+    """Folds a batch of events into the rows of the customers they concern."""
+    rows = load(conn, {e.customer_id for e in events if e.customer_id}, table)
+    changed: dict[str, Row] = {}
+    for event in events:
+        if event.customer_id is None:
+            continue
+        row = evolve(rows.get(event.customer_id), event)
+        if row is not None:
+            rows[event.customer_id] = changed[event.customer_id] = row
+    save(conn, changed.values(), table)
+
+
+PROJECTION = Projection(name=TABLE, create=create, apply=apply)

@@ -1,0 +1,60 @@
+"""The event envelope every consumer sees (the Kafka message of CONTRACT.md)."""
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+import orjson
+from eventsourcing.persistence import Notification
+
+SCHEMA_VERSION = 1
+EVENT_ID_NAMESPACE = UUID("0b5f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11")
+_STORED_ONLY = ("originator_id", "originator_version", "timestamp", "originator_topic", "meta")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One stored event with its position, times and causes; `data` is the event's own fields."""
+
+    event_id: str
+    type: str
+    stream_id: str
+    stream_version: int
+    position: int
+    customer_id: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    correlation_id: str
+    causation_id: str | None
+    schema_version: int
+    data: dict[str, Any]
+
+    def to_json(self) -> bytes:
+        """The envelope as JSON (times RFC 3339 in UTC)."""
+        return orjson.dumps(asdict(self))
+
+
+def from_notification(notification: Notification) -> Envelope:
+    """Decodes a stored event read from the notification log."""
+    state: dict[str, Any] = orjson.loads(notification.state)
+    meta = state["meta"]
+    data = {k: v for k, v in state.items() if k not in _STORED_ONLY}
+    event_type = notification.topic.rpartition(":")[2]
+    stream_id = str(notification.originator_id)
+    return Envelope(
+        event_id=str(uuid5(EVENT_ID_NAMESPACE, f"{stream_id}/{notification.originator_version}")),
+        type=event_type,
+        stream_id=stream_id,
+        stream_version=notification.originator_version,
+        position=notification.id,
+        customer_id=data.get("customer_id") or (stream_id if event_type.startswith("Customer.") else None),
+        occurred_at=datetime.fromisoformat(meta["occurred_at"]),
+        recorded_at=datetime.fromisoformat(state["timestamp"]),
+        actor=meta["actor"],
+        correlation_id=meta["correlation_id"],
+        causation_id=meta.get("causation_id"),
+        schema_version=SCHEMA_VERSION,
+        data=data,
+    )

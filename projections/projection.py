@@ -1,0 +1,58 @@
+"""What a projection is, and the applied-position bookkeeping shared by all of them."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import Connection
+
+from projections.envelope import Envelope
+
+POSITIONS_DDL = """
+CREATE TABLE IF NOT EXISTS crm_projections (
+    name text PRIMARY KEY,
+    position bigint NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A read model: creates its table, and applies batches of events to it."""
+
+    name: str
+    create: Callable[[Connection[Any], str], None]
+    apply: Callable[[Connection[Any], Sequence[Envelope], str], None]
+
+
+def register(conn: Connection[Any], projection: Projection) -> None:
+    """Creates the projection's table and its position row."""
+    projection.create(conn, projection.name)
+    conn.execute(
+        "INSERT INTO crm_projections (name) VALUES (%s) ON CONFLICT DO NOTHING", (projection.name,)
+    )
+
+
+def position(conn: Connection[Any], name: str) -> int:
+    """The last position applied to a projection."""
+    row = conn.execute("SELECT position FROM crm_projections WHERE name = %s", (name,)).fetchone()
+    return row[0] if row else 0
+
+
+def apply_batch(conn: Connection[Any], projection: Projection, events: Sequence[Envelope]) -> int:
+    """Applies the events not yet applied, and records the position, in one transaction.
+
+    The position row is locked first, so a rebuild's swap and a live feed never interleave.
+    """
+    with conn.transaction():
+        (applied,) = conn.execute(
+            "SELECT position FROM crm_projections WHERE name = %s FOR UPDATE", (projection.name,)
+        ).fetchone() or (0,)
+        fresh = [e for e in events if e.position > applied]
+        if fresh:
+            projection.apply(conn, fresh, projection.name)
+            conn.execute(
+                "UPDATE crm_projections SET position = %s WHERE name = %s",
+                (fresh[-1].position, projection.name),
+            )
+        return len(fresh)
