@@ -8,6 +8,8 @@ refused (another process wrote the same aggregate, a key or claim raced), each c
 redone alone so that only the one at fault is refused.
 """
 
+import random
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
@@ -32,7 +34,8 @@ from infra.metrics import BATCH_SIZE, COMMANDS
 
 log = structlog.get_logger()
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 10
+BACKOFF_SECONDS = 0.002
 
 
 @dataclass
@@ -161,7 +164,9 @@ class CommandBus:
             _answer(submission, answer)
 
     def _commit_alone(self, submission: Submission) -> None:
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
             try:
                 self._commit([submission])
                 return

@@ -1,0 +1,117 @@
+"""End-to-end: the real `crm` command, serving HTTP on a free port."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+CRM = str(Path(sys.executable).parent / "crm")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def crm_env(**settings: str) -> dict[str, str]:
+    """The environment of a `crm` process: this one's, minus CRM_ settings, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    return env | {f"CRM_{k.upper()}": v for k, v in settings.items()}
+
+
+@dataclass
+class Service:
+    """A running `crm serve`."""
+
+    process: subprocess.Popen[str]
+    url: str
+    env: dict[str, str]
+    first_admin_key: str | None
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def create_key(self, role: str) -> str:
+        """`crm keys create --role ROLE`, with the service's settings; the key is the last word."""
+        done = subprocess.run(
+            [CRM, "keys", "create", "--role", role], env=self.env, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip().splitlines()[-1].split()[-1]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+
+
+def start_service(env: dict[str, str]) -> Service:
+    """Starts `crm serve` and waits until it answers /healthz."""
+    process = subprocess.Popen(
+        [CRM, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    first_key, lines = None, []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Admin API key:"):
+            first_key = line.split()[-1]
+        if line.startswith("Serving on"):
+            break
+    else:
+        raise RuntimeError("crm serve did not start:\n" + "".join(lines))
+    service = Service(process, f"http://127.0.0.1:{env['CRM_PORT']}", env, first_key)
+    _drain(process)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{service.url}/healthz").status_code == 200:
+                return service
+        except httpx.TransportError:
+            time.sleep(0.1)
+    service.stop()
+    raise RuntimeError("crm serve did not answer /healthz")
+
+
+def _drain(process: subprocess.Popen[str]) -> None:
+    """Keeps reading the server's output so that it never blocks on a full pipe."""
+    import threading
+
+    def read() -> None:
+        assert process.stdout is not None
+        for _ in process.stdout:
+            pass
+
+    threading.Thread(target=read, daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def service(new_database: Callable[[], str]) -> Iterator[Service]:
+    """`crm serve` on its own fresh database."""
+    running = start_service(crm_env(database_url=new_database(), port=str(free_port())))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def keys(service: Service) -> dict[str, str]:
+    """One API key per role."""
+    assert service.first_admin_key
+    return {"admin": service.first_admin_key} | {
+        role: service.create_key(role) for role in ("service", "analyst", "auditor")
+    }
+
+
+@pytest.fixture(scope="session")
+def api(service: Service, keys: dict[str, str]) -> Iterator[httpx.Client]:
+    """An HTTP client with a service key."""
+    with service.client(keys["service"]) as client:
+        yield client
