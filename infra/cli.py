@@ -21,7 +21,11 @@ from infra.bootstrap import bootstrap
 from infra.logging import configure_logging
 from infra.settings import Settings
 
-app = typer.Typer(help="The CRM event store: API, consumers and maintenance.", no_args_is_help=True)
+app = typer.Typer(
+    help="The CRM event store: API, consumers and maintenance.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold personal data
+)
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 console = Console()
@@ -87,7 +91,8 @@ def replay(name: Annotated[str, typer.Argument(help="the projection, e.g. custom
     )
     try:
         with Progress(*columns, console=console) as progress, container.pool.connection() as conn:
-            task = progress.add_task(f"rebuilding {name}", total=None)
+            head = container.store.recorder.max_notification_id() or 0
+            task = progress.add_task(f"rebuilding {name}", total=head)
             position = rebuild(
                 conn,
                 container.store.recorder,
