@@ -1,0 +1,14 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.lock pyproject.toml README.md ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY domain domain
+COPY commands commands
+COPY projections projections
+COPY api api
+COPY consumers consumers
+COPY infra infra
+RUN pip install --no-cache-dir --no-deps .
+ENV CRM_HOST=0.0.0.0 CRM_PORT=8000
+EXPOSE 8000
+CMD ["crm", "serve"]
