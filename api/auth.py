@@ -20,10 +20,13 @@ class KeyCache:
     def __init__(self) -> None:
         self._seen: dict[str, tuple[Principal, float]] = {}
 
-    def lookup(self, request: Request, key: str) -> Principal | None:
+    def cached(self, key: str) -> Principal | None:
+        """The principal of a key seen recently, without I/O."""
         hit = self._seen.get(key)
-        if hit and hit[1] > time.monotonic():
-            return hit[0]
+        return hit[0] if hit and hit[1] > time.monotonic() else None
+
+    def lookup(self, request: Request, key: str) -> Principal | None:
+        """The principal of a key, from PostgreSQL (blocking: call it off the event loop)."""
         with request.app.state.container.pool.connection() as conn:
             principal = find_principal(conn, key)
         if principal:
@@ -42,7 +45,8 @@ def requires(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "an API key is required", {"WWW-Authenticate": "Bearer"})
         cache: KeyCache = request.app.state.keys
-        found = await run_in_threadpool(cache.lookup, request, credentials.credentials)
+        key = credentials.credentials
+        found = cache.cached(key) or await run_in_threadpool(cache.lookup, request, key)
         if found is None:
             raise HTTPException(401, "invalid API key", {"WWW-Authenticate": "Bearer"})
         if found.role not in allowed:

