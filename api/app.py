@@ -30,7 +30,9 @@ def create_app(container: Container) -> FastAPI:
         finally:
             container.close()
 
-    app = FastAPI(title="CRM event store", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="CRM event store", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.container = container
     app.state.keys = KeyCache()
     app.add_middleware(CorrelationId)

@@ -72,7 +72,9 @@ async def _request_hash(request: Request) -> str:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
     except orjson.JSONDecodeError:
         canonical = body
-    return hashlib.sha256(request.method.encode() + request.url.path.encode() + canonical).hexdigest()
+    return hashlib.sha256(
+        request.method.encode() + request.url.path.encode() + canonical
+    ).hexdigest()
 
 
 def _expected_version(if_match: str | None) -> int | None:
@@ -81,6 +83,12 @@ def _expected_version(if_match: str | None) -> int | None:
     found = IF_MATCH.match(if_match)
     if not found:
         raise RequestValidationError(
-            [{"loc": ("header", "If-Match"), "msg": "must be a version number", "type": "value_error"}]
+            [
+                {
+                    "loc": ("header", "If-Match"),
+                    "msg": "must be a version number",
+                    "type": "value_error",
+                }
+            ]
         )
     return int(found.group(1))

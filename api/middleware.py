@@ -27,7 +27,10 @@ class CorrelationId:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (HEADER, correlation_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (HEADER, correlation_id.encode()),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

@@ -87,14 +87,18 @@ class CommandBus:
         self._queue.put(None)
         self._thread.join()
 
-    def submit(self, target: Target, command: Command, context: CommandContext) -> "Future[Outcome]":
+    def submit(
+        self, target: Target, command: Command, context: CommandContext
+    ) -> "Future[Outcome]":
         """Queues a command; a second one with an Idempotency-Key still in flight is refused."""
         submission = Submission(target, command, context)
         key = submission.key
         if key:
             with self._lock:
                 if key in self._in_flight:
-                    raise IdempotencyKeyInFlight("a request with this Idempotency-Key is in progress")
+                    raise IdempotencyKeyInFlight(
+                        "a request with this Idempotency-Key is in progress"
+                    )
                 self._in_flight.add(key)
             submission.future.add_done_callback(lambda _: self._release(key))
         self._queue.put(submission)
@@ -224,7 +228,10 @@ class CommandBus:
             raise side_tables.CLAIM_ERRORS[taken[0][0]](f"{taken[0][1]!r} is already taken")
         side_tables.check_claims(conn, claims)
         aggregate, answer = handler(
-            submission.command, current, target.aggregate_id, context.meta(submission.command.occurred_at)
+            submission.command,
+            current,
+            target.aggregate_id,
+            context.meta(submission.command.occurred_at),
         )
         batch.aggregates[aggregate.id] = aggregate
         batch.claimed.update(claims)

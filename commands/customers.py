@@ -138,7 +138,9 @@ class RecordPurchase(Command):
             "examples": [
                 {
                     "order_id": "A-1001",
-                    "items": [{"sku": "TEA-01", "name": "Tea", "quantity": 2, "unit_price": "4.50"}],
+                    "items": [
+                        {"sku": "TEA-01", "name": "Tea", "quantity": 2, "unit_price": "4.50"}
+                    ],
                     "total": "9.00",
                     "currency": "EUR",
                     "payment_method": "card",
@@ -159,7 +161,9 @@ class GiveFeedback(Command):
 
     success_status: ClassVar[int] = 201
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"rating": 4, "comment": "Fast delivery", "source": "survey"}]}
+        json_schema_extra={
+            "examples": [{"rating": 4, "comment": "Fast delivery", "source": "survey"}]
+        }
     )
 
     rating: int = Field(ge=1, le=5)

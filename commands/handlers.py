@@ -16,7 +16,7 @@ from commands.customers import (
 )
 from domain.aggregate import Aggregate
 from domain.customer import Customer
-from domain.values import Personal, Profile, PurchaseItem, Meta
+from domain.values import Meta, Personal, Profile, PurchaseItem
 
 Answer = dict[str, Any]
 Handler = Callable[[Any, Any, UUID, Meta], tuple[Aggregate, Answer]]
@@ -25,7 +25,9 @@ HANDLERS: dict[type[Command], tuple[type[Aggregate], Handler]] = {}
 """Command type -> (the aggregate type it acts on, its handler)."""
 
 
-def handles(command_type: type[Command], aggregate_type: type[Aggregate]) -> Callable[[Handler], Handler]:
+def handles(
+    command_type: type[Command], aggregate_type: type[Aggregate]
+) -> Callable[[Handler], Handler]:
     """Registers a handler for a command type."""
 
     def register(handler: Handler) -> Handler:

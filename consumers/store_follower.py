@@ -77,7 +77,7 @@ class StoreFollower:
                     applied += apply_batch(conn, projection, events)
                 except UNREACHABLE:
                     raise
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - the projection stops and says why
                     self.failed[projection.name] = f"position {events[0].position}: {error}"
                     log.error("projection stopped", projection=projection.name, error=str(error))
                     break

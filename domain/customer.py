@@ -26,7 +26,7 @@ class Customer(Aggregate):
     id: UUID
 
     @classmethod
-    def register(  # noqa: PLR0913 - a registration carries the whole first profile
+    def register(
         cls,
         customer_id: UUID,
         *,
@@ -51,7 +51,7 @@ class Customer(Aggregate):
         )
 
     @event("Registered")
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         external_ref: str | None,
         personal: Personal,
@@ -69,7 +69,7 @@ class Customer(Aggregate):
         self.consent = dict(consent)
         self.order_ids: set[str] = set()
 
-    def update(  # noqa: PLR0913
+    def update(
         self,
         *,
         personal: Changes,
@@ -84,9 +84,7 @@ class Customer(Aggregate):
         new_profile = Profile.model_validate(self.profile.model_dump() | profile)
         personal_changes = _diff(self.personal, new_personal, personal)
         profile_changes = _diff(self.profile, new_profile, profile)
-        field_changes = {
-            k: v for k, v in custom_fields.items() if self.custom_fields.get(k) != v
-        }
+        field_changes = {k: v for k, v in custom_fields.items() if self.custom_fields.get(k) != v}
         if personal_changes or profile_changes or field_changes:
             self._change_profile(personal_changes, profile_changes, field_changes, meta)
         if tags is not None and set(tags) != self.tags:
@@ -118,7 +116,7 @@ class Customer(Aggregate):
         self.consent.update(changes)
 
     @event("InteractionLogged")
-    def log_interaction(  # noqa: PLR0913
+    def log_interaction(
         self,
         interaction_id: UUID,
         channel: Channel,
@@ -129,7 +127,7 @@ class Customer(Aggregate):
     ) -> None:
         """Logs a contact; its free-text notes are personal data."""
 
-    def record_purchase(  # noqa: PLR0913
+    def record_purchase(
         self,
         *,
         order_id: str,
@@ -145,7 +143,7 @@ class Customer(Aggregate):
         self._record_purchase(order_id, items, total, currency, payment_method, meta)
 
     @event("PurchaseRecorded")
-    def _record_purchase(  # noqa: PLR0913
+    def _record_purchase(
         self,
         order_id: str,
         items: tuple[PurchaseItem, ...],

@@ -53,14 +53,20 @@ def serve() -> None:
         console.print(f"Admin API key: {first_key}", soft_wrap=True)
     console.print(f"Serving on http://{settings.host}:{settings.port}", soft_wrap=True)
     uvicorn.run(
-        create_app(container), host=settings.host, port=settings.port, log_config=None, access_log=False
+        create_app(container),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
     )
 
 
 @keys.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="service, analyst, auditor or admin")],
-    name: Annotated[str | None, typer.Option(help="principal recorded as the actor of events")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="principal recorded as the actor of events")
+    ] = None,
 ) -> None:
     """Create an API key; it is printed once, as the last word of the last line."""
     container = bootstrap(Settings())
@@ -69,7 +75,9 @@ def keys_create(
             key, principal = create_key(conn, role, name)
     finally:
         container.close()
-    console.print(f"Created a {principal.role} key for {principal.name}. Key: {key}", soft_wrap=True)
+    console.print(
+        f"Created a {principal.role} key for {principal.name}. Key: {key}", soft_wrap=True
+    )
 
 
 @app.command()

@@ -49,7 +49,8 @@ def from_notification(notification: Notification) -> Envelope:
         stream_id=stream_id,
         stream_version=notification.originator_version,
         position=notification.id,
-        customer_id=data.get("customer_id") or (stream_id if event_type.startswith("Customer.") else None),
+        customer_id=data.get("customer_id")
+        or (stream_id if event_type.startswith("Customer.") else None),
         occurred_at=datetime.fromisoformat(meta["occurred_at"]),
         recorded_at=datetime.fromisoformat(state["timestamp"]),
         actor=meta["actor"],

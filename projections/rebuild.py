@@ -87,7 +87,9 @@ def _swap(conn: Connection[Any], building: str, live: str) -> None:
     ).fetchall()
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(live)))
     conn.execute(
-        sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(live))
+        sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+            sql.Identifier(building), sql.Identifier(live)
+        )
     )
     for (index,) in indexes:
         conn.execute(

@@ -27,7 +27,9 @@ def customer_events(
     ).fetchall()
     return [
         from_notification(
-            Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=bytes(r[4]))
+            Notification(
+                id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=bytes(r[4])
+            )
         )
         for r in rows
     ]

@@ -48,7 +48,9 @@ def new_database() -> Iterator[Callable[[], str]]:
     yield make
     with psycopg.connect(admin, autocommit=True) as conn:
         for name in made:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture(scope="session")

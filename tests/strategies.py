@@ -18,13 +18,17 @@ from domain.values import Channel, Direction, FeedbackSource
 words = st.text(alphabet="abcdefghij", min_size=1, max_size=6)
 emails = st.builds(lambda a, b: f"{a}@{b}.com", words, words)
 tags = st.lists(st.sampled_from(["vip", "b2b", "new", "churned"]), max_size=3)
-consent = st.dictionaries(st.sampled_from(["email_marketing", "sms_marketing"]), st.booleans(), max_size=2)
+consent = st.dictionaries(
+    st.sampled_from(["email_marketing", "sms_marketing"]), st.booleans(), max_size=2
+)
 custom = st.dictionaries(
     st.sampled_from(["size", "tier"]), st.one_of(st.none(), st.integers(0, 99), words), max_size=2
 )
 business_times = st.one_of(
     st.none(),
-    st.integers(0, 400).map(lambda d: datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=d, hours=d % 7)),
+    st.integers(0, 400).map(
+        lambda d: datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=d, hours=d % 7)
+    ),
 )
 money = st.decimals(min_value=0, max_value=10_000, places=2, allow_nan=False, allow_infinity=False)
 
@@ -54,7 +58,9 @@ customer_commands = st.one_of(
     st.builds(
         RecordPurchase,
         order_id=st.sampled_from([f"order-{i}" for i in range(6)]),  # repeats are refused
-        items=st.lists(st.builds(ItemLine, sku=words, quantity=st.integers(1, 3), unit_price=money), max_size=2),
+        items=st.lists(
+            st.builds(ItemLine, sku=words, quantity=st.integers(1, 3), unit_price=money), max_size=2
+        ),
         total=money,
         currency=st.sampled_from(["EUR", "USD"]),
         occurred_at=business_times,

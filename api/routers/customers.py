@@ -4,7 +4,6 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
@@ -41,9 +40,13 @@ def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @router.post("", status_code=201, response_model=CommandAccepted)
-async def register_customer(request: Request, command: RegisterCustomer, context: Context) -> JSONResponse:
+async def register_customer(
+    request: Request, command: RegisterCustomer, context: Context
+) -> JSONResponse:
     """Register a customer."""
-    return await run(request, context, Target(uuid4(), creates=True), command, located=router.prefix)
+    return await run(
+        request, context, Target(uuid4(), creates=True), command, located=router.prefix
+    )
 
 
 @router.patch("/{customer_id}", response_model=CommandAccepted)
@@ -79,7 +82,7 @@ async def give_feedback(
 
 
 @router.get("")
-def list_customers(  # noqa: PLR0913 - one parameter per filter
+def list_customers(
     request: Request,
     _: Reader,
     q: str | None = None,
@@ -93,7 +96,15 @@ def list_customers(  # noqa: PLR0913 - one parameter per filter
     if segment is not None:
         raise HTTPException(404, f"no segment named {segment!r}")
     try:
-        page = _read(request, queries.search, q=q, tag=tag, external_ref=external_ref, cursor=cursor, limit=limit)
+        page = _read(
+            request,
+            queries.search,
+            q=q,
+            tag=tag,
+            external_ref=external_ref,
+            cursor=cursor,
+            limit=limit,
+        )
     except ValueError as error:
         raise RequestValidationError(
             [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]

@@ -29,7 +29,9 @@ def readyz(request: Request) -> JSONResponse:
     failed = container.follower.failed if container.follower else {}
     checks["projections"] = failed or "ok"
     ready = checks["database"] == "ok" and not failed
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+    )
 
 
 @router.get("/metrics")

@@ -27,7 +27,9 @@ class Page:
 def get(conn: Connection[Any], customer_id: UUID) -> dict[str, Any] | None:
     """The 360 view of one customer, or None."""
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT * FROM customer_360 WHERE customer_id = %s", (customer_id,)).fetchone()
+        row = cur.execute(
+            "SELECT * FROM customer_360 WHERE customer_id = %s", (customer_id,)
+        ).fetchone()
     return view(row) if row else None
 
 
@@ -40,7 +42,7 @@ def as_of(events: list[Envelope], when: datetime) -> dict[str, Any] | None:
     return view(row) if row else None
 
 
-def search(  # noqa: PLR0913 - one optional filter per query parameter
+def search(
     conn: Connection[Any],
     *,
     q: str | None = None,

@@ -20,7 +20,9 @@ COLUMNS = (
     "last_purchase_at", "purchase_totals", "feedback_count", "rating_sum",
     "last_interaction_at", "interactions", "registered_at", "updated_at",
 )  # fmt: skip
-JSON_COLUMNS = frozenset({"personal", "profile", "consent", "custom_fields", "purchase_totals", "interactions"})
+JSON_COLUMNS = frozenset(
+    {"personal", "profile", "consent", "custom_fields", "purchase_totals", "interactions"}
+)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {table} (

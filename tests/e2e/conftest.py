@@ -44,7 +44,11 @@ class Service:
     def create_key(self, role: str) -> str:
         """`crm keys create --role ROLE`, with the service's settings; the key is the last word."""
         done = subprocess.run(
-            [CRM, "keys", "create", "--role", role], env=self.env, capture_output=True, text=True, check=True
+            [CRM, "keys", "create", "--role", role],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return done.stdout.strip().splitlines()[-1].split()[-1]
 

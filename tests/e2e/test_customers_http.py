@@ -40,7 +40,9 @@ def test_registering_answers_201_with_id_version_etag_and_location(api) -> None:
 
 def test_invalid_email_is_a_422_problem_naming_the_field_and_stores_nothing(api) -> None:
     ref = f"bad-{uuid4()}"
-    response = api.post("/v1/customers", json={"name": "Bob", "email": "not-an-email", "external_ref": ref})
+    response = api.post(
+        "/v1/customers", json={"name": "Bob", "email": "not-an-email", "external_ref": ref}
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     problem = response.json()
@@ -83,10 +85,14 @@ def test_keys_and_roles(service, keys) -> None:
 def test_a_stale_if_match_is_412_and_records_nothing(api) -> None:
     customer_id = register(api)
     api.post(f"/v1/customers/{customer_id}/purchases", json=purchase())
-    stale = api.patch(f"/v1/customers/{customer_id}", json={"phone": "+33 1 23"}, headers={"If-Match": '"1"'})
+    stale = api.patch(
+        f"/v1/customers/{customer_id}", json={"phone": "+33 1 23"}, headers={"If-Match": '"1"'}
+    )
     assert stale.status_code == 412
     assert len(events_of(api, customer_id)) == 2
-    fresh = api.patch(f"/v1/customers/{customer_id}", json={"phone": "+33 1 23"}, headers={"If-Match": '"2"'})
+    fresh = api.patch(
+        f"/v1/customers/{customer_id}", json={"phone": "+33 1 23"}, headers={"If-Match": '"2"'}
+    )
     assert (fresh.status_code, fresh.json()["version"]) == (200, 3)
 
 
@@ -107,7 +113,9 @@ def test_50_concurrent_purchases_lose_none(service, keys, api) -> None:
 
     def buy(i: int) -> int:
         with service.client(keys["service"]) as client:
-            return client.post(f"/v1/customers/{customer_id}/purchases", json=purchase(f"c-{i}")).status_code
+            return client.post(
+                f"/v1/customers/{customer_id}/purchases", json=purchase(f"c-{i}")
+            ).status_code
 
     with ThreadPoolExecutor(50) as pool:
         statuses = list(pool.map(buy, range(50)))
@@ -137,7 +145,10 @@ def test_the_360_view_sums_purchases_feedback_and_interactions(api) -> None:
         api.post(f"/v1/customers/{customer_id}/purchases", json=purchase(total=total))
     api.post(f"/v1/customers/{customer_id}/feedback", json={"rating": 5, "source": "review site"})
     api.post(f"/v1/customers/{customer_id}/feedback", json={"rating": 2})
-    api.post(f"/v1/customers/{customer_id}/interactions", json={"channel": "call", "direction": "inbound", "subject": "Hi"})
+    api.post(
+        f"/v1/customers/{customer_id}/interactions",
+        json={"channel": "call", "direction": "inbound", "subject": "Hi"},
+    )
     deadline = time.monotonic() + 5
     while (view := api.get(f"/v1/customers/{customer_id}").json())["version"] < 6:
         assert time.monotonic() < deadline
@@ -177,27 +188,52 @@ def test_business_time_too_far_in_the_future_is_422(api) -> None:
 
 def test_the_timeline_shows_who_why_and_when_oldest_first(service, keys, api) -> None:
     customer_id = register(api)
-    api.post(f"/v1/customers/{customer_id}/purchases", json=purchase(), headers={"X-Correlation-ID": "order-flow-7"})
-    api.post(f"/v1/customers/{customer_id}/interactions", json={"channel": "email", "direction": "outbound", "notes": "n"})
+    api.post(
+        f"/v1/customers/{customer_id}/purchases",
+        json=purchase(),
+        headers={"X-Correlation-ID": "order-flow-7"},
+    )
+    api.post(
+        f"/v1/customers/{customer_id}/interactions",
+        json={"channel": "email", "direction": "outbound", "notes": "n"},
+    )
     with service.client(keys["auditor"]) as auditor:
         first = auditor.get(f"/v1/customers/{customer_id}/timeline", params={"limit": 2}).json()
-        rest = auditor.get(f"/v1/customers/{customer_id}/timeline", params={"cursor": first["next_cursor"]}).json()
+        rest = auditor.get(
+            f"/v1/customers/{customer_id}/timeline", params={"cursor": first["next_cursor"]}
+        ).json()
     items = first["items"] + rest["items"]
-    assert [i["type"] for i in items] == ["Customer.Registered", "Customer.PurchaseRecorded", "Customer.InteractionLogged"]
+    assert [i["type"] for i in items] == [
+        "Customer.Registered",
+        "Customer.PurchaseRecorded",
+        "Customer.InteractionLogged",
+    ]
     assert rest["next_cursor"] is None
     assert items[1]["correlation_id"] == "order-flow-7"
-    assert {i["actor"] for i in items} == {items[0]["actor"]} and items[0]["actor"].startswith("service-")
+    assert {i["actor"] for i in items} == {items[0]["actor"]} and items[0]["actor"].startswith(
+        "service-"
+    )
     assert [i["position"] for i in items] == sorted(i["position"] for i in items)
     assert {"occurred_at", "recorded_at", "causation_id", "data"} <= items[0].keys()
 
 
 def test_as_of_answers_as_of_a_past_business_time(api) -> None:
     customer_id = register(api, occurred_at="2025-01-01T09:00:00+00:00")
-    api.post(f"/v1/customers/{customer_id}/purchases", json=purchase(occurred_at="2025-03-01T10:00:00+01:00"))
-    before = api.get(f"/v1/customers/{customer_id}", params={"as_of": "2025-02-01T00:00:00Z"}).json()
+    api.post(
+        f"/v1/customers/{customer_id}/purchases",
+        json=purchase(occurred_at="2025-03-01T10:00:00+01:00"),
+    )
+    before = api.get(
+        f"/v1/customers/{customer_id}", params={"as_of": "2025-02-01T00:00:00Z"}
+    ).json()
     after = api.get(f"/v1/customers/{customer_id}", params={"as_of": "2025-04-01T00:00:00Z"}).json()
     assert (before["purchases"]["count"], after["purchases"]["count"]) == (0, 1)
-    assert api.get(f"/v1/customers/{customer_id}", params={"as_of": "2024-01-01T00:00:00Z"}).status_code == 404
+    assert (
+        api.get(
+            f"/v1/customers/{customer_id}", params={"as_of": "2024-01-01T00:00:00Z"}
+        ).status_code
+        == 404
+    )
 
 
 def test_search_pages_with_a_cursor(api) -> None:
@@ -205,7 +241,10 @@ def test_search_pages_with_a_cursor(api) -> None:
     made = {register(api, tags=[tag]) for _ in range(5)}
     seen, cursor = [], None
     while True:
-        page = api.get("/v1/customers", params={"tag": tag, "limit": 2} | ({"cursor": cursor} if cursor else {})).json()
+        page = api.get(
+            "/v1/customers",
+            params={"tag": tag, "limit": 2} | ({"cursor": cursor} if cursor else {}),
+        ).json()
         seen += [item["id"] for item in page["items"]]
         if not (cursor := page["next_cursor"]):
             break

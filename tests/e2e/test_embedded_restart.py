@@ -15,7 +15,9 @@ def test_a_restart_keeps_every_customer_and_keys_work_while_it_runs(tmp_path) ->
             assert created.status_code == 201
             customer_id = created.json()["id"]
             purchase = {"order_id": "g-1-1", "total": "5.00", "currency": "EUR"}
-            assert api.post(f"/v1/customers/{customer_id}/purchases", json=purchase).status_code == 201
+            assert (
+                api.post(f"/v1/customers/{customer_id}/purchases", json=purchase).status_code == 201
+            )
     finally:
         first.stop()
     # When it starts again on the same data directory

@@ -16,16 +16,28 @@ def table(url: str) -> list[dict]:
 def test_replay_rebuilds_an_equal_table_and_says_so(service, api) -> None:
     # Given customers with purchases, caught up in the live read model
     for n in range(3):
-        customer_id = api.post("/v1/customers", json={"name": f"C{n}", "tags": ["replay"]}).json()["id"]
-        api.post(f"/v1/customers/{customer_id}/purchases", json={"order_id": "r", "total": "3", "currency": "EUR"})
+        customer_id = api.post("/v1/customers", json={"name": f"C{n}", "tags": ["replay"]}).json()[
+            "id"
+        ]
+        api.post(
+            f"/v1/customers/{customer_id}/purchases",
+            json={"order_id": "r", "total": "3", "currency": "EUR"},
+        )
     url = service.env["CRM_DATABASE_URL"]
     with psycopg.connect(url) as conn:
         (head,) = conn.execute("SELECT max(notification_id) FROM crm_events").fetchone()
-        while conn.execute("SELECT position FROM crm_projections WHERE name = 'customer_360'").fetchone()[0] < head:
+        while (
+            conn.execute(
+                "SELECT position FROM crm_projections WHERE name = 'customer_360'"
+            ).fetchone()[0]
+            < head
+        ):
             conn.commit()
     live = table(url)
     # When
-    done = subprocess.run([CRM, "replay", "customer_360"], env=service.env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [CRM, "replay", "customer_360"], env=service.env, capture_output=True, text=True, check=True
+    )
     # Then
     assert "customer_360 rebuilt up to position" in done.stdout
     assert table(url) == live
@@ -33,6 +45,8 @@ def test_replay_rebuilds_an_equal_table_and_says_so(service, api) -> None:
 
 
 def test_replay_of_an_unknown_projection_fails_clearly(service) -> None:
-    done = subprocess.run([CRM, "replay", "nope"], env=service.env, capture_output=True, text=True)
+    done = subprocess.run(
+        [CRM, "replay", "nope"], env=service.env, capture_output=True, text=True, check=False
+    )
     assert done.returncode != 0
     assert "unknown projection" in done.stdout + done.stderr

@@ -10,7 +10,11 @@ from commands.customers import RegisterCustomer
 
 def context(**overrides: object) -> CommandContext:
     """A command context for actor `tester`."""
-    values: dict = {"actor": "tester", "correlation_id": str(uuid4()), "received_at": datetime.now(UTC)}
+    values: dict = {
+        "actor": "tester",
+        "correlation_id": str(uuid4()),
+        "received_at": datetime.now(UTC),
+    }
     return CommandContext(**(values | overrides))  # type: ignore[arg-type]
 
 

@@ -29,7 +29,9 @@ def stored_versions(container, customer_id) -> list[int]:
     return [e.originator_version for e in container.store.events.get(customer_id)]
 
 
-def test_concurrent_purchases_on_one_customer_are_all_recorded_in_few_transactions(container) -> None:
+def test_concurrent_purchases_on_one_customer_are_all_recorded_in_few_transactions(
+    container,
+) -> None:
     # Given
     customer_id = register(container.bus)
     batches_before = REGISTRY.get_sample_value("crm_command_batch_size_count")
@@ -76,12 +78,18 @@ def test_external_ref_is_unique_even_within_one_batch(container) -> None:
 def test_a_repeated_idempotency_key_returns_the_first_answer_and_records_nothing(container) -> None:
     customer_id = register(container.bus)
     key = str(uuid4())
-    first = container.bus.execute(Target(customer_id), purchase("k-1"), context(idempotency_key=key, request_hash="h1"))
-    again = container.bus.execute(Target(customer_id), purchase("k-1"), context(idempotency_key=key, request_hash="h1"))
+    first = container.bus.execute(
+        Target(customer_id), purchase("k-1"), context(idempotency_key=key, request_hash="h1")
+    )
+    again = container.bus.execute(
+        Target(customer_id), purchase("k-1"), context(idempotency_key=key, request_hash="h1")
+    )
     assert (again.status, again.body, again.replayed) == (first.status, first.body, True)
     assert stored_versions(container, customer_id) == [1, 2]
     with pytest.raises(IdempotencyKeyReused):
-        container.bus.execute(Target(customer_id), purchase("k-2"), context(idempotency_key=key, request_hash="h2"))
+        container.bus.execute(
+            Target(customer_id), purchase("k-2"), context(idempotency_key=key, request_hash="h2")
+        )
 
 
 def test_a_refused_command_keeps_no_idempotency_record(container) -> None:
@@ -89,25 +97,44 @@ def test_a_refused_command_keeps_no_idempotency_record(container) -> None:
     container.bus.execute(Target(customer_id), purchase("dup"), context())
     key = str(uuid4())
     with pytest.raises(OrderAlreadyRecorded):
-        container.bus.execute(Target(customer_id), purchase("dup"), context(idempotency_key=key, request_hash="a"))
-    accepted = container.bus.execute(Target(customer_id), purchase("fresh"), context(idempotency_key=key, request_hash="b"))
+        container.bus.execute(
+            Target(customer_id), purchase("dup"), context(idempotency_key=key, request_hash="a")
+        )
+    accepted = container.bus.execute(
+        Target(customer_id), purchase("fresh"), context(idempotency_key=key, request_hash="b")
+    )
     assert accepted.status == 201
 
 
 def test_a_key_still_in_flight_is_refused(container) -> None:
     idle = CommandBus(container.store, container.pool)  # never started: the first stays in flight
-    idle.submit(Target(uuid4(), creates=True), RegisterCustomer(name="A"), context(idempotency_key="k", request_hash="h"))
+    idle.submit(
+        Target(uuid4(), creates=True),
+        RegisterCustomer(name="A"),
+        context(idempotency_key="k", request_hash="h"),
+    )
     with pytest.raises(IdempotencyKeyInFlight):
-        idle.submit(Target(uuid4(), creates=True), RegisterCustomer(name="A"), context(idempotency_key="k", request_hash="h"))
+        idle.submit(
+            Target(uuid4(), creates=True),
+            RegisterCustomer(name="A"),
+            context(idempotency_key="k", request_hash="h"),
+        )
 
 
 def test_a_stale_expected_version_is_refused_and_records_nothing(container) -> None:
     customer_id = register(container.bus)
     container.bus.execute(Target(customer_id), purchase("p"), context())
     with pytest.raises(VersionMismatch):
-        container.bus.execute(Target(customer_id), ChangeCustomer(phone="+331234"), context(expected_version=1))
+        container.bus.execute(
+            Target(customer_id), ChangeCustomer(phone="+331234"), context(expected_version=1)
+        )
     assert stored_versions(container, customer_id) == [1, 2]
-    assert container.bus.execute(Target(customer_id), ChangeCustomer(phone="+331234"), context(expected_version=2)).version == 3
+    assert (
+        container.bus.execute(
+            Target(customer_id), ChangeCustomer(phone="+331234"), context(expected_version=2)
+        ).version
+        == 3
+    )
 
 
 def test_an_unknown_customer_is_not_found(container) -> None:

@@ -41,7 +41,9 @@ def rows(conn) -> list[dict]:
 
 @DB_SETTINGS
 @given(registrations, st.lists(customer_commands, max_size=15))
-def test_stored_events_replay_to_the_writer_state(container, database_url, registration, commands) -> None:
+def test_stored_events_replay_to_the_writer_state(
+    container, database_url, registration, commands
+) -> None:
     # Given a customer written through the command bus
     (customer_id,) = run_all(container.bus, [(registration, commands)])
     live = container.store.repository.get(customer_id)
@@ -59,7 +61,11 @@ def test_stored_events_replay_to_the_writer_state(container, database_url, regis
 
 
 @DB_SETTINGS
-@given(st.lists(st.tuples(registrations, st.lists(customer_commands, max_size=8)), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(registrations, st.lists(customer_commands, max_size=8)), min_size=1, max_size=4
+    )
+)
 def test_rebuilding_customer_360_equals_the_live_table(container, customers) -> None:
     # Given the live read model, fed in-process, caught up with random commands
     run_all(container.bus, customers)

@@ -7,7 +7,9 @@ from uuid import UUID, uuid4
 from domain.customer import Customer
 from domain.values import Meta, Personal, Profile
 
-META = Meta(actor="tester", correlation_id="corr-1", occurred_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+META = Meta(
+    actor="tester", correlation_id="corr-1", occurred_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+)
 
 
 def customer(

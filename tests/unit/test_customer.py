@@ -63,7 +63,9 @@ def test_an_update_records_only_what_differs() -> None:
 
 def test_a_custom_field_set_to_null_is_removed() -> None:
     ada = customer(custom_fields={"size": 10, "tier": "gold"})
-    ada.update(personal={}, profile={}, custom_fields={"size": None}, tags=None, consent=None, meta=META)
+    ada.update(
+        personal={}, profile={}, custom_fields={"size": None}, tags=None, consent=None, meta=META
+    )
     assert ada.custom_fields == {"tier": "gold"}
 
 
@@ -81,7 +83,12 @@ def test_the_same_order_is_never_recorded_twice() -> None:
 def test_a_free_order_is_a_purchase() -> None:
     ada = customer()
     ada.record_purchase(
-        order_id="FREE-1", items=(), total=Decimal(0), currency="EUR", payment_method=None, meta=META
+        order_id="FREE-1",
+        items=(),
+        total=Decimal(0),
+        currency="EUR",
+        payment_method=None,
+        meta=META,
     )
     assert "FREE-1" in ada.order_ids
 

@@ -15,7 +15,9 @@ CUSTOMER = "5f0c6a47-3c7e-4a8e-9a3a-0d6f3c1e2b11"
 _positions = count(1)
 
 
-def event(type_: str, data: dict, day: int, position: int | None = None, version: int = 1) -> Envelope:
+def event(
+    type_: str, data: dict, day: int, position: int | None = None, version: int = 1
+) -> Envelope:
     at = datetime(2026, 3, day, 12, tzinfo=UTC)
     return Envelope(
         event_id=f"e{day}", type=f"Customer.{type_}", stream_id=CUSTOMER, stream_version=version,
@@ -26,12 +28,23 @@ def event(type_: str, data: dict, day: int, position: int | None = None, version
 
 def registered(day: int = 1) -> Envelope:
     personal = {"name": "Ada", "email": "ada@example.com", "phone": None}
-    data = {"external_ref": "x-1", "personal": personal, "profile": {}, "tags": ["vip"], "consent": {}, "custom_fields": {}}
+    data = {
+        "external_ref": "x-1",
+        "personal": personal,
+        "profile": {},
+        "tags": ["vip"],
+        "consent": {},
+        "custom_fields": {},
+    }
     return event("Registered", data, day)
 
 
 def purchase(total: str, day: int, currency: str = "EUR") -> Envelope:
-    return event("PurchaseRecorded", {"order_id": f"o{day}", "total": total, "currency": currency, "items": []}, day)
+    return event(
+        "PurchaseRecorded",
+        {"order_id": f"o{day}", "total": total, "currency": currency, "items": []},
+        day,
+    )
 
 
 def fold(*events: Envelope) -> dict | None:
@@ -55,15 +68,24 @@ def test_totals_stay_apart_per_currency() -> None:
     row = fold(registered(), purchase("10", 2), purchase("7", 3, "USD"), purchase("1", 4))
     assert row["purchase_currency"] == "EUR"
     assert row["purchase_total"] == Decimal("11")
-    assert row["purchase_totals"] == {"EUR": {"count": 2, "total": "11"}, "USD": {"count": 1, "total": "7"}}
+    assert row["purchase_totals"] == {
+        "EUR": {"count": 2, "total": "11"},
+        "USD": {"count": 1, "total": "7"},
+    }
 
 
 def test_last_interaction_per_channel_is_the_latest_in_business_time() -> None:
     row = fold(
         registered(),
-        event("InteractionLogged", {"channel": "call", "direction": "inbound", "subject": "late"}, 9),
-        event("InteractionLogged", {"channel": "call", "direction": "outbound", "subject": "early"}, 4),
-        event("InteractionLogged", {"channel": "email", "direction": "inbound", "subject": "mail"}, 6),
+        event(
+            "InteractionLogged", {"channel": "call", "direction": "inbound", "subject": "late"}, 9
+        ),
+        event(
+            "InteractionLogged", {"channel": "call", "direction": "outbound", "subject": "early"}, 4
+        ),
+        event(
+            "InteractionLogged", {"channel": "email", "direction": "inbound", "subject": "mail"}, 6
+        ),
     )
     assert row["interactions"]["call"]["count"] == 2
     assert row["interactions"]["call"]["subject"] == "late"
@@ -79,7 +101,11 @@ def test_profile_tags_consent_and_feedback() -> None:
         event("FeedbackGiven", {"rating": 5}, 5),
         event("FeedbackGiven", {"rating": 2}, 6),
     )  # fmt: skip
-    assert (row["email"], row["profile"], row["custom_fields"]) == ("new@example.com", {"source": "fair"}, {"size": 3})
+    assert (row["email"], row["profile"], row["custom_fields"]) == (
+        "new@example.com",
+        {"source": "fair"},
+        {"size": 3},
+    )
     assert row["tags"] == ["b2b"]
     assert row["consent"] == {"email_marketing": True}
     assert (row["feedback_count"], row["rating_sum"]) == (2, 7)
@@ -100,5 +126,7 @@ def test_purchase_order_of_arrival_does_not_change_the_totals(purchases) -> None
     arrived = [replace(e, position=1000 + i) for i, e in enumerate(purchases)]
     row = fold(replace(registered(), position=999), *arrived)
     assert (row["purchase_total"], row["first_purchase_at"].day, row["last_purchase_at"].day) == (
-        Decimal("4.40"), 2, 11,
+        Decimal("4.40"),
+        2,
+        11,
     )

@@ -2,13 +2,13 @@
 
 from uuid import uuid4
 
+from eventsourcing.application import project_aggregate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commands.handlers import HANDLERS
 from domain.customer import Customer
 from domain.errors import CrmError
-from eventsourcing.application import project_aggregate
 from infra.event_store import OrjsonTranscoder, PydanticMapper
 from tests.strategies import customer_commands, registrations
 from tests.unit.builders import META
