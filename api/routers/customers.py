@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
@@ -18,6 +18,7 @@ from commands.customers import (
     RecordPurchase,
     RegisterCustomer,
 )
+from infra.api_keys import Principal, Role
 from projections import cursor as cursor_codec
 from projections import timeline
 from projections.customer_360 import queries
@@ -81,10 +82,15 @@ async def give_feedback(
     return await run(request, context, Target(_customer_id(customer_id)), command)
 
 
+def _shown_to(principal: Principal, view: dict[str, Any]) -> dict[str, Any]:
+    """Analysts see no personal data."""
+    return queries.without_personal(view) if principal.role == Role.ANALYST else view
+
+
 @router.get("")
 def list_customers(
     request: Request,
-    _: Reader,
+    principal: Reader,
     q: str | None = None,
     tag: str | None = None,
     segment: str | None = None,
@@ -109,14 +115,18 @@ def list_customers(
         raise RequestValidationError(
             [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
         ) from None
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return {"items": [_shown_to(principal, i) for i in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/{customer_id}")
 def get_customer(
-    request: Request, customer_id: str, _: Reader, as_of: AwareDatetime | None = None
+    request: Request,
+    response: Response,
+    customer_id: str,
+    principal: Reader,
+    as_of: AwareDatetime | None = None,
 ) -> dict[str, Any]:
-    """The customer 360 view; `as_of` answers as of a past business time."""
+    """The customer 360 view (ETag: its version); `as_of` answers as of a past business time."""
     cid = _customer_id(customer_id)
     if as_of is None:
         found = _read(request, queries.get, cid)
@@ -124,7 +134,8 @@ def get_customer(
         found = queries.as_of(_read(request, timeline.customer_events, cid), as_of)
     if found is None:
         raise HTTPException(404, f"no customer with id {customer_id}")
-    return found
+    response.headers["ETag"] = f'"{found["version"]}"'
+    return _shown_to(principal, found)
 
 
 @router.get("/{customer_id}/timeline")

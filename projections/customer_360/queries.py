@@ -122,3 +122,11 @@ def view(row: Row) -> dict[str, Any]:
         "registered_at": row["registered_at"],
         "updated_at": row["updated_at"],
     }
+
+
+PERSONAL_KEYS = ("name", "email", "phone", "personal")
+
+
+def without_personal(view: dict[str, Any]) -> dict[str, Any]:
+    """A view with the personal-data fields left out (for roles that may not see them)."""
+    return {k: v for k, v in view.items() if k not in PERSONAL_KEYS}

@@ -20,6 +20,17 @@ def purchase(order_id: str | None = None, **fields) -> dict:
     return {"order_id": order_id or str(uuid4()), "total": "19.90", "currency": "EUR"} | fields
 
 
+def caught_up(client: httpx.Client, customer_id: str, version: int) -> dict:
+    """The 360 view once the read model has applied `version` (within 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        response = client.get(f"/v1/customers/{customer_id}")
+        if response.status_code == 200 and response.json()["version"] >= version:
+            return response.json()
+        assert time.monotonic() < deadline, "the read model did not catch up"
+        time.sleep(0.02)
+
+
 def events_of(api: httpx.Client, customer_id: str) -> list[dict]:
     return api.get(f"/v1/customers/{customer_id}/timeline", params={"limit": 200}).json()["items"]
 
@@ -80,6 +91,15 @@ def test_keys_and_roles(service, keys) -> None:
     with service.client(keys["analyst"]) as analyst:
         assert analyst.post("/v1/customers", json={"name": "X"}).status_code == 403
         assert analyst.get("/v1/customers").status_code == 200
+        assert analyst.get(f"/v1/customers/{uuid4()}/timeline").status_code == 403
+
+
+def test_analysts_see_no_personal_data(service, keys, api) -> None:
+    customer_id = register(api, email="private@example.com", tags=["vip"])
+    with service.client(keys["analyst"]) as analyst:
+        view = caught_up(analyst, customer_id, 1)
+    assert view["tags"] == ["vip"]
+    assert not {"name", "email", "phone", "personal"} & view.keys()
 
 
 def test_a_stale_if_match_is_412_and_records_nothing(api) -> None:
@@ -121,10 +141,7 @@ def test_50_concurrent_purchases_lose_none(service, keys, api) -> None:
         statuses = list(pool.map(buy, range(50)))
     created = statuses.count(201)
     assert created == 50
-    deadline = time.monotonic() + 5
-    while api.get(f"/v1/customers/{customer_id}").json()["purchases"]["count"] != created:
-        assert time.monotonic() < deadline, "the read model did not catch up"
-        time.sleep(0.05)
+    assert caught_up(api, customer_id, 1 + created)["purchases"]["count"] == created
 
 
 def test_a_purchase_shows_in_the_360_view_within_one_second(api) -> None:
@@ -137,6 +154,7 @@ def test_a_purchase_shows_in_the_360_view_within_one_second(api) -> None:
         time.sleep(0.02)
     assert view["purchases"]["total"] == "42.00"
     assert view["version"] == accepted.json()["version"]
+    assert api.get(f"/v1/customers/{customer_id}").headers["ETag"] == f'"{view["version"]}"'
 
 
 def test_the_360_view_sums_purchases_feedback_and_interactions(api) -> None:
@@ -149,10 +167,7 @@ def test_the_360_view_sums_purchases_feedback_and_interactions(api) -> None:
         f"/v1/customers/{customer_id}/interactions",
         json={"channel": "call", "direction": "inbound", "subject": "Hi"},
     )
-    deadline = time.monotonic() + 5
-    while (view := api.get(f"/v1/customers/{customer_id}").json())["version"] < 6:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    view = caught_up(api, customer_id, 6)
     assert view["purchases"] | {"first_at": None, "last_at": None} == {
         "count": 2, "total": "40.00", "currency": "EUR", "average_order_value": "20.00",
         "first_at": None, "last_at": None, "by_currency": {"EUR": {"count": 2, "total": "40.00"}},
@@ -239,16 +254,19 @@ def test_as_of_answers_as_of_a_past_business_time(api) -> None:
 def test_search_pages_with_a_cursor(api) -> None:
     tag = f"t{uuid4().hex[:8]}"
     made = {register(api, tags=[tag]) for _ in range(5)}
+    deadline = time.monotonic() + 5
+    while len(api.get("/v1/customers", params={"tag": tag}).json()["items"]) < len(made):
+        assert time.monotonic() < deadline, "the read model did not catch up"
+        time.sleep(0.05)
     seen, cursor = [], None
     while True:
-        page = api.get(
-            "/v1/customers",
-            params={"tag": tag, "limit": 2} | ({"cursor": cursor} if cursor else {}),
-        ).json()
+        params = {"tag": tag, "limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = api.get("/v1/customers", params=params).json()
         seen += [item["id"] for item in page["items"]]
         if not (cursor := page["next_cursor"]):
             break
     assert sorted(seen) == sorted(made)
+    assert api.get("/v1/customers", params={"cursor": "%%%"}).status_code == 422
 
 
 def test_openapi_documents_the_commands_with_examples(api) -> None:
