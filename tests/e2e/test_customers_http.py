@@ -149,12 +149,15 @@ def test_a_purchase_shows_in_the_360_view_within_one_second(api) -> None:
     accepted = api.post(f"/v1/customers/{customer_id}/purchases", json=purchase(total="42.00"))
     assert accepted.status_code == 201
     answered_at = time.monotonic()
-    while (view := api.get(f"/v1/customers/{customer_id}").json())["purchases"]["count"] == 0:
+    while (response := api.get(f"/v1/customers/{customer_id}")).status_code == 404 or (
+        response.json()["purchases"]["count"] == 0
+    ):
         assert time.monotonic() - answered_at < 1.0, "not visible within 1 s"
         time.sleep(0.02)
+    view = response.json()
     assert view["purchases"]["total"] == "42.00"
     assert view["version"] == accepted.json()["version"]
-    assert api.get(f"/v1/customers/{customer_id}").headers["ETag"] == f'"{view["version"]}"'
+    assert response.headers["ETag"] == f'"{view["version"]}"'
 
 
 def test_the_360_view_sums_purchases_feedback_and_interactions(api) -> None:
