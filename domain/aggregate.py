@@ -1,6 +1,7 @@
 """Aggregate base whose events are immutable pydantic models (stored as plain JSON)."""
 
 from datetime import datetime
+from typing import Any, Self
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate as LibraryAggregate
@@ -23,6 +24,18 @@ class Aggregate(LibraryAggregate):
 
     Subclasses annotate `id: UUID` so that callers choose the id (ids come from commands).
     """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """A copy for a command to change (the repository hands out copies of cached aggregates).
+
+        Aggregate state is immutable values (str, numbers, frozen value objects) and flat
+        sets, dicts and lists of them, so copying the containers is a deep copy.
+        """
+        copied = object.__new__(type(self))
+        copied.__dict__.update(
+            {k: v.copy() if isinstance(v, set | dict | list) else v for k, v in vars(self).items()}
+        )
+        return copied
 
     class Event(DomainEvent, CanMutateAggregate):
         """An event that changes an existing aggregate."""

@@ -7,9 +7,9 @@ from uuid import UUID
 import orjson
 from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.utils import get_topic, resolve_topic
-from psycopg import Cursor
+from psycopg import Cursor, sql
 from pydantic import BaseModel
 
 from infra.postgres import eventsourcing_env
@@ -48,11 +48,39 @@ class PydanticMapper(Mapper[UUID]):
         return cls.model_validate(self.transcoder.decode(stored_event.state))
 
 
-class CrmRecorder(PostgresApplicationRecorder):
+class BinaryArrayInsert(PostgresAggregateRecorder):
+    """Inserts a batch of events as four binary arrays instead of a text array of composites.
+
+    Same rows, same statement shape (`INSERT ... SELECT FROM unnest(...)`); the library's
+    text dump of composite values escapes every byte of every event, which dominated the
+    write path's CPU time at large batches.
+    """
+
+    def _insert_stored_events(
+        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        curs.execute(
+            sql.SQL(
+                "INSERT INTO {table} (originator_id, originator_version, topic, state)"
+                " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+                " RETURNING notification_id"
+            ).format(table=sql.Identifier(self.datastore.schema, self.events_table_name)),
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            binary=True,
+        )
+
+
+class CrmRecorder(PostgresApplicationRecorder, BinaryArrayInsert):
     """Application recorder that also runs `writes` in the events' transaction.
 
     Commands use it to record idempotency keys and uniqueness claims atomically with
-    their events: either all of it is stored, or none of it.
+    their events: either all of it is stored, or none of it. (The table lock and NOTIFY
+    of the library's recorder still come first; then the binary insert.)
     """
 
     def _insert_events(

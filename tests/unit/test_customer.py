@@ -1,5 +1,6 @@
 """Customer rules, without I/O."""
 
+from copy import deepcopy
 from decimal import Decimal
 from uuid import uuid4
 
@@ -97,3 +98,39 @@ def test_ids_come_from_the_caller() -> None:
     chosen = uuid4()
     assert customer(customer_id=chosen).id == chosen
     assert isinstance(customer(), Customer)
+
+
+def test_a_copy_for_a_command_shares_no_mutable_state() -> None:
+    # Given a customer with every kind of mutable state
+    ada = customer(tags=("vip",), consent={"email_marketing": True}, custom_fields={"size": 1})
+    ada.collect_events()
+    # When a copy is changed
+    copy = deepcopy(ada)
+    copy.update(
+        personal={"name": "Eve"},
+        profile={},
+        custom_fields={"size": 2},
+        tags=("b2b",),
+        consent={"email_marketing": False},
+        meta=META,
+    )
+    copy.record_purchase(
+        order_id="o", items=(), total=Decimal(1), currency="EUR", payment_method=None, meta=META
+    )
+    # Then the original is untouched
+    assert (
+        ada.personal.name,
+        ada.tags,
+        ada.consent,
+        ada.custom_fields,
+        ada.order_ids,
+        ada.version,
+    ) == (
+        "Ada",
+        {"vip"},
+        {"email_marketing": True},
+        {"size": 1},
+        set(),
+        1,
+    )
+    assert ada.collect_events() == []
