@@ -1,13 +1,17 @@
 """Feeds projections straight from the event store, woken by LISTEN/NOTIFY.
 
-Used by `crm serve` when no Kafka is configured. Each batch of events and the position it
-reaches are written in one transaction, so a crash replays nothing twice and skips nothing.
-The event store's inserts hold a table lock through commit, so positions become visible in
-order and following `position > last applied` never skips a late commit.
+Used by `crm serve` when no Kafka is configured, in a child process of its own so that it
+never competes with the API for the interpreter lock. Each batch of events and the position
+it reaches are written in one transaction, so a crash replays nothing twice and skips
+nothing. The event store's inserts hold a table lock through commit, so positions become
+visible in order and following `position > last applied` never skips a late commit.
 """
 
+import multiprocessing
+import os
+import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import psycopg
 import structlog
@@ -15,9 +19,13 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from infra.event_store import EventStore
+from infra.event_store import EventStore, open_event_store
+from infra.logging import configure_logging
 from infra.metrics import PROJECTED
-from projections.projection import Projection, apply_batch, position
+from infra.postgres import open_pool
+from projections import projection
+from projections.catalog import PROJECTIONS
+from projections.projection import Projection
 from projections.rebuild import read_events
 
 log = structlog.get_logger()
@@ -26,7 +34,7 @@ UNREACHABLE = (psycopg.OperationalError, OperationalError, InterfaceError)
 
 
 class StoreFollower:
-    """A thread that keeps a set of projections caught up with the event store."""
+    """Keeps a set of projections caught up with the event store."""
 
     def __init__(
         self,
@@ -37,6 +45,7 @@ class StoreFollower:
         *,
         batch_size: int = 2000,
         poll_seconds: float = 1.0,
+        gather_seconds: float = 0.005,
     ) -> None:
         self._store = store
         self._pool = pool
@@ -44,59 +53,106 @@ class StoreFollower:
         self._projections = list(projections)
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="store-follower", daemon=True)
-        self.failed: dict[str, str] = {}
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=10)
+        self._gather_seconds = gather_seconds
 
     def catch_up(self) -> int:
-        """Applies every stored event not yet applied; returns how many were applied."""
-        applied = 0
-        for projection in self._projections:
-            if projection.name not in self.failed:
-                applied += self._feed(projection)
-        return applied
+        """Applies every stored event not yet applied; returns how many were applied.
 
-    def _feed(self, projection: Projection) -> int:
+        A projection that cannot apply an event stops there, with the reason recorded in
+        `crm_projections.error` (shown by /readyz) until it is rebuilt.
+        """
         with self._pool.connection() as conn:
-            after = position(conn, projection.name)
+            stopped = projection.failures(conn)
+        return sum(self._feed(p) for p in self._projections if p.name not in stopped)
+
+    def run(self, keep_going: Callable[[], bool]) -> None:
+        """Follows the event store while `keep_going()`; reconnects when PostgreSQL is away."""
+        while keep_going():
+            try:
+                self._listen_and_follow(keep_going)
+            except UNREACHABLE as error:
+                log.warning("event store unreachable, retrying", error=str(error))
+                threading.Event().wait(1.0)
+
+    def _feed(self, each: Projection) -> int:
+        applied = 0
+        with self._pool.connection() as conn:
+            after = projection.position(conn, each.name)
             conn.commit()
-            applied = 0
             for events in read_events(self._store.recorder, after, batch=self._batch_size):
                 try:
-                    applied += apply_batch(conn, projection, events)
+                    applied += projection.apply_batch(conn, each, events)
                 except UNREACHABLE:
                     raise
                 except Exception as error:  # noqa: BLE001 - the projection stops and says why
-                    self.failed[projection.name] = f"position {events[0].position}: {error}"
-                    log.error("projection stopped", projection=projection.name, error=str(error))
+                    reason = f"position {events[0].position}..{events[-1].position}: {error!r}"
+                    projection.record_failure(conn, each.name, reason)
+                    log.error("projection stopped", projection=each.name, reason=reason)
                     break
-            PROJECTED.labels(projection.name).inc(applied)
-            return applied
+        PROJECTED.labels(each.name).inc(applied)
+        return applied
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._listen_and_follow()
-            except UNREACHABLE as error:
-                log.warning("event store unreachable, retrying", error=str(error))
-                self._stopping.wait(1.0)
-
-    def _listen_and_follow(self) -> None:
+    def _listen_and_follow(self, keep_going: Callable[[], bool]) -> None:
         channel = self._store.recorder.channel_name  # type: ignore[attr-defined]
         with psycopg.connect(self._url, autocommit=True) as listener:
             listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-            while not self._stopping.is_set():
-                if self.catch_up() == 0:
+            while keep_going():
+                if self.catch_up() < self._batch_size:  # caught up: wait for news
                     for _ in listener.notifies(timeout=self._poll_seconds, stop_after=1):
                         pass
+                    threading.Event().wait(self._gather_seconds)  # let a burst gather
+
+
+def follow_in_child(url: str, log_level: str, parent_pid: int) -> None:
+    """The follower process: runs until SIGTERM, or until its parent is gone."""
+    configure_logging(log_level)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    store = open_event_store(url, pool_size=2)
+    pool = open_pool(url, 2, "store-follower")
+    try:
+        follower = StoreFollower(store, pool, url, list(PROJECTIONS.values()))
+        follower.run(lambda: not stopping.is_set() and os.getppid() == parent_pid)
+    finally:
+        pool.close()
+        store.close()
+
+
+class FollowerProcess:
+    """Runs the store follower in a child process and starts it again if it dies."""
+
+    def __init__(self, url: str, log_level: str) -> None:
+        self._args = (url, log_level, os.getpid())
+        self._context = multiprocessing.get_context("spawn")
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="follower-watch", daemon=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.kill()
+
+    def _spawn(self) -> None:
+        self._process = self._context.Process(
+            target=follow_in_child, args=self._args, name="crm-store-follower", daemon=True
+        )
+        self._process.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            if not self.alive and not self._stopping.is_set():
+                log.error("store follower exited; starting it again", code=self._process.exitcode)
+                self._spawn()

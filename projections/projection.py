@@ -11,7 +11,8 @@ from projections.envelope import Envelope
 POSITIONS_DDL = """
 CREATE TABLE IF NOT EXISTS crm_projections (
     name text PRIMARY KEY,
-    position bigint NOT NULL DEFAULT 0
+    position bigint NOT NULL DEFAULT 0,
+    error text
 );
 """
 
@@ -39,12 +40,28 @@ def position(conn: Connection[Any], name: str) -> int:
     return row[0] if row else 0
 
 
+def failures(conn: Connection[Any]) -> dict[str, str]:
+    """Projections stopped by an event they could not apply, with the reason."""
+    rows = conn.execute("SELECT name, error FROM crm_projections WHERE error IS NOT NULL")
+    return dict(rows.fetchall())
+
+
+def record_failure(conn: Connection[Any], name: str, reason: str) -> None:
+    """Stops a projection: it is fed again once rebuilt."""
+    conn.rollback()
+    conn.execute("UPDATE crm_projections SET error = %s WHERE name = %s", (reason, name))
+    conn.commit()
+
+
 def apply_batch(conn: Connection[Any], projection: Projection, events: Sequence[Envelope]) -> int:
     """Applies the events not yet applied, and records the position, in one transaction.
 
     The position row is locked first, so a rebuild's swap and a live feed never interleave.
+    The commit does not wait for its fsync: a crash can lose the last batches, but it loses
+    their rows and their position together, and they are applied again from the event store.
     """
     with conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit = off")
         (applied,) = conn.execute(
             "SELECT position FROM crm_projections WHERE name = %s FOR UPDATE", (projection.name,)
         ).fetchone() or (0,)

@@ -52,7 +52,8 @@ def rebuild(
         reached = _build(conn, recorder, projection, building, (reached, head), progress)
         _swap(conn, building, projection.name)
         conn.execute(
-            "UPDATE crm_projections SET position = %s WHERE name = %s", (reached, projection.name)
+            "UPDATE crm_projections SET position = %s, error = NULL WHERE name = %s",
+            (reached, projection.name),
         )
     return reached
 

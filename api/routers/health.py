@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from projections import projection
+
 router = APIRouter(tags=["operations"])
 
 
@@ -17,18 +19,18 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """The database answers and no projection has stopped; 503 otherwise."""
+    """The database answers, the read models are fed, and none has stopped; 503 otherwise."""
     container = request.app.state.container
     checks: dict[str, Any] = {}
     try:
         with container.pool.connection(timeout=2) as conn:
-            conn.execute("SELECT 1")
+            checks["projections"] = projection.failures(conn) or "ok"
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
-    failed = container.follower.failed if container.follower else {}
-    checks["projections"] = failed or "ok"
-    ready = checks["database"] == "ok" and not failed
+    if container.follower:
+        checks["store_follower"] = "running" if container.follower.alive else "not running"
+    ready = all(v in ("ok", "running") for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
     )

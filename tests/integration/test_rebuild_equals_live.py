@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
 from commands.context import Target
+from consumers.store_follower import StoreFollower
 from domain.errors import CrmError
 from infra.event_store import open_event_store
 from projections.catalog import CUSTOMER_360
@@ -69,7 +70,7 @@ def test_stored_events_replay_to_the_writer_state(
 def test_rebuilding_customer_360_equals_the_live_table(container, customers) -> None:
     # Given the live read model, fed in-process, caught up with random commands
     run_all(container.bus, customers)
-    container.follower.catch_up()
+    StoreFollower(container.store, container.pool, container.url, [CUSTOMER_360]).catch_up()
     with container.pool.connection() as conn:
         live = rows(conn)
         # When it is rebuilt from position 0 and swapped in
