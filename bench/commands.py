@@ -357,7 +357,8 @@ def threaded(
 def bench_http(url: str, seconds: int) -> list[Result]:
     """HTTP purchases through `crm serve`."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")} | {
+    keep = {"CRM_WORKERS"}  # the service's own tuning may be set from outside
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_") or k in keep} | {
         "CRM_DATABASE_URL": url,
         "CRM_PORT": str(port),
         "CRM_HOST": "127.0.0.1",
@@ -487,11 +488,17 @@ def report(results: list[Result], machine: str) -> None:
     console.print(ratios)
 
 
+STEPS = ("http", "trivial", "raw", "plain")
+
+
 def main() -> None:
     """Parses the arguments, runs every measurement on a fresh database, prints the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="duration of each load run")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--only", nargs="*", choices=STEPS, default=list(STEPS), help="run only these parts"
+    )
     args = parser.parse_args()
     with bench_database(args.database_url) as url:
         with psycopg.connect(url) as conn:
@@ -499,13 +506,14 @@ def main() -> None:
         machine = f"{os.cpu_count()} CPUs, PostgreSQL {version}, load from {GENERATOR}"
         console.print(f"Machine: {machine}; {args.seconds} s per run", soft_wrap=True)
         results: list[Result] = []
-        for step in (
-            lambda: bench_http(url, args.seconds),
-            lambda: bench_trivial(args.seconds),
-            lambda: bench_raw(url, args.seconds),
-            lambda: bench_plain_library(url, args.seconds),
-        ):
-            for result in step():
+        steps = {
+            "http": lambda: bench_http(url, args.seconds),
+            "trivial": lambda: bench_trivial(args.seconds),
+            "raw": lambda: bench_raw(url, args.seconds),
+            "plain": lambda: bench_plain_library(url, args.seconds),
+        }
+        for name in args.only:
+            for result in steps[name]():
                 p50, p99, ok, other = result.cells()
                 line = f"{result.name:<21} c={result.concurrency:<2} {result.rate:>7,.0f}/s"
                 console.print(

@@ -18,7 +18,6 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from psycopg_pool import ConnectionPool
 
@@ -158,7 +157,8 @@ class CommandBus:
                 self._commit_alone(submission)
 
     def _commit(self, submissions: list[Submission]) -> None:
-        batch = _Batch()
+        existing = [s.target.aggregate_id for s in submissions if not s.target.creates]
+        batch = _Batch(aggregates=self._store.get_many(set(existing)))
         with self._pool.connection() as conn:
             for submission in submissions:
                 try:
@@ -213,8 +213,10 @@ class CommandBus:
         aggregate_type, handler = HANDLERS[type(submission.command)]
         target, context = submission.target, submission.context
         current = batch.aggregates.get(target.aggregate_id)
-        if current is None and not target.creates:
-            current = self._load(target.aggregate_id, aggregate_type)
+        if not target.creates and not isinstance(current, aggregate_type):
+            raise AggregateNotFound(
+                f"no {aggregate_type.__name__.lower()} with id {target.aggregate_id}"
+            )
         if context.expected_version is not None and (
             current is None or current.version != context.expected_version
         ):
@@ -246,15 +248,6 @@ class CommandBus:
                 side_tables.record_outcome(actor, key, context.request_hash or "", outcome)
             )
         return outcome
-
-    def _load(self, aggregate_id: UUID, aggregate_type: type[Aggregate]) -> Aggregate:
-        try:
-            aggregate = self._store.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            aggregate = None
-        if not isinstance(aggregate, aggregate_type):
-            raise AggregateNotFound(f"no {aggregate_type.__name__.lower()} with id {aggregate_id}")
-        return aggregate
 
     def _evict(self, submissions: list[Submission]) -> None:
         cache = self._store.repository.cache

@@ -7,7 +7,6 @@ from psycopg_pool import ConnectionPool
 
 from commands import side_tables
 from commands.bus import CommandBus
-from consumers.store_follower import FollowerProcess
 from infra import api_keys
 from infra.event_store import EventStore, open_event_store
 from infra.postgres import database_url, open_pool
@@ -27,20 +26,15 @@ class Container:
     store: EventStore
     pool: ConnectionPool
     bus: CommandBus
-    follower: FollowerProcess | None
 
     def start(self) -> None:
-        """Starts the command writer and (without Kafka) the store follower process."""
+        """Starts the command writer."""
         self.bus.start()
-        if self.follower:
-            self.follower.start()
 
     def close(self) -> None:
         """Stops what was started and closes connections."""
         if self.bus.running:
             self.bus.stop()
-        if self.follower and self.follower.alive:
-            self.follower.stop()
         self.pool.close()
         self.store.close()
 
@@ -59,5 +53,4 @@ def bootstrap(settings: Settings) -> Container:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
     pool = open_pool(url, settings.db_pool_size, "crm")
     bus = CommandBus(store, pool, settings.group_commit_max)
-    follower = None if settings.kafka_bootstrap else FollowerProcess(url, settings.log_level)
-    return Container(settings, url, store, pool, bus, follower)
+    return Container(settings, url, store, pool, bus)

@@ -1,5 +1,6 @@
 """The `crm` command line."""
 
+import os
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from rich.text import Text
 from infra.api_keys import Role, create_first_admin_key, create_key
 from infra.bootstrap import bootstrap
 from infra.logging import configure_logging
+from infra.postgres import database_url
 from infra.settings import Settings
 
 app = typer.Typer(
@@ -40,25 +42,39 @@ class EventRate(ProgressColumn):
 
 @app.command()
 def serve() -> None:
-    """Serve the HTTP API (and, without Kafka, feed the read models in-process)."""
-    from api.app import create_app
+    """Serve the HTTP API; without Kafka, also feed the read models from the event store."""
+    from consumers.store_follower import FollowerProcess
 
     settings = Settings()
     configure_logging(settings.log_level)
-    container = bootstrap(settings)
-    with container.pool.connection() as conn:
-        first_key = create_first_admin_key(conn)
+    url = database_url(settings)  # starts the embedded PostgreSQL if none is configured
+    os.environ["CRM_DATABASE_URL"] = url  # the API worker processes inherit it
+    container = bootstrap(settings.model_copy(update={"database_url": url}))
+    try:
+        with container.pool.connection() as conn:
+            first_key = create_first_admin_key(conn)
+    finally:
+        container.close()
     if first_key:
         console.print("First start: an admin API key was created. It is shown only once.")
         console.print(f"Admin API key: {first_key}", soft_wrap=True)
+    follower = None if settings.kafka_bootstrap else FollowerProcess(url, settings.log_level)
+    if follower:
+        follower.start()
     console.print(f"Serving on http://{settings.host}:{settings.port}", soft_wrap=True)
-    uvicorn.run(
-        create_app(container),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "api.asgi:create",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if follower:
+            follower.stop()
 
 
 @keys.command("create")

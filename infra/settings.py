@@ -25,5 +25,6 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     public_url: str | None = None
     log_level: str = "INFO"
+    workers: int = Field(default=1, description="API processes (each with its own command writer)")
     group_commit_max: int = Field(default=500, description="most commands saved in one transaction")
     db_pool_size: int = 8
