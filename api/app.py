@@ -4,12 +4,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
 
 from api import problems
 from api.auth import KeyCache
 from api.middleware import CorrelationId
 from api.routers import customers, health
-from infra.bootstrap import Container
+from commands.sender import CommandSender
 
 DESCRIPTION = """
 Every customer interaction is an immutable event in a PostgreSQL event store; queries read
@@ -19,21 +20,26 @@ Errors are RFC 9457 `application/problem+json`.
 """
 
 
-def create_app(container: Container) -> FastAPI:
-    """An app serving `container`; its lifespan starts and stops the writer and feeds."""
+def create_app(pool: ConnectionPool, commands: CommandSender) -> FastAPI:
+    """An app reading through `pool` and sending commands to `commands`.
+
+    Its lifespan starts and stops the command sender and closes the pool.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        container.start()
+        commands.start()
         try:
             yield
         finally:
-            container.close()
+            commands.stop()
+            pool.close()
 
     app = FastAPI(
         title="CRM event store", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
     )
-    app.state.container = container
+    app.state.pool = pool
+    app.state.commands = commands
     app.state.keys = KeyCache()
     app.add_middleware(CorrelationId)
     problems.install(app)

@@ -27,7 +27,7 @@ class KeyCache:
 
     def lookup(self, request: Request, key: str) -> Principal | None:
         """The principal of a key, from PostgreSQL (blocking: call it off the event loop)."""
-        with request.app.state.container.pool.connection() as conn:
+        with request.app.state.pool.connection() as conn:
             principal = find_principal(conn, key)
         if principal:
             self._seen[key] = (principal, time.monotonic() + CACHE_SECONDS)

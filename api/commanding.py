@@ -56,7 +56,7 @@ async def run(
     located: str | None = None,
 ) -> JSONResponse:
     """Hands the command to the bus and answers with its outcome, ETag (and Location under `located`)."""
-    future = request.app.state.container.bus.submit(target, command, context)
+    future = request.app.state.commands.submit(target, command, context)
     outcome = await asyncio.wrap_future(future)
     headers = {"ETag": f'"{outcome.version}"'} if outcome.version is not None else {}
     if outcome.replayed:

@@ -18,6 +18,7 @@ from commands.errors import (
     IdempotencyKeyReused,
     VersionMismatch,
 )
+from commands.writer_process import WriterUnavailable
 from domain.errors import CrmError
 
 log = structlog.get_logger()
@@ -72,6 +73,7 @@ def install(app: FastAPI) -> None:
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
         return problem(error.status_code, str(error.detail), headers=error.headers)
 
+    @app.exception_handler(WriterUnavailable)
     @app.exception_handler(PersistenceError)
     @app.exception_handler(PsycopgOperationalError)
     @app.exception_handler(PoolTimeout)

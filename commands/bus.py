@@ -75,7 +75,7 @@ class CommandBus:
         self._thread = Thread(target=self._run, name="command-bus", daemon=True)
 
     @property
-    def running(self) -> bool:
+    def alive(self) -> bool:
         return self._thread.is_alive()
 
     def start(self) -> None:

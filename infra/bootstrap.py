@@ -33,24 +33,31 @@ class Container:
 
     def close(self) -> None:
         """Stops what was started and closes connections."""
-        if self.bus.running:
+        if self.bus.alive:
             self.bus.stop()
         self.pool.close()
         self.store.close()
 
 
-def bootstrap(settings: Settings) -> Container:
-    """Connects to (or starts) PostgreSQL, creates missing tables, and builds the parts."""
+def prepare_database(settings: Settings) -> str:
+    """Connects to (or starts) PostgreSQL, creates missing tables, and returns its URL."""
     url = database_url(settings)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        store = open_event_store(url, settings.db_pool_size)
+        open_event_store(url, pool_size=1).close()  # creates the events table
         conn.execute(side_tables.DDL)
         conn.execute(api_keys.DDL)
         conn.execute(projection.POSITIONS_DDL)
         for each in PROJECTIONS.values():
             projection.register(conn, each)
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return url
+
+
+def bootstrap(settings: Settings) -> Container:
+    """Prepares the database and builds the parts that write commands."""
+    url = prepare_database(settings)
+    store = open_event_store(url, settings.db_pool_size)
     pool = open_pool(url, settings.db_pool_size, "crm")
     bus = CommandBus(store, pool, settings.group_commit_max)
     return Container(settings, url, store, pool, bus)

@@ -3,6 +3,7 @@
 import os
 from typing import Annotated
 
+import psycopg
 import typer
 import uvicorn
 from rich.console import Console
@@ -18,7 +19,7 @@ from rich.progress import (
 from rich.text import Text
 
 from infra.api_keys import Role, create_first_admin_key, create_key
-from infra.bootstrap import bootstrap
+from infra.bootstrap import bootstrap, prepare_database
 from infra.logging import configure_logging
 from infra.postgres import database_url
 from infra.settings import Settings
@@ -49,12 +50,9 @@ def serve() -> None:
     configure_logging(settings.log_level)
     url = database_url(settings)  # starts the embedded PostgreSQL if none is configured
     os.environ["CRM_DATABASE_URL"] = url  # the API worker processes inherit it
-    container = bootstrap(settings.model_copy(update={"database_url": url}))
-    try:
-        with container.pool.connection() as conn:
-            first_key = create_first_admin_key(conn)
-    finally:
-        container.close()
+    prepare_database(settings.model_copy(update={"database_url": url}))
+    with psycopg.connect(url) as conn:
+        first_key = create_first_admin_key(conn)
     if first_key:
         console.print("First start: an admin API key was created. It is shown only once.")
         console.print(f"Admin API key: {first_key}", soft_wrap=True)

@@ -134,9 +134,12 @@ class EventStore(Application[UUID]):
 
 
 _NEWER_EVENTS = (
+    # One index lookup per aggregate: OFFSET 0 keeps the planner from turning the lateral
+    # subquery into a hash join over the whole events table.
     "SELECT e.originator_id, e.originator_version, e.topic, e.state"
     " FROM unnest(%s::uuid[], %s::bigint[]) AS k(id, version)"
-    f" JOIN {EVENTS_TABLE} e ON e.originator_id = k.id AND e.originator_version > k.version"
+    f" CROSS JOIN LATERAL (SELECT * FROM {EVENTS_TABLE}"
+    " WHERE originator_id = k.id AND originator_version > k.version OFFSET 0) AS e"
     " ORDER BY e.originator_id, e.originator_version"
 )
 

@@ -36,7 +36,7 @@ def _customer_id(customer_id: str) -> UUID:
 
 
 def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
-    with request.app.state.container.pool.connection() as conn:
+    with request.app.state.pool.connection() as conn:
         return query(conn, *args, **kwargs)
 
 

@@ -20,14 +20,14 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
     """The database answers and no read model has stopped; 503 otherwise."""
-    container = request.app.state.container
     checks: dict[str, Any] = {}
     try:
-        with container.pool.connection(timeout=2) as conn:
+        with request.app.state.pool.connection(timeout=2) as conn:
             checks["projections"] = projection.failures(conn) or "ok"
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
+    checks["command_writer"] = "ok" if request.app.state.commands.alive else "not running"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503

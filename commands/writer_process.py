@@ -1,0 +1,150 @@
+"""The command bus in a child process, so that deciding and saving commands never waits
+for the interpreter lock held by the HTTP loop.
+
+The API process sends `(sequence, target, command, context)` over a pipe; the writer answers
+`(sequence, outcome or error)`. If the writer dies, waiting callers get an error and a new
+writer is started.
+"""
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from typing import Any
+
+import structlog
+
+from commands.base import Command
+from commands.context import CommandContext, Outcome, Target
+from domain.errors import CrmError
+
+log = structlog.get_logger()
+
+
+class WriterUnavailable(RuntimeError):
+    """The command writer process stopped before answering."""
+
+
+class WriterProcess:
+    """Runs a CommandBus in a child process; `submit` works like `CommandBus.submit`."""
+
+    def __init__(self, url: str, log_level: str, max_batch: int) -> None:
+        self._args = (url, log_level, max_batch, os.getpid())
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._waiting: dict[int, Future[Outcome]] = {}
+        self._sequence = 0
+        self._stopping = False
+        self._conn: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> None:
+        ours, theirs = self._context.Pipe()
+        self._process = self._context.Process(
+            target=write_in_child,
+            args=(theirs, *self._args),
+            name="crm-command-writer",
+            daemon=True,
+        )
+        self._process.start()
+        theirs.close()
+        self._conn = ours
+        threading.Thread(target=self._read_answers, args=(ours,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Asks the writer to finish what it has and stop (closing a pipe that another
+        thread is reading would not wake that thread)."""
+        self._stopping = True
+        with self._lock, contextlib.suppress(OSError):
+            self._conn.send(None)  # type: ignore[union-attr]
+        if self._process is not None:
+            self._process.join(timeout=30)
+        if self._conn is not None:
+            self._conn.close()
+
+    def submit(
+        self, target: Target, command: Command, context: CommandContext
+    ) -> "Future[Outcome]":
+        """Sends a command to the writer; its answer arrives on the returned future."""
+        future: Future[Outcome] = Future()
+        with self._lock:
+            self._sequence += 1
+            self._waiting[self._sequence] = future
+            try:
+                self._conn.send((self._sequence, target, command, context))  # type: ignore[union-attr]
+            except (OSError, AttributeError) as error:
+                del self._waiting[self._sequence]
+                raise WriterUnavailable("the command writer is restarting; retry") from error
+        return future
+
+    def _read_answers(self, conn: Connection) -> None:
+        try:
+            while True:
+                sequence, answer = conn.recv()
+                with self._lock:
+                    future = self._waiting.pop(sequence)
+                if isinstance(answer, BaseException):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+        except (EOFError, OSError):
+            self._writer_gone()
+
+    def _writer_gone(self) -> None:
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            future.set_exception(WriterUnavailable("the command writer stopped; retry"))
+        if not self._stopping:
+            log.error("command writer exited; starting it again")
+            self.start()
+
+
+def write_in_child(
+    conn: Connection, url: str, log_level: str, max_batch: int, parent_pid: int
+) -> None:
+    """The writer process: runs commands from the pipe until it closes or the parent is gone."""
+    from infra.bootstrap import bootstrap  # the child builds its own connections
+    from infra.logging import configure_logging
+    from infra.settings import Settings
+
+    configure_logging(log_level)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    container = bootstrap(Settings(database_url=url, group_commit_max=max_batch, _env_file=None))
+    container.start()
+    sending = threading.Lock()
+
+    def answer(sequence: int, result: Any) -> None:
+        with sending:
+            try:
+                conn.send((sequence, result))
+            except (pickle.PicklingError, TypeError, AttributeError):
+                conn.send((sequence, RuntimeError(str(result))))  # an error that cannot travel
+            except OSError:
+                pass  # the API process is gone: nobody waits for this answer
+
+    try:
+        while os.getppid() == parent_pid:
+            try:
+                message = conn.recv()
+            except EOFError:
+                break
+            if message is None:
+                break
+            sequence, target, command, context = message
+            try:
+                future = container.bus.submit(target, command, context)
+            except CrmError as refusal:
+                answer(sequence, refusal)
+                continue
+            future.add_done_callback(lambda f, s=sequence: answer(s, f.exception() or f.result()))
+    finally:
+        container.close()
