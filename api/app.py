@@ -2,12 +2,13 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from api import problems
-from api.auth import KeyCache
+from api.auth import SECURITY_SCHEME, KeyCache
 from api.middleware import CorrelationId
 from api.routers import customers, health
 from commands.sender import CommandSender
@@ -45,4 +46,19 @@ def create_app(pool: ConnectionPool, commands: CommandSender) -> FastAPI:
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(health.router)
+    _document_bearer_keys(app)
     return app
+
+
+def _document_bearer_keys(app: FastAPI) -> None:
+    """Adds the API-key scheme to the OpenAPI document (keys are checked by `api.auth`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = {"apiKey": SECURITY_SCHEME}
+            schema["security"] = [{"apiKey": []}]
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]

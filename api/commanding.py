@@ -7,16 +7,48 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.datastructures import Headers
 
 from api.auth import Service
 from commands.base import Command
 from commands.context import CommandContext, Target
 
 IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+
+COMMAND_HEADERS = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "schema": {"type": "string", "maxLength": 255},
+            "description": "Same key and body: the first answer again. Another body: 422. "
+            "Still in flight: 409.",
+        },
+        {
+            "name": "If-Match",
+            "in": "header",
+            "schema": {"type": "string", "examples": ['"3"']},
+            "description": "The aggregate version this command expects; otherwise 412.",
+        },
+        {
+            "name": "X-Correlation-ID",
+            "in": "header",
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "Stored on every event the command causes; returned.",
+        },
+        {
+            "name": "X-Causation-ID",
+            "in": "header",
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "What caused this command (defaults to the request's own id).",
+        },
+    ]
+}
+"""OpenAPI text for the headers every command reads (parsed by `command_context`)."""
 
 
 class CommandAccepted(BaseModel):
@@ -26,22 +58,18 @@ class CommandAccepted(BaseModel):
     version: int
 
 
-async def command_context(
-    request: Request,
-    principal: Service,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-    if_match: Annotated[str | None, Header()] = None,
-    x_causation_id: Annotated[str | None, Header(max_length=200)] = None,
-) -> CommandContext:
+async def command_context(request: Request, principal: Service) -> CommandContext:
     """Who, why and under which conditions, from the request's key and headers."""
+    headers = request.headers
+    idempotency_key = _header(headers, "Idempotency-Key", 255)
     return CommandContext(
         actor=principal.name,
         correlation_id=request.state.correlation_id,
-        causation_id=x_causation_id or request.state.request_id,
+        causation_id=_header(headers, "X-Causation-ID", 200) or request.state.request_id,
         received_at=datetime.now(UTC),
         idempotency_key=idempotency_key,
         request_hash=await _request_hash(request) if idempotency_key else None,
-        expected_version=_expected_version(if_match),
+        expected_version=_expected_version(headers.get("if-match")),
     )
 
 
@@ -75,6 +103,19 @@ async def _request_hash(request: Request) -> str:
     return hashlib.sha256(
         request.method.encode() + request.url.path.encode() + canonical
     ).hexdigest()
+
+
+def _header(headers: Headers, name: str, max_length: int) -> str | None:
+    value = headers.get(name)
+    if value is not None and not 0 < len(value) <= max_length:
+        raise _invalid_header(name, f"must be 1 to {max_length} characters")
+    return value
+
+
+def _invalid_header(name: str, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("header", name), "msg": message, "type": "value_error"}]
+    )
 
 
 def _expected_version(if_match: str | None) -> int | None:

@@ -45,7 +45,7 @@ class StoreFollower:
         *,
         batch_size: int = 2000,
         poll_seconds: float = 1.0,
-        gather_seconds: float = 0.005,
+        gather_seconds: float = 0.05,
     ) -> None:
         self._store = store
         self._pool = pool
@@ -62,8 +62,12 @@ class StoreFollower:
         `crm_projections.error` (shown by /readyz) until it is rebuilt.
         """
         with self._pool.connection() as conn:
-            stopped = projection.failures(conn)
-        return sum(self._feed(p) for p in self._projections if p.name not in stopped)
+            states = projection.states(conn)
+        return sum(
+            self._feed(p, states[p.name].position)
+            for p in self._projections
+            if states[p.name].error is None
+        )
 
     def run(self, keep_going: Callable[[], bool]) -> None:
         """Follows the event store while `keep_going()`; reconnects when PostgreSQL is away."""
@@ -74,11 +78,9 @@ class StoreFollower:
                 log.warning("event store unreachable, retrying", error=str(error))
                 threading.Event().wait(1.0)
 
-    def _feed(self, each: Projection) -> int:
+    def _feed(self, each: Projection, after: int) -> int:
         applied = 0
         with self._pool.connection() as conn:
-            after = projection.position(conn, each.name)
-            conn.commit()
             for events in read_events(self._store.recorder, after, batch=self._batch_size):
                 try:
                     applied += projection.apply_batch(conn, each, events)

@@ -34,10 +34,18 @@ def register(conn: Connection[Any], projection: Projection) -> None:
     )
 
 
-def position(conn: Connection[Any], name: str) -> int:
-    """The last position applied to a projection."""
-    row = conn.execute("SELECT position FROM crm_projections WHERE name = %s", (name,)).fetchone()
-    return row[0] if row else 0
+@dataclass(frozen=True)
+class State:
+    """Where a projection is: the last position applied, and why it stopped (if it did)."""
+
+    position: int
+    error: str | None
+
+
+def states(conn: Connection[Any]) -> dict[str, State]:
+    """Every projection's state, by name."""
+    rows = conn.execute("SELECT name, position, error FROM crm_projections").fetchall()
+    return {name: State(position, error) for name, position, error in rows}
 
 
 def failures(conn: Connection[Any]) -> dict[str, str]:

@@ -24,6 +24,8 @@ def read_events(
         if not notifications:
             return
         yield [from_notification(n) for n in notifications]
+        if len(notifications) < batch:
+            return
         after = notifications[-1].id
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from api.auth import Auditor, Reader
-from api.commanding import CommandAccepted, Context, run
+from api.commanding import COMMAND_HEADERS, CommandAccepted, Context, run
 from commands.context import Target
 from commands.customers import (
     ChangeCustomer,
@@ -40,7 +40,7 @@ def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
         return query(conn, *args, **kwargs)
 
 
-@router.post("", status_code=201, response_model=CommandAccepted)
+@router.post("", status_code=201, response_model=CommandAccepted, openapi_extra=COMMAND_HEADERS)
 async def register_customer(
     request: Request, command: RegisterCustomer, context: Context
 ) -> JSONResponse:
@@ -50,7 +50,7 @@ async def register_customer(
     )
 
 
-@router.patch("/{customer_id}", response_model=CommandAccepted)
+@router.patch("/{customer_id}", response_model=CommandAccepted, openapi_extra=COMMAND_HEADERS)
 async def change_customer(
     request: Request, customer_id: str, command: ChangeCustomer, context: Context
 ) -> JSONResponse:
@@ -58,7 +58,12 @@ async def change_customer(
     return await run(request, context, Target(_customer_id(customer_id)), command)
 
 
-@router.post("/{customer_id}/interactions", status_code=201, response_model=CommandAccepted)
+@router.post(
+    "/{customer_id}/interactions",
+    status_code=201,
+    response_model=CommandAccepted,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def log_interaction(
     request: Request, customer_id: str, command: LogInteraction, context: Context
 ) -> JSONResponse:
@@ -66,7 +71,12 @@ async def log_interaction(
     return await run(request, context, Target(_customer_id(customer_id)), command)
 
 
-@router.post("/{customer_id}/purchases", status_code=201, response_model=CommandAccepted)
+@router.post(
+    "/{customer_id}/purchases",
+    status_code=201,
+    response_model=CommandAccepted,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def record_purchase(
     request: Request, customer_id: str, command: RecordPurchase, context: Context
 ) -> JSONResponse:
@@ -74,7 +84,12 @@ async def record_purchase(
     return await run(request, context, Target(_customer_id(customer_id)), command)
 
 
-@router.post("/{customer_id}/feedback", status_code=201, response_model=CommandAccepted)
+@router.post(
+    "/{customer_id}/feedback",
+    status_code=201,
+    response_model=CommandAccepted,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def give_feedback(
     request: Request, customer_id: str, command: GiveFeedback, context: Context
 ) -> JSONResponse:

@@ -283,3 +283,20 @@ def test_health_and_readiness(api) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
     assert api.get("/readyz").json()["status"] == "ready"
     assert "crm_commands_total" in api.get("/metrics").text
+
+
+def test_openapi_documents_keys_and_command_headers(api) -> None:
+    spec = api.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    purchase_op = spec["paths"]["/v1/customers/{customer_id}/purchases"]["post"]
+    headers = {p["name"] for p in purchase_op["parameters"] if p["in"] == "header"}
+    assert {"Idempotency-Key", "If-Match", "X-Correlation-ID"} <= headers
+
+
+def test_a_malformed_if_match_is_a_422_naming_the_header(api) -> None:
+    customer_id = register(api)
+    response = api.patch(
+        f"/v1/customers/{customer_id}", json={"tags": []}, headers={"If-Match": "abc"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "header.If-Match"
