@@ -11,7 +11,7 @@ from api import problems
 from api.auth import SECURITY_SCHEME, KeyCache
 from api.middleware import CorrelationId
 from api.routers import customers, health
-from commands.sender import CommandSender
+from commands.writer_process import WriterProcess
 
 DESCRIPTION = """
 Every customer interaction is an immutable event in a PostgreSQL event store; queries read
@@ -21,10 +21,10 @@ Errors are RFC 9457 `application/problem+json`.
 """
 
 
-def create_app(pool: ConnectionPool, commands: CommandSender) -> FastAPI:
+def create_app(pool: ConnectionPool, commands: WriterProcess) -> FastAPI:
     """An app reading through `pool` and sending commands to `commands`.
 
-    Its lifespan starts and stops the command sender and closes the pool.
+    Its lifespan starts and stops the command writer and closes the pool.
     """
 
     @asynccontextmanager

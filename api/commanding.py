@@ -1,6 +1,5 @@
 """Running a command from an HTTP request: its context from headers, its answer as JSON."""
 
-import asyncio
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -84,8 +83,7 @@ async def run(
     located: str | None = None,
 ) -> JSONResponse:
     """Hands the command to the bus and answers with its outcome, ETag (and Location under `located`)."""
-    future = request.app.state.commands.submit(target, command, context)
-    outcome = await asyncio.wrap_future(future)
+    outcome = await request.app.state.commands.execute(target, command, context)
     headers = {"ETag": f'"{outcome.version}"'} if outcome.version is not None else {}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -6,13 +6,13 @@ The API process sends `(sequence, target, command, context)` over a pipe; the wr
 writer is started.
 """
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
 import pickle
 import signal
 import threading
-from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -30,23 +30,28 @@ class WriterUnavailable(RuntimeError):
 
 
 class WriterProcess:
-    """Runs a CommandBus in a child process; `submit` works like `CommandBus.submit`."""
+    """Runs a CommandBus in a child process; `execute` sends a command and awaits its answer.
+
+    Answers are read on the event loop itself (`add_reader` on the pipe): no reader thread,
+    so no hand-over between threads for each answer. Start it from within the running loop.
+    """
 
     def __init__(self, url: str, log_level: str, max_batch: int) -> None:
         self._args = (url, log_level, max_batch, os.getpid())
         self._context = multiprocessing.get_context("spawn")
-        self._lock = threading.Lock()
-        self._waiting: dict[int, Future[Outcome]] = {}
+        self._waiting: dict[int, asyncio.Future[Outcome]] = {}
         self._sequence = 0
         self._stopping = False
         self._conn: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         ours, theirs = self._context.Pipe()
         self._process = self._context.Process(
             target=write_in_child,
@@ -57,40 +62,42 @@ class WriterProcess:
         self._process.start()
         theirs.close()
         self._conn = ours
-        threading.Thread(target=self._read_answers, args=(ours,), daemon=True).start()
+        self._loop.add_reader(ours.fileno(), self._read_answers)
 
     def stop(self) -> None:
-        """Asks the writer to finish what it has and stop (closing a pipe that another
-        thread is reading would not wake that thread)."""
+        """Asks the writer to finish what it has, and waits for it to stop."""
         self._stopping = True
-        with self._lock, contextlib.suppress(OSError):
-            self._conn.send(None)  # type: ignore[union-attr]
+        if self._conn is None:
+            return
+        self._loop.remove_reader(self._conn.fileno())  # type: ignore[union-attr]
+        with contextlib.suppress(OSError):
+            self._conn.send(None)
         if self._process is not None:
             self._process.join(timeout=30)
-        if self._conn is not None:
-            self._conn.close()
+        self._conn.close()
 
-    def submit(
-        self, target: Target, command: Command, context: CommandContext
-    ) -> "Future[Outcome]":
-        """Sends a command to the writer; its answer arrives on the returned future."""
-        future: Future[Outcome] = Future()
-        with self._lock:
-            self._sequence += 1
-            self._waiting[self._sequence] = future
-            try:
-                self._conn.send((self._sequence, target, command, context))  # type: ignore[union-attr]
-            except (OSError, AttributeError) as error:
-                del self._waiting[self._sequence]
-                raise WriterUnavailable("the command writer is restarting; retry") from error
-        return future
-
-    def _read_answers(self, conn: Connection) -> None:
+    async def execute(self, target: Target, command: Command, context: CommandContext) -> Outcome:
+        """Sends a command to the writer and waits for its answer."""
+        if self._conn is None or self._conn.closed:
+            raise WriterUnavailable("the command writer is restarting; retry")
+        future = self._loop.create_future()  # type: ignore[union-attr]
+        self._sequence += 1
+        self._waiting[self._sequence] = future
         try:
-            while True:
-                sequence, answer = conn.recv()
-                with self._lock:
-                    future = self._waiting.pop(sequence)
+            self._conn.send((self._sequence, target, command, context))
+        except OSError as error:
+            del self._waiting[self._sequence]
+            raise WriterUnavailable("the command writer is restarting; retry") from error
+        return await future
+
+    def _read_answers(self) -> None:
+        conn = self._conn
+        try:
+            while conn.poll():  # type: ignore[union-attr]
+                sequence, answer = conn.recv()  # type: ignore[union-attr]
+                future = self._waiting.pop(sequence)
+                if future.done():
+                    continue  # the caller went away
                 if isinstance(answer, BaseException):
                     future.set_exception(answer)
                 else:
@@ -99,10 +106,12 @@ class WriterProcess:
             self._writer_gone()
 
     def _writer_gone(self) -> None:
-        with self._lock:
-            waiting, self._waiting = self._waiting, {}
+        self._loop.remove_reader(self._conn.fileno())  # type: ignore[union-attr]
+        self._conn.close()  # type: ignore[union-attr]
+        waiting, self._waiting = self._waiting, {}
         for future in waiting.values():
-            future.set_exception(WriterUnavailable("the command writer stopped; retry"))
+            if not future.done():
+                future.set_exception(WriterUnavailable("the command writer stopped; retry"))
         if not self._stopping:
             log.error("command writer exited; starting it again")
             self.start()
