@@ -14,7 +14,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from threading import Lock, Thread
-from typing import Any
 from uuid import UUID
 
 import structlog
@@ -59,6 +58,7 @@ class _Batch:
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     writes: list[SqlWrite] = field(default_factory=list)
     claimed: set[tuple[str, str]] = field(default_factory=set)
+    """Unique values held already, or claimed earlier in this batch."""
     answers: list[tuple[Submission, Outcome | CrmError]] = field(default_factory=list)
 
 
@@ -159,12 +159,15 @@ class CommandBus:
     def _commit(self, submissions: list[Submission]) -> None:
         existing = [s.target.aggregate_id for s in submissions if not s.target.creates]
         batch = _Batch(aggregates=self._store.get_many(set(existing)))
-        with self._pool.connection() as conn:
-            for submission in submissions:
-                try:
-                    batch.answers.append((submission, self._decide(conn, submission, batch)))
-                except CrmError as error:
-                    batch.answers.append((submission, error))
+        claims = [c for s in submissions for c in s.command.unique_claims()]
+        if claims:
+            with self._pool.connection() as conn:
+                batch.claimed = side_tables.held_claims(conn, claims)
+        for submission in submissions:
+            try:
+                batch.answers.append((submission, self._decide(submission, batch)))
+            except CrmError as error:
+                batch.answers.append((submission, error))
         self._store.save(*batch.aggregates.values(), writes=batch.writes)
         for submission, answer in batch.answers:
             _answer(submission, answer)
@@ -198,18 +201,16 @@ class CommandBus:
                     _answer(submission, refusal)
                 return True
             if constraint == side_tables.CLAIMS_CONSTRAINT:
-                try:
-                    side_tables.check_claims(conn, submission.command.unique_claims())
-                except CrmError as refusal:
-                    _answer(submission, refusal)
-                    return True
-                return False
+                held = side_tables.held_claims(conn, submission.command.unique_claims())
+                if held:
+                    _answer(submission, side_tables.claim_taken(*sorted(held)[0]))
+                return bool(held)
         if submission.context.expected_version is not None:
             _answer(submission, VersionMismatch("the aggregate changed since the given version"))
             return True
         return False
 
-    def _decide(self, conn: Any, submission: Submission, batch: _Batch) -> Outcome:
+    def _decide(self, submission: Submission, batch: _Batch) -> Outcome:
         aggregate_type, handler = HANDLERS[type(submission.command)]
         target, context = submission.target, submission.context
         current = batch.aggregates.get(target.aggregate_id)
@@ -227,8 +228,7 @@ class CommandBus:
         claims = submission.command.unique_claims()
         taken = [c for c in claims if c in batch.claimed]
         if taken:
-            raise side_tables.CLAIM_ERRORS[taken[0][0]](f"{taken[0][1]!r} is already taken")
-        side_tables.check_claims(conn, claims)
+            raise side_tables.claim_taken(*taken[0])
         aggregate, answer = handler(
             submission.command,
             current,

@@ -77,11 +77,18 @@ def claim(kind: str, value: str, aggregate_id: UUID) -> SqlWrite:
     )
 
 
-def check_claims(conn: Connection[Any], claims: list[tuple[str, str]]) -> None:
-    """Raises the claim's error if another aggregate already holds one of the values."""
-    for kind, value in claims:
-        held = conn.execute(
-            "SELECT 1 FROM crm_unique_claims WHERE kind = %s AND value = %s", (kind, value)
-        ).fetchone()
-        if held:
-            raise CLAIM_ERRORS[kind](f"{kind.split('.')[-1]} {value!r} is already taken")
+def held_claims(conn: Connection[Any], claims: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The given (kind, value) claims that some aggregate already holds (one query)."""
+    if not claims:
+        return set()
+    rows = conn.execute(
+        "SELECT kind, value FROM crm_unique_claims"
+        " WHERE (kind, value) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+        ([kind for kind, _ in claims], [value for _, value in claims]),
+    ).fetchall()
+    return {(kind, value) for kind, value in rows}
+
+
+def claim_taken(kind: str, value: str) -> CrmError:
+    """The refusal for a claim that another aggregate holds."""
+    return CLAIM_ERRORS[kind](f"{kind.rsplit('.', maxsplit=1)[-1]} {value!r} is already taken")

@@ -121,15 +121,16 @@ class EventStore(Application[UUID]):
         with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
             rows = conn.execute(_NEWER_EVENTS, (wanted, versions)).fetchall()
         found = {i: copy.deepcopy(aggregate) for i, aggregate in known.items()}
+        moved = set()
         for row in rows:
             stored = StoredEvent(
                 row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
             )
             event = self.mapper.to_domain_event(stored)
             found[row["originator_id"]] = event.mutate(found.get(row["originator_id"]))
-        if cache:
-            for aggregate_id, aggregate in found.items():
-                cache.put(aggregate_id, copy.deepcopy(aggregate))
+            moved.add(row["originator_id"])
+        for aggregate_id in moved if cache else ():
+            cache.put(aggregate_id, copy.deepcopy(found[aggregate_id]))  # type: ignore[union-attr]
         return found
 
 
