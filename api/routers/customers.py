@@ -1,5 +1,6 @@
 """Customer commands and queries (CONTRACT.md)."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -26,6 +27,18 @@ from projections.customer_360 import queries
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
+Endpoint = Callable[..., Any]
+
+
+def command(method: str, path: str, status: int) -> Callable[[Endpoint], Endpoint]:
+    """Registers a command route: its success status, answer model and headers documented."""
+    return router.api_route(
+        path,
+        methods=[method],
+        status_code=status,
+        response_model=CommandAccepted,
+        openapi_extra=COMMAND_HEADERS,
+    )
 
 
 def _customer_id(customer_id: str) -> UUID:
@@ -40,7 +53,7 @@ def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
         return query(conn, *args, **kwargs)
 
 
-@router.post("", status_code=201, response_model=CommandAccepted, openapi_extra=COMMAND_HEADERS)
+@command("POST", "", 201)
 async def register_customer(
     request: Request, command: RegisterCustomer, context: Context
 ) -> JSONResponse:
@@ -50,7 +63,7 @@ async def register_customer(
     )
 
 
-@router.patch("/{customer_id}", response_model=CommandAccepted, openapi_extra=COMMAND_HEADERS)
+@command("PATCH", "/{customer_id}", 200)
 async def change_customer(
     request: Request, customer_id: str, command: ChangeCustomer, context: Context
 ) -> JSONResponse:
@@ -58,12 +71,7 @@ async def change_customer(
     return await run(request, context, Target(_customer_id(customer_id)), command)
 
 
-@router.post(
-    "/{customer_id}/interactions",
-    status_code=201,
-    response_model=CommandAccepted,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command("POST", "/{customer_id}/interactions", 201)
 async def log_interaction(
     request: Request, customer_id: str, command: LogInteraction, context: Context
 ) -> JSONResponse:
@@ -71,12 +79,7 @@ async def log_interaction(
     return await run(request, context, Target(_customer_id(customer_id)), command)
 
 
-@router.post(
-    "/{customer_id}/purchases",
-    status_code=201,
-    response_model=CommandAccepted,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command("POST", "/{customer_id}/purchases", 201)
 async def record_purchase(
     request: Request, customer_id: str, command: RecordPurchase, context: Context
 ) -> JSONResponse:
@@ -84,12 +87,7 @@ async def record_purchase(
     return await run(request, context, Target(_customer_id(customer_id)), command)
 
 
-@router.post(
-    "/{customer_id}/feedback",
-    status_code=201,
-    response_model=CommandAccepted,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command("POST", "/{customer_id}/feedback", 201)
 async def give_feedback(
     request: Request, customer_id: str, command: GiveFeedback, context: Context
 ) -> JSONResponse:
