@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from infra.api_keys import Principal, Role, find_principal
+from infra.postgres import with_connection
 
 CACHE_SECONDS = 30.0
 SECURITY_SCHEME = {
@@ -30,8 +31,7 @@ class KeyCache:
 
     def lookup(self, request: Request, key: str) -> Principal | None:
         """The principal of a key, from PostgreSQL (blocking: call it off the event loop)."""
-        with request.app.state.pool.connection() as conn:
-            principal = find_principal(conn, key)
+        principal = with_connection(request.app.state.pool, lambda conn: find_principal(conn, key))
         if principal:
             self._seen[key] = (principal, time.monotonic() + CACHE_SECONDS)
         return principal

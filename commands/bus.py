@@ -29,6 +29,7 @@ from domain.aggregate import Aggregate
 from domain.errors import CrmError
 from infra.event_store import EventStore, SqlWrite
 from infra.metrics import BATCH_SIZE, COMMANDS
+from infra.postgres import with_connection
 
 log = structlog.get_logger()
 
@@ -133,10 +134,11 @@ class CommandBus:
 
     def _process(self, batch: list[Submission]) -> None:
         keys = [s.key for s in batch if s.key]
-        stored = {}
-        if keys:
-            with self._pool.connection() as conn:
-                stored = side_tables.stored_outcomes(conn, keys)
+        stored = (
+            with_connection(self._pool, lambda c: side_tables.stored_outcomes(c, keys))
+            if keys
+            else {}
+        )
         pending = []
         for submission in batch:
             first = stored.get(submission.key) if submission.key else None
@@ -161,8 +163,9 @@ class CommandBus:
         batch = _Batch(aggregates=self._store.get_many(set(existing)))
         claims = [c for s in submissions for c in s.command.unique_claims()]
         if claims:
-            with self._pool.connection() as conn:
-                batch.claimed = side_tables.held_claims(conn, claims)
+            batch.claimed = with_connection(
+                self._pool, lambda c: side_tables.held_claims(c, claims)
+            )
         for submission in submissions:
             try:
                 batch.answers.append((submission, self._decide(submission, batch)))

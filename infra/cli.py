@@ -1,6 +1,8 @@
 """The `crm` command line."""
 
 import os
+import shutil
+import tempfile
 from typing import Annotated
 
 import psycopg
@@ -48,6 +50,8 @@ def serve() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    metrics_dir = tempfile.mkdtemp(prefix="crm-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # children count into shared files
     url = database_url(settings)  # starts the embedded PostgreSQL if none is configured
     os.environ["CRM_DATABASE_URL"] = url  # the API worker processes inherit it
     prepare_database(settings.model_copy(update={"database_url": url}))
@@ -73,6 +77,7 @@ def serve() -> None:
     finally:
         if follower:
             follower.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @keys.command("create")

@@ -8,13 +8,19 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.persistence import (
+    InterfaceError,
+    Mapper,
+    OperationalError,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import get_topic, resolve_topic, retry
 from psycopg import Cursor, sql
 from pydantic import BaseModel
 
-from infra.postgres import eventsourcing_env
+from infra.postgres import RECONNECT_SECONDS, eventsourcing_env
 
 EVENTS_TABLE = "crm_events"
 """Stored events; `notification_id` is the global position."""
@@ -106,6 +112,7 @@ class EventStore(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return PydanticMapper(transcoder=OrjsonTranscoder())
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's reads
     def get_many(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
         """Current copies of many aggregates, read in one query.
 
@@ -153,4 +160,6 @@ def open_event_store(url: str, pool_size: int) -> EventStore:
         "AGGREGATE_CACHE_MAXSIZE": "20000",
         "AGGREGATE_CACHE_FASTFORWARD": "n",
     }
-    return EventStore(env=env)
+    store = EventStore(env=env)
+    store.recorder.datastore.pool.reconnect_timeout = RECONNECT_SECONDS  # type: ignore[attr-defined]
+    return store

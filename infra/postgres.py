@@ -1,16 +1,23 @@
 """Where PostgreSQL is: the configured URL, or an embedded server under CRM_DATA_DIR."""
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg import sql
+from psycopg import Connection, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from infra.settings import Settings
 
+T = TypeVar("T")
 _embedded: dict[Path, object] = {}
+CHECKOUT_TIMEOUT_SECONDS = 10.0
+RECONNECT_SECONDS = 2.0
+"""How long a pool keeps backing off on one reconnection attempt before it starts afresh:
+short, so that a restarted database is used again within seconds, not minutes."""
 EMBEDDED_DATABASE = "crm"
 
 
@@ -54,6 +61,7 @@ def eventsourcing_env(url: str, pool_size: int) -> dict[str, str]:
         "POSTGRES_USER": str(params.get("user", "postgres")),
         "POSTGRES_PASSWORD": str(params.get("password", "")),
         "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_CONNECT_TIMEOUT": str(int(CHECKOUT_TIMEOUT_SECONDS)),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
     }
 
@@ -66,6 +74,20 @@ def open_pool(url: str, size: int, name: str) -> ConnectionPool:
         max_size=size,
         open=False,
         name=name,
+        timeout=CHECKOUT_TIMEOUT_SECONDS,
+        reconnect_timeout=RECONNECT_SECONDS,
     )
     pool.open(wait=True, timeout=30)
     return pool
+
+
+def with_connection(pool: ConnectionPool, work: Callable[[Connection[Any]], T]) -> T:
+    """Runs `work` on a pool connection. If the connection was broken (the database
+    restarted), drops every broken idle connection at once and runs `work` once more."""
+    try:
+        with pool.connection() as conn:
+            return work(conn)
+    except psycopg.OperationalError:
+        pool.check()
+        with pool.connection() as conn:
+            return work(conn)

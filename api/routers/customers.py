@@ -20,6 +20,7 @@ from commands.customers import (
     RegisterCustomer,
 )
 from infra.api_keys import Principal, Role
+from infra.postgres import with_connection
 from projections import cursor as cursor_codec
 from projections import timeline
 from projections.customer_360 import queries
@@ -49,8 +50,7 @@ def _customer_id(customer_id: str) -> UUID:
 
 
 def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
-    with request.app.state.pool.connection() as conn:
-        return query(conn, *args, **kwargs)
+    return with_connection(request.app.state.pool, lambda conn: query(conn, *args, **kwargs))
 
 
 @command("POST", "", 201)

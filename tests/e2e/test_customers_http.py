@@ -282,7 +282,10 @@ def test_openapi_documents_the_commands_with_examples(api) -> None:
 def test_health_and_readiness(api) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
     assert api.get("/readyz").json()["status"] == "ready"
-    assert "crm_commands_total" in api.get("/metrics").text
+    register(api)
+    metrics = api.get("/metrics").text
+    assert 'crm_commands_total{command="RegisterCustomer",result="ok"}' in metrics
+    assert "crm_command_batch_size_count" in metrics
 
 
 def test_openapi_documents_keys_and_command_headers(api) -> None:

