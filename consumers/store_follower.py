@@ -77,6 +77,7 @@ class StoreFollower:
             except UNREACHABLE as error:
                 log.warning("event store unreachable, retrying", error=str(error))
                 threading.Event().wait(1.0)
+                self._pool.check()  # drop the connections a database restart broke
 
     def _feed(self, each: Projection, after: int) -> int:
         applied = 0
