@@ -1,6 +1,6 @@
 """The event envelope every consumer sees (the Kafka message of CONTRACT.md)."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -30,10 +30,6 @@ class Envelope:
     causation_id: str | None
     schema_version: int
     data: dict[str, Any]
-
-    def to_json(self) -> bytes:
-        """The envelope as JSON (times RFC 3339 in UTC)."""
-        return orjson.dumps(asdict(self))
 
 
 def from_notification(notification: Notification) -> Envelope:
