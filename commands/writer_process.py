@@ -21,6 +21,9 @@ import structlog
 from commands.base import Command
 from commands.context import CommandContext, Outcome, Target
 from domain.errors import CrmError
+from infra.bootstrap import bootstrap
+from infra.logging import configure_logging
+from infra.settings import Settings
 
 log = structlog.get_logger()
 
@@ -121,10 +124,6 @@ def write_in_child(
     conn: Connection, url: str, log_level: str, max_batch: int, parent_pid: int
 ) -> None:
     """The writer process: runs commands from the pipe until it closes or the parent is gone."""
-    from infra.bootstrap import bootstrap  # the child builds its own connections
-    from infra.logging import configure_logging
-    from infra.settings import Settings
-
     configure_logging(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     container = bootstrap(Settings(database_url=url, group_commit_max=max_batch, _env_file=None))
