@@ -88,12 +88,9 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create an API key; it is printed once, as the last word of the last line."""
-    container = bootstrap(Settings())
-    try:
-        with container.pool.connection() as conn:
-            key, principal = create_key(conn, role, name)
-    finally:
-        container.close()
+    url = prepare_database(Settings())
+    with psycopg.connect(url) as conn:
+        key, principal = create_key(conn, role, name)
     console.print(
         f"Created a {principal.role} key for {principal.name}. Key: {key}", soft_wrap=True
     )

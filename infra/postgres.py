@@ -52,7 +52,7 @@ def ensure_database(admin_url: str, name: str) -> None:
 
 
 def eventsourcing_env(url: str, pool_size: int) -> dict[str, str]:
-    """The `eventsourcing` library's POSTGRES_* settings for a database URL."""
+    """The `eventsourcing` library's POSTGRES_* settings: at most `pool_size` connections."""
     params = conninfo_to_dict(url)
     return {
         "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
@@ -60,9 +60,9 @@ def eventsourcing_env(url: str, pool_size: int) -> dict[str, str]:
         "POSTGRES_PORT": str(params.get("port", "5432")),
         "POSTGRES_USER": str(params.get("user", "postgres")),
         "POSTGRES_PASSWORD": str(params.get("password", "")),
-        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_POOL_SIZE": "1",  # kept open; more are opened on demand
         "POSTGRES_CONNECT_TIMEOUT": str(int(CHECKOUT_TIMEOUT_SECONDS)),
-        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(max(pool_size - 1, 0)),
     }
 
 

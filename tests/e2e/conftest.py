@@ -48,8 +48,9 @@ class Service:
             env=self.env,
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
         )
+        assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout.strip().splitlines()[-1].split()[-1]
 
     def stop(self) -> None:
