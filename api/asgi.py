@@ -7,6 +7,7 @@ from commands.writer_process import WriterProcess
 from infra.bootstrap import prepare_database
 from infra.logging import configure_logging
 from infra.postgres import open_pool
+from infra.runtime import tune_garbage_collector
 from infra.settings import Settings
 
 
@@ -16,4 +17,6 @@ def create() -> FastAPI:
     configure_logging(settings.log_level)
     url = prepare_database(settings)
     writer = WriterProcess(url, settings.log_level, settings.group_commit_max)
-    return create_app(open_pool(url, settings.db_pool_size, "api"), writer)
+    app = create_app(open_pool(url, settings.db_pool_size, "api"), writer)
+    tune_garbage_collector()
+    return app

@@ -23,6 +23,7 @@ from commands.context import CommandContext, Outcome, Target
 from domain.errors import CrmError
 from infra.bootstrap import bootstrap
 from infra.logging import configure_logging
+from infra.runtime import tune_garbage_collector
 from infra.settings import Settings
 
 log = structlog.get_logger()
@@ -128,6 +129,7 @@ def write_in_child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     container = bootstrap(Settings(database_url=url, group_commit_max=max_batch, _env_file=None))
     container.start()
+    tune_garbage_collector()
     sending = threading.Lock()
 
     def answer(sequence: int, result: Any) -> None:
