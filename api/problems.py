@@ -78,7 +78,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PsycopgOperationalError)
     @app.exception_handler(PoolTimeout)
     async def unavailable(_: Request, error: Exception) -> JSONResponse:
-        log.warning("database unavailable", error=str(error))
+        log.warning("database unavailable", error=type(error).__name__)  # messages may hold values
         retry = {"Retry-After": "1"}
         if isinstance(error, PersistenceError) and not isinstance(error, OperationalError):
             return problem(500, "the event store refused the write", type_="/problems/storage")
