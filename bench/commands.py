@@ -40,6 +40,7 @@ from string import Template
 from urllib.parse import urlsplit
 from uuid import uuid4
 
+import psutil
 import psycopg
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
@@ -171,8 +172,10 @@ def bench_database(admin_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def running(args: list[str], env: dict[str, str], ready: str) -> Iterator[list[str]]:
-    """Runs a process until its stdout line starting with `ready`, yields those lines, stops it."""
+def running(
+    args: list[str], env: dict[str, str], ready: str
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """Runs a process until its stdout line starting with `ready`, yields it and those lines."""
     process = subprocess.Popen(
         args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -185,7 +188,7 @@ def running(args: list[str], env: dict[str, str], ready: str) -> Iterator[list[s
         else:
             raise RuntimeError(f"{args[0]} did not start:\n{''.join(lines)}")
         threading.Thread(target=deque, args=(process.stdout, 0), daemon=True).start()  # drains
-        yield lines
+        yield process, lines
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -354,7 +357,32 @@ def threaded(
     return Result(name, c, len(latencies), elapsed, p50, p99, other)
 
 
-def bench_http(url: str, seconds: int) -> list[Result]:
+def cpu_seconds(service: psutil.Process) -> dict[str, float]:
+    """CPU seconds used so far by each part of the service, and by all of PostgreSQL."""
+    workers = sorted(
+        (c for c in service.children() if "spawn_main" in " ".join(c.cmdline())),
+        key=lambda c: c.create_time(),
+    )  # `crm serve` starts the store follower, then (in its API process) the command writer
+    roles = ("store follower", "command writer")
+    parts = {"API process": service, **dict(zip(roles, workers, strict=True))}
+    used = {name: sum(p.cpu_times()[:2]) for name, p in parts.items()}
+    postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+    used["PostgreSQL"] = sum(sum(p.cpu_times()[:2]) for p in postgres if p.is_running())
+    return used
+
+
+def cpu_per_request(service: psutil.Process, load: Callable[[], Result]) -> None:
+    """Runs `load` and prints the CPU each part of the service used per answered request."""
+    before = cpu_seconds(service)
+    result = load()
+    after = cpu_seconds(service)
+    console.print(f"CPU per request at c={result.concurrency} ({result.rate:,.0f}/s):")
+    for part, seconds in after.items():
+        ms = (seconds - before.get(part, 0.0)) / max(result.ok, 1) * 1000
+        console.print(f"  {part:<15} {ms:5.2f} ms")
+
+
+def bench_http(url: str, seconds: int, cpu: bool = False) -> list[Result]:
     """HTTP purchases through `crm serve`."""
     port = free_port()
     keep = {"CRM_WORKERS"}  # the service's own tuning may be set from outside
@@ -366,12 +394,17 @@ def bench_http(url: str, seconds: int) -> list[Result]:
     }
     crm = str(Path(sys.executable).parent / "crm")
     base = f"http://127.0.0.1:{port}"
-    with running([crm, "serve"], env, "Serving on") as lines:
+    with running([crm, "serve"], env, "Serving on") as (process, lines):
         key = next(line.split()[-1] for line in lines if line.startswith("Admin API key:"))
         headers = JSON | {"Authorization": f"Bearer {key}"}
         wait_until(f"{base}/healthz", 200)
         paths = [f"/v1/customers/{cid}/purchases" for cid in register_customers(base, headers)]
-        return load_all("HTTP purchases", base, paths, headers, seconds)
+        results = load_all("HTTP purchases", base, paths, headers, seconds)
+        if cpu:
+            c = max(CONCURRENCY)
+            load = lambda: LOAD("HTTP purchases", base, paths, headers, c, seconds)  # noqa: E731
+            cpu_per_request(psutil.Process(process.pid), load)
+        return results
 
 
 def bench_trivial(seconds: int) -> list[Result]:
@@ -471,7 +504,9 @@ def report(results: list[Result], machine: str) -> None:
         table.add_row(r.name, str(r.concurrency), f"{r.rate:,.0f}", *r.cells())
     console.print(table)
     at32 = {r.name: r for r in results if r.concurrency == 32}
-    purchases, plain = at32["HTTP purchases"], at32["plain library save()"]
+    purchases = at32.get("HTTP purchases")
+    if purchases is None:
+        return
     ratios = Table(title="At concurrency 32")
     for column in ("figure", "value", "goal", "met"):
         ratios.add_column(column)
@@ -480,11 +515,13 @@ def report(results: list[Result], machine: str) -> None:
         ("HTTP purchases/s ÷ trivial async req/s", "trivial async route", 0.5),
         ("HTTP purchases/s ÷ trivial def req/s", "trivial def route", 0.5),
     ):
-        value = purchases.rate / at32[ceiling].rate
-        ratios.add_row(label, f"{value:.2f}", f"≥ {goal}", "yes" if value >= goal else "no")
+        if ceiling in at32:  # parts left out with --only have no ratio
+            value = purchases.rate / at32[ceiling].rate
+            ratios.add_row(label, f"{value:.2f}", f"≥ {goal}", "yes" if value >= goal else "no")
     met = "yes" if purchases.p99_ms <= 100 else "no"
     ratios.add_row("HTTP purchases p99 ms", f"{purchases.p99_ms:.1f}", "≤ 100", met)
-    ratios.add_row("plain library save()/s", f"{plain.rate:,.0f}", "for comparison", "")
+    if plain := at32.get("plain library save()"):
+        ratios.add_row("plain library save()/s", f"{plain.rate:,.0f}", "for comparison", "")
     console.print(ratios)
 
 
@@ -499,6 +536,9 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="*", choices=STEPS, default=list(STEPS), help="run only these parts"
     )
+    parser.add_argument(
+        "--cpu", action="store_true", help="also print CPU per request of each service process"
+    )
     args = parser.parse_args()
     with bench_database(args.database_url) as url:
         with psycopg.connect(url) as conn:
@@ -507,7 +547,7 @@ def main() -> None:
         console.print(f"Machine: {machine}; {args.seconds} s per run", soft_wrap=True)
         results: list[Result] = []
         steps = {
-            "http": lambda: bench_http(url, args.seconds),
+            "http": lambda: bench_http(url, args.seconds, args.cpu),
             "trivial": lambda: bench_trivial(args.seconds),
             "raw": lambda: bench_raw(url, args.seconds),
             "plain": lambda: bench_plain_library(url, args.seconds),
