@@ -21,7 +21,7 @@ import structlog
 from commands.base import Command
 from commands.context import CommandContext, Outcome, Target
 from domain.errors import CrmError
-from infra.bootstrap import bootstrap
+from infra.bootstrap import assemble
 from infra.logging import configure_logging
 from infra.runtime import tune_garbage_collector
 from infra.settings import Settings
@@ -127,7 +127,8 @@ def write_in_child(
     """The writer process: runs commands from the pipe until it closes or the parent is gone."""
     configure_logging(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    container = bootstrap(Settings(database_url=url, group_commit_max=max_batch, _env_file=None))
+    settings = Settings(database_url=url, group_commit_max=max_batch, _env_file=None)
+    container = assemble(settings, url)  # the API process prepared the database
     container.start()
     tune_garbage_collector()
     sending = threading.Lock()

@@ -21,7 +21,6 @@ MIGRATION_LOCK = 7_401_312  # advisory lock id: one process creates tables at a 
 class Container:
     """Everything a CRM process uses, built once."""
 
-    settings: Settings
     url: str
     store: EventStore
     pool: ConnectionPool
@@ -56,8 +55,11 @@ def prepare_database(settings: Settings) -> str:
 
 def bootstrap(settings: Settings) -> Container:
     """Prepares the database and builds the parts that write commands."""
-    url = prepare_database(settings)
+    return assemble(settings, prepare_database(settings))
+
+
+def assemble(settings: Settings, url: str) -> Container:
+    """Builds the parts that write commands on a database that is already prepared."""
     store = open_event_store(url, settings.db_pool_size)
     pool = open_pool(url, settings.db_pool_size, "crm")
-    bus = CommandBus(store, pool, settings.group_commit_max)
-    return Container(settings, url, store, pool, bus)
+    return Container(url, store, pool, CommandBus(store, pool, settings.group_commit_max))
