@@ -1,9 +1,10 @@
 """The command bus in a child process, so that deciding and saving commands never waits
 for the interpreter lock held by the HTTP loop.
 
-The API process sends `(sequence, target, command, context)` over a pipe; the writer answers
-`(sequence, outcome or error)`. If the writer dies, waiting callers get an error and a new
-writer is started.
+The API process sends lists of `(sequence, target, command, context)` over a pipe; the writer
+answers with lists of `(sequence, outcome or error)`. Each side sends what it has gathered in
+one message, so a burst of commands costs one pipe write and one wake-up each way, not one per
+command. If the writer dies, waiting callers get an error and a new writer is started.
 """
 
 import asyncio
@@ -14,6 +15,7 @@ import pickle
 import signal
 import threading
 from multiprocessing.connection import Connection
+from queue import SimpleQueue
 from typing import Any
 
 import structlog
@@ -45,6 +47,7 @@ class WriterProcess:
         self._context = multiprocessing.get_context("spawn")
         self._waiting: dict[int, asyncio.Future[Outcome]] = {}
         self._sequence = 0
+        self._outbox: list[tuple[int, Target, Command, CommandContext]] = []
         self._stopping = False
         self._conn: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
@@ -73,6 +76,8 @@ class WriterProcess:
         self._stopping = True
         if self._conn is None:
             return
+        if self._outbox:
+            self._send_outbox()
         self._loop.remove_reader(self._conn.fileno())  # type: ignore[union-attr]
         with contextlib.suppress(OSError):
             self._conn.send(None)
@@ -87,25 +92,34 @@ class WriterProcess:
         future = self._loop.create_future()  # type: ignore[union-attr]
         self._sequence += 1
         self._waiting[self._sequence] = future
-        try:
-            self._conn.send((self._sequence, target, command, context))
-        except OSError as error:
-            del self._waiting[self._sequence]
-            raise WriterUnavailable("the command writer is restarting; retry") from error
+        self._outbox.append((self._sequence, target, command, context))
+        if len(self._outbox) == 1:
+            self._loop.call_soon(self._send_outbox)  # type: ignore[union-attr]
         return await future
+
+    def _send_outbox(self) -> None:
+        """Sends the commands of this loop iteration's requests in one message."""
+        outbox, self._outbox = self._outbox, []
+        try:
+            self._conn.send(outbox)  # type: ignore[union-attr]
+        except OSError:
+            for sequence, *_ in outbox:
+                future = self._waiting.pop(sequence, None)
+                if future is not None and not future.done():
+                    future.set_exception(WriterUnavailable("the command writer is restarting; retry"))
 
     def _read_answers(self) -> None:
         conn = self._conn
         try:
             while conn.poll():  # type: ignore[union-attr]
-                sequence, answer = conn.recv()  # type: ignore[union-attr]
-                future = self._waiting.pop(sequence)
-                if future.done():
-                    continue  # the caller went away
-                if isinstance(answer, BaseException):
-                    future.set_exception(answer)
-                else:
-                    future.set_result(answer)
+                for sequence, answer in conn.recv():  # type: ignore[union-attr]
+                    future = self._waiting.pop(sequence)
+                    if future.done():
+                        continue  # the caller went away
+                    if isinstance(answer, BaseException):
+                        future.set_exception(answer)
+                    else:
+                        future.set_result(answer)
         except (EOFError, OSError):
             self._writer_gone()
 
@@ -131,31 +145,55 @@ def write_in_child(
     container = assemble(settings, url)  # the API process prepared the database
     container.start()
     tune_garbage_collector()
-    sending = threading.Lock()
-
-    def answer(sequence: int, result: Any) -> None:
-        with sending:
-            try:
-                conn.send((sequence, result))
-            except (pickle.PicklingError, TypeError, AttributeError):
-                conn.send((sequence, RuntimeError(str(result))))  # an error that cannot travel
-            except OSError:
-                pass  # the API process is gone: nobody waits for this answer
-
+    answers: SimpleQueue[tuple[int, Any] | None] = SimpleQueue()
+    sender = threading.Thread(target=_send_answers, args=(conn, answers), daemon=True)
+    sender.start()
     try:
         while os.getppid() == parent_pid:
             try:
-                message = conn.recv()
+                messages = conn.recv()
             except EOFError:
                 break
-            if message is None:
+            if messages is None:
                 break
-            sequence, target, command, context = message
-            try:
-                future = container.bus.submit(target, command, context)
-            except CrmError as refusal:
-                answer(sequence, refusal)
-                continue
-            future.add_done_callback(lambda f, s=sequence: answer(s, f.exception() or f.result()))
+            for sequence, target, command, context in messages:
+                try:
+                    future = container.bus.submit(target, command, context)
+                except CrmError as refusal:
+                    answers.put((sequence, refusal))
+                    continue
+                future.add_done_callback(
+                    lambda f, s=sequence: answers.put((s, f.exception() or f.result()))
+                )
     finally:
-        container.close()
+        container.close()  # answers what is queued
+        answers.put(None)
+        sender.join(timeout=30)
+
+
+def _send_answers(conn: Connection, answers: "SimpleQueue[tuple[int, Any] | None]") -> None:
+    """Sends answers as they come, all that are ready in one message, until `None`."""
+    done = False
+    while not done:
+        ready = []
+        for answer in [answers.get()] + [answers.get() for _ in range(answers.qsize())]:
+            if answer is None:
+                done = True
+            else:
+                ready.append(answer)
+        if not ready:
+            continue
+        try:
+            conn.send(ready)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            conn.send([(s, a if _picklable(a) else RuntimeError(str(a))) for s, a in ready])
+        except OSError:
+            return  # the API process is gone: nobody waits for these answers
+
+
+def _picklable(answer: Any) -> bool:
+    try:
+        pickle.dumps(answer)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    return True
