@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from psycopg_pool import ConnectionPool
 
 from api import problems
@@ -19,6 +20,8 @@ CQRS read models. Authenticate with `Authorization: Bearer <key>` (`crm keys cre
 Commands accept `Idempotency-Key`, `If-Match: <version>` and `X-Correlation-ID`.
 Errors are RFC 9457 `application/problem+json`.
 """
+
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(pool: ConnectionPool, commands: WriterProcess) -> FastAPI:
@@ -37,7 +40,11 @@ def create_app(pool: ConnectionPool, commands: WriterProcess) -> FastAPI:
             pool.close()
 
     app = FastAPI(
-        title="CRM event store", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+        title="CRM event store",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,  # metrics are Prometheus (/metrics); saves a check per request
     )
     app.state.pool = pool
     app.state.commands = commands

@@ -5,9 +5,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
 from psycopg import Connection, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
 from infra.settings import Settings
@@ -76,9 +78,21 @@ def open_pool(url: str, size: int, name: str) -> ConnectionPool:
         name=name,
         timeout=CHECKOUT_TIMEOUT_SECONDS,
         reconnect_timeout=RECONNECT_SECONDS,
+        configure=use_orjson,
     )
     pool.open(wait=True, timeout=30)
     return pool
+
+
+def use_orjson(conn: Connection[Any]) -> None:
+    """JSON and JSONB values of this connection go through orjson (several times faster than
+    the standard library's json, for the read models' JSON columns)."""
+    set_json_dumps(_orjson_dumps, context=conn)
+    set_json_loads(orjson.loads, context=conn)
+
+
+def _orjson_dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def with_connection(pool: ConnectionPool, work: Callable[[Connection[Any]], T]) -> T:
