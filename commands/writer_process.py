@@ -100,21 +100,25 @@ class WriterProcess:
     def _send_outbox(self) -> None:
         """Sends the commands of this loop iteration's requests in one message."""
         outbox, self._outbox = self._outbox, []
+        if not outbox:
+            return  # a writer restart answered them already
         try:
             self._conn.send(outbox)  # type: ignore[union-attr]
-        except OSError:
+        except Exception as error:  # noqa: BLE001 - each waiting caller gets the error
+            if isinstance(error, OSError):
+                error = WriterUnavailable("the command writer is restarting; retry")
             for sequence, *_ in outbox:
                 future = self._waiting.pop(sequence, None)
                 if future is not None and not future.done():
-                    future.set_exception(WriterUnavailable("the command writer is restarting; retry"))
+                    future.set_exception(error)
 
     def _read_answers(self) -> None:
         conn = self._conn
         try:
             while conn.poll():  # type: ignore[union-attr]
                 for sequence, answer in conn.recv():  # type: ignore[union-attr]
-                    future = self._waiting.pop(sequence)
-                    if future.done():
+                    future = self._waiting.pop(sequence, None)
+                    if future is None or future.done():
                         continue  # the caller went away
                     if isinstance(answer, BaseException):
                         future.set_exception(answer)
@@ -127,6 +131,7 @@ class WriterProcess:
         self._loop.remove_reader(self._conn.fileno())  # type: ignore[union-attr]
         self._conn.close()  # type: ignore[union-attr]
         waiting, self._waiting = self._waiting, {}
+        self._outbox.clear()  # their callers are told below; the next writer never sees them
         for future in waiting.values():
             if not future.done():
                 future.set_exception(WriterUnavailable("the command writer stopped; retry"))
