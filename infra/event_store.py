@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InterfaceError,
@@ -15,9 +16,9 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import get_topic, resolve_topic, retry
-from psycopg import Cursor, sql
+from psycopg import sql
 from pydantic import BaseModel
 
 from infra.postgres import RECONNECT_SECONDS, eventsourcing_env
@@ -56,52 +57,69 @@ class PydanticMapper(Mapper[UUID]):
         return cls.model_validate(self.transcoder.decode(stored_event.state))
 
 
-class BinaryArrayInsert(PostgresAggregateRecorder):
-    """Inserts a batch of events as four binary arrays instead of a text array of composites.
+class CrmRecorder(PostgresApplicationRecorder):
+    """Application recorder that saves events, and `writes` beside them, in one transaction.
 
-    Same rows, same statement shape (`INSERT ... SELECT FROM unnest(...)`); the library's
-    text dump of composite values escapes every byte of every event, which dominated the
-    write path's CPU time at large batches.
+    Commands use `writes` to record idempotency keys and uniqueness claims atomically with
+    their events: either all of it is stored, or none of it. The transaction takes the same
+    table lock as the library's (it keeps positions in commit order) and sends the same
+    NOTIFY, with less client work per batch (measured with bench/writer.py: -30 % CPU for
+    one-command batches): BEGIN, lock timeout, lock and NOTIFY go as one simple query,
+    equal writes as one `executemany`, and the events as four binary arrays (the library's
+    text dump of composite values escapes every byte of every event).
     """
 
-    def _insert_stored_events(
-        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        curs.execute(
-            sql.SQL(
-                "INSERT INTO {table} (originator_id, originator_version, topic, state)"
-                " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
-                " RETURNING notification_id"
-            ).format(table=sql.Identifier(self.datastore.schema, self.events_table_name)),
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            binary=True,
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock_and_notify = sql.SQL("; ").join(
+            [
+                sql.SQL("BEGIN"),
+                *self.lock_table_statements,
+                sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name)),
+            ]
         )
+        self._insert_arrays = sql.SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+            " RETURNING notification_id"
+        ).format(table=sql.Identifier(self.datastore.schema, self.events_table_name))
 
-
-class CrmRecorder(PostgresApplicationRecorder, BinaryArrayInsert):
-    """Application recorder that also runs `writes` in the events' transaction.
-
-    Commands use it to record idempotency keys and uniqueness claims atomically with
-    their events: either all of it is stored, or none of it. (The table lock and NOTIFY
-    of the library's recorder still come first; then the binary insert.)
-    """
-
-    def _insert_events(
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def insert_events(
         self,
-        curs: Cursor[Any],
         stored_events: Sequence[StoredEvent],
         *,
         writes: Sequence[SqlWrite] = (),
-        **kwargs: Any,
-    ) -> None:
+        **_: Any,
+    ) -> Sequence[int] | None:
+        grouped: dict[str, list[Sequence[Any]]] = {}
         for statement, params in writes:
-            curs.execute(statement, params)  # type: ignore[arg-type]
-        super()._insert_events(curs, stored_events, **kwargs)
+            grouped.setdefault(statement, []).append(params)
+        with self.datastore.get_connection() as conn:
+            try:
+                conn.execute(self._lock_and_notify if stored_events else "BEGIN")
+                for statement, each in grouped.items():
+                    conn.cursor().executemany(statement, each)  # type: ignore[arg-type]
+                inserted = (
+                    conn.execute(
+                        self._insert_arrays,
+                        (
+                            [e.originator_id for e in stored_events],
+                            [e.originator_version for e in stored_events],
+                            [e.topic for e in stored_events],
+                            [e.state for e in stored_events],
+                        ),
+                        binary=True,
+                    ).fetchall()
+                    if stored_events
+                    else []
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):  # a broken connection rolled back
+                    conn.execute("ROLLBACK")
+                raise
+            return [row["notification_id"] for row in inserted]
 
 
 class EventStore(Application[UUID]):
