@@ -178,22 +178,22 @@ def write_in_child(
 
 def _send_answers(conn: Connection, answers: "SimpleQueue[tuple[int, Any] | None]") -> None:
     """Sends answers as they come, all that are ready in one message, until `None`."""
-    done = False
-    while not done:
-        ready = []
-        for answer in [answers.get()] + [answers.get() for _ in range(answers.qsize())]:
-            if answer is None:
-                done = True
-            else:
-                ready.append(answer)
-        if not ready:
-            continue
-        try:
-            conn.send(ready)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            conn.send([(s, a if _picklable(a) else RuntimeError(str(a))) for s, a in ready])
-        except OSError:
-            return  # the API process is gone: nobody waits for these answers
+    while True:
+        gathered = [answers.get()] + [answers.get() for _ in range(answers.qsize())]
+        ready = [answer for answer in gathered if answer is not None]
+        if ready:
+            _send(conn, ready)
+        if None in gathered:
+            return
+
+
+def _send(conn: Connection, ready: list[tuple[int, Any]]) -> None:
+    try:
+        conn.send(ready)
+    except (pickle.PicklingError, TypeError, AttributeError):  # an error that cannot travel
+        conn.send([(s, a if _picklable(a) else RuntimeError(str(a))) for s, a in ready])
+    except OSError:
+        pass  # the API process is gone: nobody waits for these answers
 
 
 def _picklable(answer: Any) -> bool:
