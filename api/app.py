@@ -58,13 +58,16 @@ def create_app(pool: ConnectionPool, commands: WriterProcess) -> FastAPI:
 
 
 def _document_bearer_keys(app: FastAPI) -> None:
-    """Adds the API-key scheme to the OpenAPI document (keys are checked by `api.auth`)."""
+    """Adds the API-key scheme (keys are checked by `api.auth`) and the problem+json body of
+    errors to the OpenAPI document."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {})["securitySchemes"] = {"apiKey": SECURITY_SCHEME}
+            components = schema.setdefault("components", {})
+            components["securitySchemes"] = {"apiKey": SECURITY_SCHEME}
+            components.setdefault("schemas", {})["Problem"] = problems.PROBLEM_SCHEMA
             schema["security"] = [{"apiKey": []}]
         return app.openapi_schema  # type: ignore[return-value]
 

@@ -33,6 +33,48 @@ STATUS_OF: dict[type[CrmError], int] = {
 }
 """Refusals other than domain-rule conflicts (409)."""
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "examples": ["/problems/validation"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "For validation problems: each field at fault.",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "rule": {"type": "string", "description": "For refusals: the rule, as in `type`."},
+    },
+}
+"""The RFC 9457 body of every error (OpenAPI component `Problem`)."""
+
+_MEANINGS = {
+    400: "The body cannot be read as JSON text (for instance, it is not UTF-8)",
+    401: "No API key, or an unknown one",
+    403: "The key's role may not do this",
+    404: "Unknown aggregate",
+    409: "A domain rule refused the command (`type` names it), or its Idempotency-Key is in flight",
+    412: "If-Match differs from the aggregate's version; nothing recorded",
+    422: "Invalid input (`errors` names each field), or an Idempotency-Key reused with another body",
+    503: "The database or command writer is unavailable; retry (Retry-After)",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, as problem+json."""
+    ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {
+        status: {"description": _MEANINGS[status], "content": {MEDIA_TYPE: ref}}
+        for status in statuses
+    }
+
 
 def problem(
     status: int,

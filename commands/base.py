@@ -1,14 +1,50 @@
-"""What all commands share: immutability, strict fields, and business time."""
+"""What all commands share: immutability, strict fields, storable text, and business time."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+)
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+T = TypeVar("T")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
+
+
+def storable(value: T) -> T:
+    """`value` if PostgreSQL can store every text in it (dict keys and values, list items).
+
+    PostgreSQL refuses the NUL character in text and JSON, and text that is not valid
+    Unicode (a lone surrogate such as JSON's "\\ud800"): such input is refused at the edge
+    (422 naming the field) rather than failing later in the writer or a read model.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain the NUL character (U+0000)")
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(key)
+            storable(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            storable(item)
+    return value
+
+
+StorableText = Annotated[str, AfterValidator(storable)]
+"""Free text from a query string, safe to send to PostgreSQL."""
 
 
 class Command(BaseModel):
@@ -18,6 +54,11 @@ class Command(BaseModel):
     success_status: ClassVar[int] = 200
 
     occurred_at: AwareDatetime | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
 
     @field_validator("occurred_at")
     @classmethod

@@ -11,6 +11,9 @@ def encode(value: str) -> str:
 def decode(cursor: str) -> str:
     """The key inside a cursor; ValueError if it is not a cursor."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError) as error:
         raise ValueError("invalid cursor") from error
+    if "\x00" in key:  # PostgreSQL text cannot hold it: no cursor we made does
+        raise ValueError("invalid cursor")
+    return key

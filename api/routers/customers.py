@@ -9,8 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
+from api import problems
 from api.auth import Auditor, Reader
 from api.commanding import COMMAND_HEADERS, CommandAccepted, Context, run
+from commands.base import StorableText
 from commands.context import Target
 from commands.customers import (
     ChangeCustomer,
@@ -25,20 +27,26 @@ from projections import cursor as cursor_codec
 from projections import timeline
 from projections.customer_360 import queries
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"])
+router = APIRouter(
+    prefix="/v1/customers", tags=["customers"], responses=problems.documented(401, 403, 422, 503)
+)
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Endpoint = Callable[..., Any]
 
 
-def command(method: str, path: str, status: int) -> Callable[[Endpoint], Endpoint]:
-    """Registers a command route: its success status, answer model and headers documented."""
+def command(
+    method: str, path: str, status: int, *, creates: bool = False
+) -> Callable[[Endpoint], Endpoint]:
+    """Registers a command route: its success status, answer model, headers and errors
+    documented (a command that `creates` its aggregate never answers 404)."""
     return router.api_route(
         path,
         methods=[method],
         status_code=status,
         response_model=CommandAccepted,
         openapi_extra=COMMAND_HEADERS,
+        responses=problems.documented(400, 409, 412, *(() if creates else (404,))),
     )
 
 
@@ -53,7 +61,7 @@ def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
     return with_connection(request.app.state.pool, lambda conn: query(conn, *args, **kwargs))
 
 
-@command("POST", "", 201)
+@command("POST", "", 201, creates=True)
 async def register_customer(
     request: Request, command: RegisterCustomer, context: Context
 ) -> JSONResponse:
@@ -104,10 +112,10 @@ def _shown_to(principal: Principal, view: dict[str, Any]) -> dict[str, Any]:
 def list_customers(
     request: Request,
     principal: Reader,
-    q: str | None = None,
-    tag: str | None = None,
-    segment: str | None = None,
-    external_ref: str | None = None,
+    q: StorableText | None = None,
+    tag: StorableText | None = None,
+    segment: StorableText | None = None,
+    external_ref: StorableText | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
@@ -131,7 +139,7 @@ def list_customers(
     return {"items": [_shown_to(principal, i) for i in page.items], "next_cursor": page.next_cursor}
 
 
-@router.get("/{customer_id}")
+@router.get("/{customer_id}", responses=problems.documented(404))
 def get_customer(
     request: Request,
     response: Response,
@@ -151,7 +159,7 @@ def get_customer(
     return _shown_to(principal, found)
 
 
-@router.get("/{customer_id}/timeline")
+@router.get("/{customer_id}/timeline", responses=problems.documented(404))
 def get_timeline(
     request: Request, customer_id: str, _: Auditor, cursor: str | None = None, limit: Limit = 100
 ) -> dict[str, Any]:

@@ -11,15 +11,21 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from projections import projection
 
 router = APIRouter(tags=["operations"])
+PUBLIC: dict[str, Any] = {"security": []}
+"""OpenAPI: no API key needed (probes and the metrics scraper call these)."""
 
 
-@router.get("/healthz")
+@router.get("/healthz", openapi_extra=PUBLIC)
 def healthz() -> dict[str, str]:
     """The process is alive."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    openapi_extra=PUBLIC,
+    responses={503: {"description": "Not ready: `checks` says which part is not"}},
+)
 def readyz(request: Request) -> JSONResponse:
     """The database answers and no read model has stopped; 503 otherwise."""
     checks: dict[str, Any] = {}
@@ -36,7 +42,12 @@ def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    openapi_extra=PUBLIC,
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
 def metrics() -> Response:
     """Prometheus metrics of every process of this service (API, command writer, feed)."""
     registry = REGISTRY

@@ -68,6 +68,28 @@ def test_a_missing_name_is_a_422_naming_name(api) -> None:
     assert [e["field"] for e in response.json()["errors"]] == ["name"]
 
 
+def test_text_postgresql_cannot_store_is_a_422_naming_the_field(api) -> None:
+    ref = f"nul-{uuid4()}"
+    customer_id = register(api)
+    refused = [
+        api.post("/v1/customers", json={"name": "Nul\u0000", "external_ref": ref}),
+        api.post(
+            "/v1/customers",
+            content=b'{"name": "Lone \\ud800 surrogate", "external_ref": "%s"}' % ref.encode(),
+            headers={"Content-Type": "application/json"},
+        ),
+        api.post(f"/v1/customers/{customer_id}/purchases", json=purchase(f"o\u0000{ref}")),
+    ]
+    assert [r.status_code for r in refused] == [422, 422, 422]
+    assert [r.json()["errors"][0]["field"] for r in refused] == ["name", "name", "order_id"]
+    assert api.get("/v1/customers", params={"external_ref": ref}).json()["items"] == []
+    assert events_of(api, customer_id)[-1]["type"] == "Customer.Registered"
+    search = api.get("/v1/customers", params={"q": "a\u0000b"})
+    assert search.status_code == 422
+    assert search.json()["errors"][0]["field"] == "query.q"
+    assert api.get("/readyz").status_code == 200  # the read model did not stop on it
+
+
 def test_an_unknown_customer_is_404(api) -> None:
     unknown = uuid4()
     for response in (
@@ -294,6 +316,22 @@ def test_openapi_documents_keys_and_command_headers(api) -> None:
     purchase_op = spec["paths"]["/v1/customers/{customer_id}/purchases"]["post"]
     headers = {p["name"] for p in purchase_op["parameters"] if p["in"] == "header"}
     assert {"Idempotency-Key", "If-Match", "X-Correlation-ID"} <= headers
+
+
+def test_openapi_documents_errors_as_problems_and_public_probes(api) -> None:
+    spec = api.get("/openapi.json").json()
+    assert spec["components"]["schemas"]["Problem"]["required"] == [
+        "type",
+        "title",
+        "status",
+        "detail",
+    ]
+    purchase_op = spec["paths"]["/v1/customers/{customer_id}/purchases"]["post"]
+    for status in ("401", "403", "404", "409", "412", "422"):
+        assert list(purchase_op["responses"][status]["content"]) == [PROBLEM]
+    for probe in ("/healthz", "/readyz", "/metrics"):
+        assert spec["paths"][probe]["get"]["security"] == []
+        assert api.get(probe, headers={"Authorization": ""}).status_code == 200
 
 
 def test_a_malformed_if_match_is_a_422_naming_the_header(api) -> None:

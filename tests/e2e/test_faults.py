@@ -66,14 +66,28 @@ def test_killing_the_writer_and_follower_loses_nothing_and_doubles_nothing(new_d
                 api.post("/v1/customers", json={"name": f"F{i}"}).json()["id"] for i in range(20)
             ]
             orders = [(customers[i % 20], f"fault-{i}") for i in range(PURCHASES)]
-            killed: list[int] = []
-            killer = threading.Timer(0.5, lambda: killed.append(kill_children(service.process.pid)))
+            answered: list[int] = []
+            a_fifth_answered = threading.Event()
+            kills: list[tuple[int, int]] = []  # (purchases answered then, processes killed)
+
+            def buy(order: tuple[str, str]) -> int:
+                status = buy_until_accepted(api, *order)
+                answered.append(status)
+                if len(answered) >= PURCHASES // 5:
+                    a_fifth_answered.set()
+                return status
+
+            def kill() -> None:
+                a_fifth_answered.wait(60)
+                kills.append((len(answered), kill_children(service.process.pid)))
+
+            killer = threading.Thread(target=kill)
             killer.start()
             with ThreadPoolExecutor(16) as pool:
-                statuses = list(pool.map(lambda o: buy_until_accepted(api, *o), orders))
-            killed_during_load = killer.finished.is_set() and killed
+                statuses = list(pool.map(buy, orders))
             killer.join()
-            assert killed_during_load and killed == [2]
+            [(answered_then, killed)] = kills
+            assert killed == 2 and answered_then < PURCHASES  # both, while purchases were sent
             assert statuses.count(201) == PURCHASES
             with psycopg.connect(url) as conn:
                 (stored,) = conn.execute(
