@@ -23,14 +23,14 @@ COMMAND_HEADERS = {
         {
             "name": "Idempotency-Key",
             "in": "header",
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             "description": "Same key and body: the first answer again. Another body: 422. "
             "Still in flight: 409.",
         },
         {
             "name": "If-Match",
             "in": "header",
-            "schema": {"type": "string", "examples": ['"3"']},
+            "schema": {"type": "string", "pattern": IF_MATCH.pattern, "examples": ['"3"']},
             "description": "The aggregate version this command expects; otherwise 412.",
         },
         {
@@ -42,7 +42,7 @@ COMMAND_HEADERS = {
         {
             "name": "X-Causation-ID",
             "in": "header",
-            "schema": {"type": "string", "maxLength": 200},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
             "description": "What caused this command (defaults to the request's own id).",
         },
     ]

@@ -59,7 +59,7 @@ _MEANINGS = {
     400: "The body cannot be read as JSON text (for instance, it is not UTF-8)",
     401: "No API key, or an unknown one",
     403: "The key's role may not do this",
-    404: "Unknown aggregate",
+    404: "Not found: an unknown aggregate (or segment)",
     409: "A domain rule refused the command (`type` names it), or its Idempotency-Key is in flight",
     412: "If-Match differs from the aggregate's version; nothing recorded",
     422: "Invalid input (`errors` names each field), or an Idempotency-Key reused with another body",

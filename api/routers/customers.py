@@ -108,7 +108,7 @@ def _shown_to(principal: Principal, view: dict[str, Any]) -> dict[str, Any]:
     return queries.without_personal(view) if principal.role == Role.ANALYST else view
 
 
-@router.get("")
+@router.get("", responses=problems.documented(404))
 def list_customers(
     request: Request,
     principal: Reader,
