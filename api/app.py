@@ -8,10 +8,11 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from psycopg_pool import ConnectionPool
 
-from api import problems
+from api import commanding, problems
 from api.auth import SECURITY_SCHEME, KeyCache
 from api.middleware import CorrelationId
 from api.routers import customers, health
+from commands.handlers import HANDLERS
 from commands.writer_process import WriterProcess
 
 DESCRIPTION = """
@@ -58,8 +59,8 @@ def create_app(pool: ConnectionPool, commands: WriterProcess) -> FastAPI:
 
 
 def _document_bearer_keys(app: FastAPI) -> None:
-    """Adds the API-key scheme (keys are checked by `api.auth`) and the problem+json body of
-    errors to the OpenAPI document."""
+    """Adds the API-key scheme (keys are checked by `api.auth`), the command bodies (parsed by
+    `api.commanding.run`) and the problem+json body of errors to the OpenAPI document."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -67,7 +68,9 @@ def _document_bearer_keys(app: FastAPI) -> None:
             schema = build()
             components = schema.setdefault("components", {})
             components["securitySchemes"] = {"apiKey": SECURITY_SCHEME}
-            components.setdefault("schemas", {})["Problem"] = problems.PROBLEM_SCHEMA
+            schemas = components.setdefault("schemas", {})
+            schemas |= commanding.body_schemas(HANDLERS)
+            schemas["Problem"] = problems.PROBLEM_SCHEMA
             schema["security"] = [{"apiKey": []}]
         return app.openapi_schema  # type: ignore[return-value]
 

@@ -60,6 +60,8 @@ def requires(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     return principal
 
 
-Service = Annotated[Principal, Depends(requires(Role.SERVICE))]
+service_key = requires(Role.SERVICE)
+"""The check behind `Service`, for code that calls it directly (commands)."""
+Service = Annotated[Principal, Depends(service_key)]
 Reader = Annotated[Principal, Depends(requires(Role.SERVICE, Role.ANALYST, Role.AUDITOR))]
 Auditor = Annotated[Principal, Depends(requires(Role.SERVICE, Role.AUDITOR))]

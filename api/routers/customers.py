@@ -9,10 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
-from api import problems
+from api import commanding, problems
 from api.auth import Auditor, Reader
-from api.commanding import COMMAND_HEADERS, CommandAccepted, Context, run
-from commands.base import StorableText
+from api.commanding import CommandAccepted, run
+from commands.base import Command, StorableText
 from commands.context import Target
 from commands.customers import (
     ChangeCustomer,
@@ -36,17 +36,18 @@ Endpoint = Callable[..., Any]
 
 
 def command(
-    method: str, path: str, status: int, *, creates: bool = False
+    method: str, path: str, status: int, model: type[Command], *, creates: bool = False
 ) -> Callable[[Endpoint], Endpoint]:
-    """Registers a command route: its success status, answer model, headers and errors
-    documented (a command that `creates` its aggregate never answers 404)."""
+    """Registers a command route whose body is `model`: its success status, answer model,
+    body, headers and errors documented (a command that `creates` its aggregate never
+    answers 404)."""
     return router.api_route(
         path,
         methods=[method],
         status_code=status,
         response_model=CommandAccepted,
-        openapi_extra=COMMAND_HEADERS,
-        responses=problems.documented(400, 409, 412, *(() if creates else (404,))),
+        openapi_extra=commanding.openapi(model),
+        responses=problems.documented(409, 412, *(() if creates else (404,))),
     )
 
 
@@ -57,50 +58,43 @@ def _customer_id(customer_id: str) -> UUID:
         raise HTTPException(404, f"no customer with id {customer_id}") from None
 
 
+def _customer(customer_id: str) -> Callable[[], Target]:
+    return lambda: Target(_customer_id(customer_id))
+
+
 def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
     return with_connection(request.app.state.pool, lambda conn: query(conn, *args, **kwargs))
 
 
-@command("POST", "", 201, creates=True)
-async def register_customer(
-    request: Request, command: RegisterCustomer, context: Context
-) -> JSONResponse:
+@command("POST", "", 201, RegisterCustomer, creates=True)
+async def register_customer(request: Request) -> JSONResponse:
     """Register a customer."""
-    return await run(
-        request, context, Target(uuid4(), creates=True), command, located=router.prefix
-    )
+    new = lambda: Target(uuid4(), creates=True)  # noqa: E731
+    return await run(request, RegisterCustomer, new, located=router.prefix)
 
 
-@command("PATCH", "/{customer_id}", 200)
-async def change_customer(
-    request: Request, customer_id: str, command: ChangeCustomer, context: Context
-) -> JSONResponse:
+@command("PATCH", "/{customer_id}", 200, ChangeCustomer)
+async def change_customer(request: Request, customer_id: str) -> JSONResponse:
     """Change profile fields, tags, custom fields or consent."""
-    return await run(request, context, Target(_customer_id(customer_id)), command)
+    return await run(request, ChangeCustomer, _customer(customer_id))
 
 
-@command("POST", "/{customer_id}/interactions", 201)
-async def log_interaction(
-    request: Request, customer_id: str, command: LogInteraction, context: Context
-) -> JSONResponse:
+@command("POST", "/{customer_id}/interactions", 201, LogInteraction)
+async def log_interaction(request: Request, customer_id: str) -> JSONResponse:
     """Log a contact (call, email, meeting, chat, sms, social)."""
-    return await run(request, context, Target(_customer_id(customer_id)), command)
+    return await run(request, LogInteraction, _customer(customer_id))
 
 
-@command("POST", "/{customer_id}/purchases", 201)
-async def record_purchase(
-    request: Request, customer_id: str, command: RecordPurchase, context: Context
-) -> JSONResponse:
+@command("POST", "/{customer_id}/purchases", 201, RecordPurchase)
+async def record_purchase(request: Request, customer_id: str) -> JSONResponse:
     """Record a purchase."""
-    return await run(request, context, Target(_customer_id(customer_id)), command)
+    return await run(request, RecordPurchase, _customer(customer_id))
 
 
-@command("POST", "/{customer_id}/feedback", 201)
-async def give_feedback(
-    request: Request, customer_id: str, command: GiveFeedback, context: Context
-) -> JSONResponse:
+@command("POST", "/{customer_id}/feedback", 201, GiveFeedback)
+async def give_feedback(request: Request, customer_id: str) -> JSONResponse:
     """Record a rating (1-5) and comment."""
-    return await run(request, context, Target(_customer_id(customer_id)), command)
+    return await run(request, GiveFeedback, _customer(customer_id))
 
 
 def _shown_to(principal: Principal, view: dict[str, Any]) -> dict[str, Any]:
