@@ -64,7 +64,7 @@ def search(
         params.append(external_ref)
     if cursor:
         where.append("customer_id > %s")
-        params.append(str(UUID(cursor_codec.decode(cursor))))
+        params.append(str(_after(cursor)))
     query = f"SELECT * FROM customer_360 WHERE {' AND '.join(where)} ORDER BY customer_id LIMIT %s"
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query, [*params, limit + 1]).fetchall()  # type: ignore[arg-type]
@@ -130,3 +130,11 @@ PERSONAL_KEYS = ("name", "email", "phone", "personal")
 def without_personal(view: dict[str, Any]) -> dict[str, Any]:
     """A view with the personal-data fields left out (for roles that may not see them)."""
     return {k: v for k, v in view.items() if k not in PERSONAL_KEYS}
+
+
+def _after(cursor: str) -> UUID:
+    """The customer id a search cursor holds; ValueError if it is not one of ours."""
+    try:
+        return UUID(cursor_codec.decode(cursor))
+    except ValueError:
+        raise ValueError("invalid cursor") from None

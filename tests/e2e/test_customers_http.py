@@ -302,7 +302,12 @@ def test_search_pages_with_a_cursor(api) -> None:
         if not (cursor := page["next_cursor"]):
             break
     assert sorted(seen) == sorted(made)
-    assert api.get("/v1/customers", params={"cursor": "%%%"}).status_code == 422
+    for forged in ("%%%", "é", "YQBi"):  # not base64; not ASCII; "a\0b"
+        refused = api.get("/v1/customers", params={"cursor": forged})
+        assert refused.status_code == 422
+        assert refused.json()["errors"] == [{"field": "query.cursor", "message": "invalid cursor"}]
+        timeline = api.get(f"/v1/customers/{seen[0]}/timeline", params={"cursor": forged})
+        assert timeline.status_code == 422
 
 
 def test_openapi_documents_the_commands_with_examples(api) -> None:
