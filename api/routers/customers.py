@@ -62,6 +62,10 @@ def _customer(customer_id: str) -> Callable[[], Target]:
     return lambda: Target(_customer_id(customer_id))
 
 
+def _new_customer() -> Target:
+    return Target(uuid4(), creates=True)
+
+
 def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
     return with_connection(request.app.state.pool, lambda conn: query(conn, *args, **kwargs))
 
@@ -69,8 +73,7 @@ def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
 @command("POST", "", 201, RegisterCustomer, creates=True)
 async def register_customer(request: Request) -> JSONResponse:
     """Register a customer."""
-    new = lambda: Target(uuid4(), creates=True)  # noqa: E731
-    return await run(request, RegisterCustomer, new, located=router.prefix)
+    return await run(request, RegisterCustomer, _new_customer, located=router.prefix)
 
 
 @command("PATCH", "/{customer_id}", 200, ChangeCustomer)
