@@ -56,7 +56,6 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 """The RFC 9457 body of every error (OpenAPI component `Problem`)."""
 
 _MEANINGS = {
-    400: "The body cannot be read as JSON text (for instance, it is not UTF-8)",
     401: "No API key, or an unknown one",
     403: "The key's role may not do this",
     404: "Not found: an unknown aggregate (or segment)",
