@@ -9,6 +9,8 @@ COPY api api
 COPY consumers consumers
 COPY infra infra
 RUN pip install --no-cache-dir --no-deps .
-ENV CRM_HOST=0.0.0.0 CRM_PORT=8000
+# Logs reach `docker logs` as they are written; the API listens beyond the container.
+ENV PYTHONUNBUFFERED=1 CRM_HOST=0.0.0.0 CRM_PORT=8000
 EXPOSE 8000
+# docker-compose.yml runs the same image as `crm relay` and `crm project` too.
 CMD ["crm", "serve"]

@@ -11,9 +11,10 @@ from psycopg_pool import ConnectionPool
 from api import commanding, problems
 from api.auth import SECURITY_SCHEME, KeyCache
 from api.middleware import CorrelationId
-from api.routers import customers, health
+from api.routers import customers, health, projections
 from commands.handlers import HANDLERS
 from commands.writer_process import WriterProcess
+from infra.settings import Settings
 
 DESCRIPTION = """
 Every customer interaction is an immutable event in a PostgreSQL event store; queries read
@@ -25,7 +26,7 @@ Errors are RFC 9457 `application/problem+json`.
 NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
-def create_app(pool: ConnectionPool, commands: WriterProcess) -> FastAPI:
+def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings) -> FastAPI:
     """An app reading through `pool` and sending commands to `commands`.
 
     Its lifespan starts and stops the command writer and closes the pool.
@@ -48,11 +49,13 @@ def create_app(pool: ConnectionPool, commands: WriterProcess) -> FastAPI:
         telemetry=NO_OPENTELEMETRY,  # metrics are Prometheus (/metrics); saves a check per request
     )
     app.state.pool = pool
+    app.state.settings = settings
     app.state.commands = commands
     app.state.keys = KeyCache()
     app.add_middleware(CorrelationId)
     problems.install(app)
     app.include_router(customers.router)
+    app.include_router(projections.router)
     app.include_router(health.router)
     _document_bearer_keys(app)
     return app

@@ -17,6 +17,6 @@ def create() -> FastAPI:
     configure_logging(settings.log_level)
     url = prepare_database(settings)
     writer = WriterProcess(url, settings.log_level, settings.group_commit_max)
-    app = create_app(open_pool(url, settings.db_pool_size, "api"), writer)
+    app = create_app(open_pool(url, settings.db_pool_size, "api"), writer, settings)
     tune_garbage_collector()
     return app

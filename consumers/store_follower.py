@@ -13,24 +13,20 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 
-import psycopg
 import structlog
-from eventsourcing.persistence import InterfaceError, OperationalError
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from consumers.notifications import follow
 from infra.event_store import EventStore, open_event_store
 from infra.logging import configure_logging
 from infra.metrics import PROJECTED
-from infra.postgres import open_pool
+from infra.postgres import UNREACHABLE, open_pool
 from projections import projection
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection
 from projections.rebuild import read_events
 
 log = structlog.get_logger()
-
-UNREACHABLE = (psycopg.OperationalError, OperationalError, InterfaceError)
 
 
 class StoreFollower:
@@ -96,14 +92,14 @@ class StoreFollower:
         return applied
 
     def _listen_and_follow(self, keep_going: Callable[[], bool]) -> None:
-        channel = self._store.recorder.channel_name  # type: ignore[attr-defined]
-        with psycopg.connect(self._url, autocommit=True) as listener:
-            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-            while keep_going():
-                if self.catch_up() < self._batch_size:  # caught up: wait for news
-                    for _ in listener.notifies(timeout=self._poll_seconds, stop_after=1):
-                        pass
-                    threading.Event().wait(self._gather_seconds)  # let a burst gather
+        follow(
+            self._url,
+            self._store.recorder.channel_name,  # type: ignore[attr-defined]
+            lambda: self.catch_up() >= self._batch_size,
+            keep_going,
+            poll_seconds=self._poll_seconds,
+            gather_seconds=self._gather_seconds,
+        )
 
 
 def follow_in_child(url: str, log_level: str, parent_pid: int) -> None:

@@ -7,11 +7,12 @@ from psycopg_pool import ConnectionPool
 
 from commands import side_tables
 from commands.bus import CommandBus
+from consumers import kafka_feed, relay
 from infra import api_keys
 from infra.event_store import EventStore, open_event_store
 from infra.postgres import database_url, open_pool
 from infra.settings import Settings
-from projections import projection
+from projections import dead_letters, projection
 from projections.catalog import PROJECTIONS
 
 MIGRATION_LOCK = 7_401_312  # advisory lock id: one process creates tables at a time
@@ -43,10 +44,13 @@ def prepare_database(settings: Settings) -> str:
     url = database_url(settings)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        open_event_store(url, pool_size=1).close()  # creates the events table
+        open_event_store(url, pool_size=1, create_table=True).close()
         conn.execute(side_tables.DDL)
         conn.execute(api_keys.DDL)
         conn.execute(projection.POSITIONS_DDL)
+        conn.execute(dead_letters.DDL)
+        conn.execute(relay.DDL)
+        conn.execute(kafka_feed.DDL)
         for each in PROJECTIONS.values():
             projection.register(conn, each)
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))

@@ -3,7 +3,8 @@
 import os
 import shutil
 import tempfile
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -23,8 +24,12 @@ from rich.text import Text
 from infra.api_keys import Role, create_first_admin_key, create_key
 from infra.bootstrap import bootstrap, prepare_database
 from infra.logging import configure_logging
-from infra.postgres import database_url
+from infra.postgres import database_url, open_pool
+from infra.runtime import stop_on_signals
 from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from projections.projection import Projection
 
 app = typer.Typer(
     help="The CRM event store: API, consumers and maintenance.",
@@ -97,32 +102,109 @@ def keys_create(
 
 
 @app.command()
-def replay(name: Annotated[str, typer.Argument(help="the projection, e.g. customer_360")]) -> None:
-    """Rebuild a projection from the event store into a new table, then swap it in."""
-    from projections.catalog import PROJECTIONS
-    from projections.rebuild import rebuild
+def relay() -> None:
+    """Publish stored events to Kafka (CRM_KAFKA_BOOTSTRAP), in order, at least once."""
+    from consumers.relay import run_relay
 
-    if name not in PROJECTIONS:
-        raise typer.BadParameter(f"unknown projection; known: {', '.join(PROJECTIONS)}")
-    container = bootstrap(Settings())
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
-        EventRate(),
-        TimeRemainingColumn(),
-    )
+    settings = _kafka_settings()
+    url = prepare_database(settings)
+    stopping = stop_on_signals()
+    run_relay(settings, url, lambda: not stopping.is_set())
+
+
+@app.command()
+def project(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="projections to feed; all of them by default")
+    ] = None,
+) -> None:
+    """Feed read models from Kafka, one consumer group per projection."""
+    from consumers.projector import run_projectors
+    from projections.catalog import PROJECTIONS
+
+    chosen = [_projection(name) for name in names or PROJECTIONS]
+    settings = _kafka_settings()
+    url = prepare_database(settings)
+    stopping = stop_on_signals()
+    pool = open_pool(url, len(chosen) + 1, "projector")
     try:
-        with Progress(*columns, console=console) as progress, container.pool.connection() as conn:
-            head = container.store.recorder.max_notification_id() or 0
-            task = progress.add_task(f"rebuilding {name}", total=head)
-            position = rebuild(
-                conn,
-                container.store.recorder,
-                PROJECTIONS[name],
-                lambda reached, head: progress.update(task, completed=reached, total=head),
-            )
+        run_projectors(settings, pool, chosen, stopping)
+    except Exception as error:  # noqa: BLE001 - shown, then a failing exit status
+        console.print(f"[red]projector stopped:[/red] {error!r}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        pool.close()
+
+
+@app.command()
+def replay(
+    name: Annotated[str, typer.Argument(help="the projection, e.g. customer_360")],
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="build it as of this recorded time (RFC 3339; UTC if no offset) into a table"
+            " of its own, without touching the live one"
+        ),
+    ] = None,
+) -> None:
+    """Rebuild a projection from the event store into a new table, then swap it in."""
+    from projections.rebuild import build_as_of, rebuild
+
+    chosen = _projection(name)
+    as_of = _time(until) if until else None
+    container = bootstrap(Settings())
+    recorder = container.store.recorder
+    try:
+        with Progress(*PROGRESS_COLUMNS, console=console) as progress:
+            task = progress.add_task(f"rebuilding {name}", total=recorder.max_notification_id())
+
+            def advance(reached: int, head: int) -> None:
+                progress.update(task, completed=reached, total=head)
+
+            with container.pool.connection() as conn:
+                if as_of:
+                    table = build_as_of(conn, recorder, chosen, as_of, advance)
+                else:
+                    position = rebuild(conn, recorder, chosen, advance)
     finally:
         container.close()
-    console.print(f"{name} rebuilt up to position {position} and swapped in.")
+    if as_of:
+        console.print(f"{name} as of {as_of.isoformat()} is in table {table}.", soft_wrap=True)
+    else:
+        console.print(f"{name} rebuilt up to position {position} and swapped in.")
+
+
+PROGRESS_COLUMNS = (
+    TextColumn("[bold]{task.description}"),
+    BarColumn(),
+    TaskProgressColumn(),
+    TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
+    EventRate(),
+    TimeRemainingColumn(),
+)
+
+
+def _projection(name: str) -> "Projection":
+    from projections.catalog import PROJECTIONS
+
+    if name not in PROJECTIONS:
+        raise typer.BadParameter(f"unknown projection {name!r}; known: {', '.join(PROJECTIONS)}")
+    return PROJECTIONS[name]
+
+
+def _kafka_settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if not settings.kafka_bootstrap:
+        raise typer.BadParameter("set CRM_KAFKA_BOOTSTRAP to the Kafka brokers (host:port,...)")
+    return settings
+
+
+def _time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an RFC 3339 time", param_hint="--until"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -170,9 +170,12 @@ _NEWER_EVENTS = (
 )
 
 
-def open_event_store(url: str, pool_size: int) -> EventStore:
-    """Connects the event store to PostgreSQL, creating its table if needed."""
+def open_event_store(url: str, pool_size: int, *, create_table: bool = False) -> EventStore:
+    """Connects the event store to PostgreSQL. Only `prepare_database`, which holds the
+    migration lock, creates its table: processes starting together would otherwise replace
+    its trigger function at the same time and fail ("tuple concurrently updated")."""
     env = eventsourcing_env(url, pool_size) | {
+        "CREATE_TABLE": "y" if create_table else "n",
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": get_topic(CrmRecorder),
         "AGGREGATE_CACHE_MAXSIZE": "20000",

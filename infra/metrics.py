@@ -9,3 +9,5 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )
 PROJECTED = Counter("crm_projected_events_total", "Events applied to read models", ["projection"])
+RELAYED = Counter("crm_relayed_events_total", "Events published to Kafka and acknowledged")
+PARKED = Counter("crm_dead_letters_total", "Messages parked as dead letters", ["projection"])

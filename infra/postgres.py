@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from psycopg import Connection, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import set_json_dumps, set_json_loads
@@ -21,6 +22,8 @@ RECONNECT_SECONDS = 2.0
 """How long a pool keeps backing off on one reconnection attempt before it starts afresh:
 short, so that a restarted database is used again within seconds, not minutes."""
 EMBEDDED_DATABASE = "crm"
+UNREACHABLE = (psycopg.OperationalError, OperationalError, InterfaceError)
+"""What psycopg and the event store raise when PostgreSQL is away (waited out, not fatal)."""
 
 
 def database_url(settings: Settings) -> str:

@@ -1,6 +1,8 @@
 """Interpreter settings for the long-running processes."""
 
 import gc
+import signal
+import threading
 
 GEN0_THRESHOLD = 50_000
 
@@ -12,3 +14,11 @@ def tune_garbage_collector() -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: long-running commands finish their batch and stop."""
+    stopping = threading.Event()
+    for each in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(each, lambda *_: stopping.set())
+    return stopping

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     kafka_partitions: int = 12
     kafka_max_poll_interval_ms: int | None = None
     kafka_session_timeout_ms: int | None = None
+    kafka_fetch_max_wait_ms: int | None = Field(
+        default=None, description="longest a consumer's fetch waits for data (Kafka's: 500)"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     smtp_url: str | None = None

@@ -1,12 +1,13 @@
 """The event envelope every consumer sees (the Kafka message of CONTRACT.md)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 import orjson
 from eventsourcing.persistence import Notification
+from pydantic import TypeAdapter, ValidationError
 
 SCHEMA_VERSION = 1
 EVENT_ID_NAMESPACE = UUID("0b5f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11")
@@ -55,3 +56,33 @@ def from_notification(notification: Notification) -> Envelope:
         schema_version=SCHEMA_VERSION,
         data=data,
     )
+
+
+class MalformedMessage(ValueError):
+    """A Kafka message that is not an event envelope of a known schema version."""
+
+
+def encode(envelope: Envelope) -> bytes:
+    """The Kafka message value of CONTRACT.md: the envelope as one JSON object."""
+    return orjson.dumps({name: getattr(envelope, name) for name in _FIELDS})
+
+
+def decode(value: bytes | None) -> Envelope:
+    """Reads a Kafka message value back into an envelope, checking every field's type."""
+    try:
+        envelope = _ENVELOPE.validate_json(value or b"")
+    except ValidationError as error:
+        raise MalformedMessage(_first_problem(error)) from None
+    if envelope.schema_version != SCHEMA_VERSION:
+        raise MalformedMessage(f"unknown schema_version {envelope.schema_version}")
+    return envelope
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors(include_url=False)[0]
+    where = ".".join(map(str, problem["loc"])) or "message"
+    return f"{where}: {problem['msg']} ({error.error_count()} problem(s))"
+
+
+_ENVELOPE = TypeAdapter(Envelope)
+_FIELDS = tuple(field.name for field in fields(Envelope))

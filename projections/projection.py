@@ -4,9 +4,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import Connection
 
-from projections.envelope import Envelope
+from projections.dead_letters import DeadLetter, park
+from projections.envelope import Envelope, encode
+
+POISON = (LookupError, ValueError, TypeError, ArithmeticError, psycopg.DataError)
+"""What a projection raises for an event whose data it cannot apply: the event is parked."""
+SYSTEMIC = 20
+"""A batch of more events than this that all fail is a bug, not poison: it stops the projection."""
 
 POSITIONS_DDL = """
 CREATE TABLE IF NOT EXISTS crm_projections (
@@ -75,9 +82,42 @@ def apply_batch(conn: Connection[Any], projection: Projection, events: Sequence[
         ).fetchone() or (0,)
         fresh = [e for e in events if e.position > applied]
         if fresh:
-            projection.apply(conn, fresh, projection.name)
+            apply_or_park(conn, projection, fresh, projection.name)
             conn.execute(
                 "UPDATE crm_projections SET position = %s WHERE name = %s",
                 (fresh[-1].position, projection.name),
             )
         return len(fresh)
+
+
+def apply_or_park(
+    conn: Connection[Any], projection: Projection, events: Sequence[Envelope], table: str
+) -> int:
+    """Applies events to `table` in the caller's transaction; returns how many were parked.
+
+    If the batch fails with a data error, its events are applied one by one, and each one
+    that fails is parked as a dead letter. Any other error propagates and stops the feed.
+    """
+    try:
+        with conn.transaction():
+            projection.apply(conn, events, table)
+        return 0
+    except POISON:
+        pass
+    letters = []
+    for event in events:
+        try:
+            with conn.transaction():
+                projection.apply(conn, [event], table)
+        except POISON as error:
+            letters.append((event, error))
+    if len(letters) == len(events) > SYSTEMIC:
+        raise letters[0][1]
+    park(
+        conn,
+        [
+            DeadLetter(projection.name, repr(error), encode(event), position=event.position)
+            for event, error in letters
+        ],
+    )
+    return len(letters)

@@ -1,13 +1,15 @@
-"""Rebuilds a projection from position 0 into a new table, then swaps it in atomically."""
+"""Rebuilds a projection from position 0 into a new table, then swaps it in atomically;
+or builds it as of a past time into a table of its own, for analysis."""
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder
 from psycopg import Connection, sql
 
 from projections.envelope import Envelope, from_notification
-from projections.projection import Projection
+from projections.projection import Projection, apply_or_park
 
 Progress = Callable[[int, int], None]
 """Called with (position reached, head position)."""
@@ -60,6 +62,27 @@ def rebuild(
     return reached
 
 
+def build_as_of(
+    conn: Connection[Any],
+    recorder: ApplicationRecorder,
+    projection: Projection,
+    until: datetime,
+    progress: Progress = lambda _position, _head: None,
+) -> str:
+    """Builds `projection` from the events recorded at or before `until` into a table of its
+    own, named after that time, and returns the table's name. The live table is untouched."""
+    table = f"{projection.name}_as_of_{until.astimezone(UTC):%Y%m%dt%H%M%Sz}"  # unquoted SQL works
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+    projection.create(conn, table)
+    conn.commit()
+    head = recorder.max_notification_id() or 0
+    _build(
+        conn, recorder, projection, table, (0, head), progress,
+        commit=True, keep=lambda event: event.recorded_at <= until,
+    )  # fmt: skip
+    return table
+
+
 def _build(
     conn: Connection[Any],
     recorder: ApplicationRecorder,
@@ -69,11 +92,15 @@ def _build(
     progress: Progress,
     *,
     commit: bool = False,
+    keep: Callable[[Envelope], bool] = lambda _event: True,
 ) -> int:
-    """Applies the events in (after, head] to `table`; commits each batch if asked."""
+    """Applies the events in (after, head] that `keep` admits to `table`; commits each batch
+    if asked."""
     reached, head = span
     for events in read_events(recorder, reached, until=head):
-        projection.apply(conn, events, table)
+        kept = [event for event in events if keep(event)]
+        if kept:
+            apply_or_park(conn, projection, kept, table)
         if commit:
             conn.commit()
         reached = events[-1].position

@@ -5,9 +5,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from infra.kafka import end_offsets
 from projections import projection
 
 router = APIRouter(tags=["operations"])
@@ -27,7 +29,8 @@ def healthz() -> dict[str, str]:
     responses={503: {"description": "Not ready: `checks` says which part is not"}},
 )
 def readyz(request: Request) -> JSONResponse:
-    """The database answers and no read model has stopped; 503 otherwise."""
+    """The database (and the broker, with Kafka) answers and no read model has stopped;
+    503 otherwise."""
     checks: dict[str, Any] = {}
     try:
         with request.app.state.pool.connection(timeout=2) as conn:
@@ -35,6 +38,12 @@ def readyz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
+    if request.app.state.settings.kafka_bootstrap:
+        try:
+            end_offsets(request.app.state.settings, timeout_ms=2000)
+            checks["broker"] = "ok"
+        except KafkaError as error:
+            checks["broker"] = f"unavailable: {type(error).__name__}"
     checks["command_writer"] = "ok" if request.app.state.commands.alive else "not running"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(

@@ -4,7 +4,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import psutil
 import psycopg
 
 from tests.e2e.conftest import crm_env, free_port, start_service
+from tests.waiting import wait_for
 
 PURCHASES = 600
 
@@ -47,13 +47,6 @@ def kill_children(pid: int) -> int:
     for child in children:
         child.kill()
     return len(children)
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_killing_the_writer_and_follower_loses_nothing_and_doubles_nothing(new_database) -> None:

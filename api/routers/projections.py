@@ -1,0 +1,61 @@
+"""Projection status: how far each read model is behind the event store (admin, analyst)."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from kafka.errors import KafkaError
+from psycopg import Connection
+from pydantic import BaseModel
+
+from api import problems
+from api.auth import requires
+from infra.api_keys import Principal, Role
+from infra.kafka import end_offsets
+from infra.postgres import with_connection
+from infra.settings import Settings
+from projections import status
+
+router = APIRouter(
+    prefix="/v1/projections", tags=["projections"], responses=problems.documented(401, 403, 503)
+)
+Analyst = Annotated[Principal, Depends(requires(Role.ANALYST))]
+
+
+class ProjectionsView(BaseModel):
+    """Every projection, and how they are fed."""
+
+    mode: Literal["in-process", "kafka"]
+    head: int
+    broker: Literal["ok", "unreachable"] | None
+    items: list[status.ProjectionStatus]
+
+
+@router.get("", response_model=ProjectionsView)
+def projections(request: Request, _: Analyst) -> ProjectionsView:
+    """Each projection: position applied, lag in events and in seconds, dead letters."""
+    settings: Settings = request.app.state.settings
+    now = datetime.now(UTC)
+    mode: Literal["in-process", "kafka"] = "kafka" if settings.kafka_bootstrap else "in-process"
+    broker: Literal["ok", "unreachable"] | None = None
+    ends: dict[int, int] = {}
+    if mode == "kafka":
+        try:
+            ends, broker = end_offsets(settings), "ok"
+        except KafkaError:
+            broker = "unreachable"
+
+    def read(conn: Connection[Any]) -> ProjectionsView:
+        items = (
+            status.through_kafka(conn, settings.kafka_topic, ends, now)
+            if mode == "kafka"
+            else status.in_process(conn, now)
+        )
+        return ProjectionsView(
+            mode=mode,
+            head=status.head(conn),
+            broker=broker,
+            items=items,
+        )
+
+    return with_connection(request.app.state.pool, read)

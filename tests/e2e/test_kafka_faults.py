@@ -1,0 +1,208 @@
+"""The production path under faults: `crm serve` + `crm relay` + `crm project` processes,
+real PostgreSQL and the test broker. Nothing is lost, nothing counts twice."""
+
+import json
+import random
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from tests.broker import Gate, Tansu
+from tests.conftest import KAFKA_TEST_FETCH_WAIT_MS, KAFKA_TEST_TIMEOUT_MS
+from tests.e2e.conftest import CRM, Service, crm_env, free_port, start_service
+from tests.e2e.test_faults import buy_until_accepted
+from tests.waiting import wait_for
+
+
+def kafka_env(database_url: str, bootstrap: str) -> dict[str, str]:
+    return crm_env(
+        database_url=database_url,
+        port=str(free_port()),
+        kafka_bootstrap=bootstrap,
+        kafka_topic=f"crm.events.e2e-{uuid.uuid4().hex[:10]}",
+        kafka_partitions="4",
+        kafka_max_poll_interval_ms=str(KAFKA_TEST_TIMEOUT_MS),
+        kafka_session_timeout_ms=str(KAFKA_TEST_TIMEOUT_MS),
+        kafka_fetch_max_wait_ms=str(KAFKA_TEST_FETCH_WAIT_MS),
+    )
+
+
+class Consumers:
+    """`crm relay` and `crm project` processes, each logging to a file of its own."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self._env, self._logs = env, logs
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *command: str) -> None:
+        with (self._logs / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [CRM, *command], env=self._env, stdout=log, stderr=log
+            )
+
+    def kill(self, name: str) -> None:
+        """kill -9."""
+        self.processes[name].kill()
+        self.processes[name].wait(timeout=10)
+
+    def log(self, name: str) -> list[dict]:
+        lines = (self._logs / f"{name}.log").read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
+def kafka_stack(
+    database_url: str, bootstrap: str, logs: Path
+) -> Iterator[tuple[Service, Consumers]]:
+    """The API, one relay and one projector on the Kafka path."""
+    env = kafka_env(database_url, bootstrap)
+    service = start_service(env)
+    consumers = Consumers(env, logs)
+    try:
+        consumers.start("relay", "relay")
+        consumers.start("project", "project")
+        yield service, consumers
+    finally:
+        consumers.stop()
+        service.stop()
+
+
+def register(client: httpx.Client, count: int) -> list[str]:
+    return [client.post("/v1/customers", json={"name": f"K{n}"}).json()["id"] for n in range(count)]
+
+
+def counts(database_url: str) -> Counter:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT customer_id, purchase_count FROM customer_360").fetchall()
+    return Counter({str(customer_id): count for customer_id, count in rows if count})
+
+
+def rebuild_differs(service: Service) -> int:
+    """Builds customer_360 from the event store with `crm replay --until` (far in the future)
+    and counts the rows that differ from the live table, both ways."""
+    done = subprocess.run(
+        [CRM, "replay", "customer_360", "--until", "2100-01-01T00:00:00Z"],
+        env=service.env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    table = done.stdout.split("is in table ")[1].split(".")[0]
+    with psycopg.connect(service.env["CRM_DATABASE_URL"]) as conn:
+        return conn.execute(
+            f"SELECT (SELECT count(*) FROM (TABLE customer_360 EXCEPT TABLE {table}) a)"
+            f" + (SELECT count(*) FROM (TABLE {table} EXCEPT TABLE customer_360) b)"
+        ).fetchone()[0]
+
+
+def test_kill_9_of_relay_and_projector_loses_nothing_and_counts_nothing_twice(
+    new_database, kafka_bootstrap, tmp_path
+) -> None:
+    url = new_database()
+    with kafka_stack(url, kafka_bootstrap, tmp_path) as (service, consumers):
+        with service.client(service.create_key("service")) as api:
+            customers = register(api, 50)
+            orders = [(customers[i % 50], f"k9-{i}") for i in range(5000)]
+            done = threading.Event()
+            kills: list[str] = []
+
+            def chaos() -> None:
+                while not done.wait(random.uniform(0.3, 1.2)):
+                    name = random.choice(["relay", "project"])
+                    consumers.kill(name)
+                    kills.append(name)
+                    consumers.start(name, name)
+
+            killer = threading.Thread(target=chaos)
+            killer.start()
+            try:
+                with ThreadPoolExecutor(8) as pool:
+                    statuses = list(pool.map(lambda o: buy_until_accepted(api, *o), orders))
+            finally:
+                done.set()
+                killer.join()
+        assert statuses == [201] * 5000
+        assert {"relay", "project"} <= set(kills), kills
+        wait_for(lambda: counts(url) == Counter({c: 100 for c in customers}), seconds=180)
+        assert rebuild_differs(service) == 0
+
+
+def test_two_projectors_in_one_group_split_the_partitions_and_count_exactly(
+    new_database, kafka_bootstrap, tmp_path
+) -> None:
+    url = new_database()
+    with kafka_stack(url, kafka_bootstrap, tmp_path) as (service, consumers):
+        consumers.start("project-2", "project")
+        with service.client(service.create_key("service")) as api:
+            customers = register(api, 40)
+            wait_for(lambda: len(_last_assignments(consumers)) == 2, seconds=60)
+            orders = [(customers[i % 40], f"two-{i}") for i in range(1000)]
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(lambda o: buy_until_accepted(api, *o), orders))
+        assert statuses == [201] * 1000
+        wait_for(lambda: counts(url) == Counter({c: 25 for c in customers}), seconds=120)
+        first, second = _last_assignments(consumers).values()
+        assert first and second and sorted(first + second) == [0, 1, 2, 3]
+
+
+def _last_assignments(consumers: Consumers) -> dict[str, list[int]]:
+    """Each projector process's latest partition assignment, once both have one."""
+    latest = {}
+    for name in ("project", "project-2"):
+        assigned = [e for e in consumers.log(name) if e.get("event") == "partitions assigned"]
+        if assigned and assigned[-1]["partitions"]:
+            latest[name] = assigned[-1]["partitions"]
+    both = len(latest) == 2 and sorted(sum(latest.values(), [])) == [0, 1, 2, 3]
+    return latest if both else {}
+
+
+def test_a_broker_outage_of_10_s_loses_no_command_and_no_event(new_database, tmp_path) -> None:
+    url = new_database()
+    gate_port = free_port()
+    broker = Tansu(advertised_port=gate_port)
+    gate = Gate(gate_port, broker.port)
+    try:
+        with kafka_stack(url, f"127.0.0.1:{gate_port}", tmp_path) as (service, _):
+            with service.client(service.create_key("service")) as api:
+                customers = register(api, 10)
+                statuses: list[int] = []
+
+                def keep_buying() -> None:
+                    for i in range(300):
+                        statuses.append(buy_until_accepted(api, customers[i % 10], f"out-{i}"))
+                        time.sleep(0.05)
+
+                buyer = threading.Thread(target=keep_buying)
+                buyer.start()
+                wait_for(lambda: len(statuses) >= 30)
+                gate.close()
+                time.sleep(10)
+                during = len(statuses)
+                gate.open()
+                buyer.join()
+            assert statuses == [201] * 300
+            assert during > 60  # commands kept coming while the broker was away
+            wait_for(lambda: counts(url) == Counter({c: 30 for c in customers}), seconds=120)
+            with service.client(service.create_key("analyst")) as analyst:
+                status = analyst.get("/v1/projections").json()
+            (projection,) = status["items"]
+            assert (status["mode"], status["broker"]) == ("kafka", "ok")
+            assert (projection["lag_events"], projection["dead_letters"]) == (0, 0)
+    finally:
+        gate.close()
+        broker.stop()
