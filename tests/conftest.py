@@ -1,13 +1,15 @@
 """Test infrastructure: a fresh PostgreSQL database per use, dropped at the end.
 
 PostgreSQL is CRM_TEST_DATABASE_URL if set, else the server at 127.0.0.1:5432 if it
-answers, else an embedded server (DESIGN.md).
+answers, else an embedded server (DESIGN.md). Kafka is CRM_TEST_KAFKA_BOOTSTRAP if set,
+else a Tansu broker started for each test; each test gets a topic of its own.
 """
 
 import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -18,6 +20,7 @@ from psycopg.conninfo import make_conninfo
 from infra.bootstrap import Container, bootstrap
 from infra.postgres import embedded_database_url
 from infra.settings import Settings
+from tests.broker import Tansu
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -66,3 +69,45 @@ def container(database_url: str) -> Iterator[Container]:
     built.start()
     yield built
     built.close()
+
+
+KAFKA_TEST_TIMEOUT_MS = 3000
+"""The test broker's first group join waits this long (DESIGN.md): short, for tests only."""
+
+KAFKA_TEST_FETCH_WAIT_MS = 100
+"""Tansu answers a waiting fetch only when the wait ends: shortened, for tests only."""
+
+
+@contextmanager
+def started_broker() -> Iterator[str]:
+    """CRM_TEST_KAFKA_BOOTSTRAP if set, else a Tansu broker of its own, stopped afterwards."""
+    if bootstrap := os.environ.get("CRM_TEST_KAFKA_BOOTSTRAP"):
+        yield bootstrap
+        return
+    broker = Tansu()  # starts in about 0.1 s
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def kafka_bootstrap() -> Iterator[str]:
+    """The test broker's address: a broker per test, so that consumer groups (every
+    projector joins `crm-<projection>`) never carry one test's members into the next."""
+    with started_broker() as bootstrap:
+        yield bootstrap
+
+
+def kafka_settings(database_url: str, bootstrap: str, **overrides: object) -> Settings:
+    """Settings for the Kafka path: a fresh topic of 4 partitions, the tests' short timeouts."""
+    values: dict = {
+        "database_url": database_url,
+        "kafka_bootstrap": bootstrap,
+        "kafka_topic": f"crm.events.test-{uuid.uuid4().hex[:10]}",
+        "kafka_partitions": 4,
+        "kafka_max_poll_interval_ms": KAFKA_TEST_TIMEOUT_MS,
+        "kafka_session_timeout_ms": KAFKA_TEST_TIMEOUT_MS,
+        "kafka_fetch_max_wait_ms": KAFKA_TEST_FETCH_WAIT_MS,
+    }
+    return Settings(**(values | overrides), _env_file=None)  # type: ignore[arg-type]

@@ -1,0 +1,86 @@
+"""Helpers for tests of the Kafka path: run the relay and a projector in this process."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+
+from kafka import KafkaConsumer, TopicPartition
+
+from commands.context import Target
+from commands.customers import RecordPurchase
+from consumers.projector import ProjectorRunner
+from consumers.relay import Relay
+from infra.bootstrap import Container
+from infra.kafka import ensure_topic, open_producer
+from infra.settings import Settings
+from projections.catalog import PROJECTIONS
+from tests.integration.conftest import context
+
+
+def relay_all(crm: Container, settings: Settings) -> int:
+    """Publishes every stored event not yet published; returns how many were sent."""
+    producer = open_producer(settings, "test-relay")
+    try:
+        relay = Relay(crm.store, crm.pool, producer, settings.kafka_topic, ensure_topic(settings))
+        sent = 0
+        while count := relay.publish():
+            sent += count
+        return sent
+    finally:
+        producer.close()
+
+
+@contextmanager
+def projector(crm: Container, settings: Settings, name: str = "customer_360") -> Iterator[None]:
+    """Runs the projector of `name` in a thread while the block runs; raises what stopped it,
+    if anything did."""
+    stopping = threading.Event()
+    runner = ProjectorRunner(settings, crm.pool, PROJECTIONS[name])
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.run(lambda: not stopping.is_set())
+        except BaseException as error:  # noqa: BLE001 - raised again by the test's thread
+            failures.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        thread.join(timeout=30)
+        if failures:
+            raise failures[0]
+
+
+def buy(crm: Container, customer_id: object, order_id: str, total: str = "10.00") -> None:
+    purchase = RecordPurchase(order_id=order_id, total=Decimal(total), currency="EUR")
+    crm.bus.execute(Target(customer_id), purchase, context())  # type: ignore[arg-type]
+
+
+def purchase_count(crm: Container, customer_id: object) -> int | None:
+    with crm.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT purchase_count FROM customer_360 WHERE customer_id = %s", (customer_id,)
+        ).fetchone()
+    return row[0] if row else None
+
+
+def topic_messages(settings: Settings) -> list:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(settings.kafka_topic, p)
+            for p in consumer.partitions_for_topic(settings.kafka_topic)
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        messages = []
+        while polled := consumer.poll(timeout_ms=2000):
+            messages += [m for batch in polled.values() for m in batch]
+        return messages
+    finally:
+        consumer.close()
