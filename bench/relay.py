@@ -33,7 +33,7 @@ from infra.bootstrap import Container, bootstrap
 from infra.kafka import ensure_topic, open_producer, partition_for
 from infra.settings import Settings
 from projections.envelope import encode
-from projections.rebuild import read_events
+from projections.stored_events import read_events
 from tests.broker import Tansu
 
 RAW, RELAY = "raw producer", "relay"

@@ -33,7 +33,7 @@ from infra.metrics import RELAYED
 from infra.postgres import UNREACHABLE, open_pool
 from infra.settings import Settings
 from projections.envelope import SCHEMA_VERSION, Envelope, encode
-from projections.rebuild import read_events
+from projections.stored_events import read_events
 
 log = structlog.get_logger()
 

@@ -24,7 +24,7 @@ from infra.postgres import UNREACHABLE, open_pool
 from projections import projection
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection
-from projections.rebuild import read_events
+from projections.stored_events import read_events
 
 log = structlog.get_logger()
 

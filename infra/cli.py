@@ -163,9 +163,9 @@ def replay(
 
             with container.pool.connection() as conn:
                 if as_of:
-                    table = build_as_of(conn, recorder, chosen, as_of, advance)
+                    table = build_as_of(conn, chosen, as_of, advance)
                 else:
-                    position = rebuild(conn, recorder, chosen, advance)
+                    position = rebuild(conn, chosen, advance)
     finally:
         container.close()
     if as_of:

@@ -1,9 +1,10 @@
 """The event envelope every consumer sees (the Kafka message of CONTRACT.md)."""
 
+import hashlib
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Notification
@@ -11,14 +12,14 @@ from pydantic import TypeAdapter, ValidationError
 
 SCHEMA_VERSION = 1
 EVENT_ID_NAMESPACE = UUID("0b5f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11")
-_STORED_ONLY = ("originator_id", "originator_version", "timestamp", "originator_topic", "meta")
+_STORED_ONLY = ("originator_id", "originator_version", "originator_topic")
+_NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """One stored event with its position, times and causes; `data` is the event's own fields."""
 
-    event_id: str
     type: str
     stream_id: str
     stream_version: int
@@ -32,29 +33,56 @@ class Envelope:
     schema_version: int
     data: dict[str, Any]
 
+    @property
+    def event_id(self) -> str:
+        """The event's id, derived from its stream and version: the same on every read."""
+        return event_id(self.stream_id, self.stream_version)
 
-def from_notification(notification: Notification) -> Envelope:
-    """Decodes a stored event read from the notification log."""
-    state: dict[str, Any] = orjson.loads(notification.state)
-    meta = state["meta"]
-    data = {k: v for k, v in state.items() if k not in _STORED_ONLY}
-    event_type = notification.topic.rpartition(":")[2]
-    stream_id = str(notification.originator_id)
+
+def event_id(stream_id: str, version: int) -> str:
+    """`str(uuid5(EVENT_ID_NAMESPACE, f"{stream_id}/{version}"))`, in a quarter of the time
+    (the namespace is hashed once)."""
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update(f"{stream_id}/{version}".encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = raw[6] & 0x0F | 0x50  # version 5
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def from_stored(position: int, stream_id: str, version: int, topic: str, state: bytes) -> Envelope:
+    """Decodes a stored event: its position, stream, version, topic and JSON state."""
+    data: dict[str, Any] = orjson.loads(state)
+    meta, recorded_at = data.pop("meta"), data.pop("timestamp")
+    for name in _STORED_ONLY:
+        data.pop(name, None)
+    event_type = topic.rpartition(":")[2]
     return Envelope(
-        event_id=str(uuid5(EVENT_ID_NAMESPACE, f"{stream_id}/{notification.originator_version}")),
         type=event_type,
         stream_id=stream_id,
-        stream_version=notification.originator_version,
-        position=notification.id,
+        stream_version=version,
+        position=position,
         customer_id=data.get("customer_id")
         or (stream_id if event_type.startswith("Customer.") else None),
         occurred_at=datetime.fromisoformat(meta["occurred_at"]),
-        recorded_at=datetime.fromisoformat(state["timestamp"]),
+        recorded_at=datetime.fromisoformat(recorded_at),
         actor=meta["actor"],
         correlation_id=meta["correlation_id"],
         causation_id=meta.get("causation_id"),
         schema_version=SCHEMA_VERSION,
         data=data,
+    )
+
+
+def from_notification(notification: Notification) -> Envelope:
+    """Decodes a stored event read from the notification log."""
+    return from_stored(
+        notification.id,
+        str(notification.originator_id),
+        notification.originator_version,
+        notification.topic,
+        notification.state,
     )
 
 
@@ -68,7 +96,8 @@ def encode(envelope: Envelope) -> bytes:
 
 
 def decode(value: bytes | None) -> Envelope:
-    """Reads a Kafka message value back into an envelope, checking every field's type."""
+    """Reads a Kafka message value back into an envelope, checking every field's type.
+    `event_id` is not read: it is derived from `stream_id` and `stream_version`."""
     try:
         envelope = _ENVELOPE.validate_json(value or b"")
     except ValidationError as error:
@@ -85,4 +114,4 @@ def _first_problem(error: ValidationError) -> str:
 
 
 _ENVELOPE = TypeAdapter(Envelope)
-_FIELDS = tuple(field.name for field in fields(Envelope))
+_FIELDS = ("event_id", *(field.name for field in fields(Envelope)))

@@ -1,6 +1,6 @@
 """What a projection is, and the applied-position bookkeeping shared by all of them."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,18 +24,47 @@ CREATE TABLE IF NOT EXISTS crm_projections (
 """
 
 
+Row = dict[str, Any]
+"""A read-model row: its columns by name."""
+
+
 @dataclass(frozen=True)
 class Projection:
-    """A read model: creates its table, and applies batches of events to it."""
+    """A read model of one row per key (a customer, a deal, a campaign...).
+
+    `evolve(row, event)` is the pure fold that gives a key's row after an event (None: no
+    row). Live feeds load the rows a batch concerns and save them back; a rebuild keeps rows
+    in memory. Both apply events with `evolve`, so a rebuild equals the live table.
+    """
 
     name: str
     create: Callable[[Connection[Any], str], None]
-    apply: Callable[[Connection[Any], Sequence[Envelope], str], None]
+    """Creates the named table, without its indexes."""
+    index: Callable[[Connection[Any], str], None]
+    """Creates the indexes of the named table (after a rebuild has filled it)."""
+    key: Callable[[Envelope], str | None]
+    """The key of the row an event changes, if any."""
+    evolve: Callable[[Row | None, Envelope], Row | None]
+    load: Callable[[Connection[Any], Collection[str], str], dict[str, Row]]
+    """The rows of the given keys in the named table, by key."""
+    save: Callable[[Connection[Any], Iterable[Row], str], None]
+    """Inserts or replaces rows in the named table."""
+
+    def apply(self, conn: Connection[Any], events: Sequence[Envelope], table: str) -> None:
+        """Folds a batch of events into the rows of the keys they concern, in `table`."""
+        rows = self.load(conn, {k for e in events if (k := self.key(e)) is not None}, table)
+        changed: dict[str, Row] = {}
+        for event in events:
+            key = self.key(event)
+            if key is not None and (row := self.evolve(rows.get(key), event)) is not None:
+                rows[key] = changed[key] = row
+        self.save(conn, changed.values(), table)
 
 
 def register(conn: Connection[Any], projection: Projection) -> None:
-    """Creates the projection's table and its position row."""
+    """Creates the projection's table, its indexes and its position row."""
     projection.create(conn, projection.name)
+    projection.index(conn, projection.name)
     conn.execute(
         "INSERT INTO crm_projections (name) VALUES (%s) ON CONFLICT DO NOTHING", (projection.name,)
     )
@@ -104,20 +133,26 @@ def apply_or_park(
         return 0
     except POISON:
         pass
-    letters = []
+    failures: list[tuple[Envelope, Exception]] = []
     for event in events:
         try:
             with conn.transaction():
                 projection.apply(conn, [event], table)
         except POISON as error:
-            letters.append((event, error))
-    if len(letters) == len(events) > SYSTEMIC:
-        raise letters[0][1]
-    park(
-        conn,
-        [
-            DeadLetter(projection.name, repr(error), encode(event), position=event.position)
-            for event, error in letters
-        ],
-    )
+            failures.append((event, error))
+    letters = dead_letters(projection, failures, len(events))
+    park(conn, letters)
     return len(letters)
+
+
+def dead_letters(
+    projection: Projection, failures: Sequence[tuple[Envelope, Exception]], out_of: int
+) -> list[DeadLetter]:
+    """The dead letters of events that failed to apply, out of `out_of` events; raises the
+    first error instead if every one of more than SYSTEMIC events failed."""
+    if len(failures) == out_of > SYSTEMIC:
+        raise failures[0][1]
+    return [
+        DeadLetter(projection.name, repr(error), encode(event), position=event.position)
+        for event, error in failures
+    ]

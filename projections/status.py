@@ -13,9 +13,8 @@ from typing import Any
 
 from psycopg import Connection
 
+from infra.event_store import EVENTS_TABLE
 from projections import dead_letters, projection
-
-EVENTS = "crm_events"
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,6 @@ class ProjectionStatus:
     dead_letters: int
     stopped: str | None
     partitions: list[PartitionStatus] | None = None
-
-
-def head(conn: Connection[Any]) -> int:
-    """The position of the newest stored event."""
-    return conn.execute(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS}").fetchone()[0]
 
 
 def in_process(conn: Connection[Any], now: datetime) -> list[ProjectionStatus]:
@@ -115,7 +109,7 @@ def _relay_position(conn: Connection[Any], topic: str) -> int:
 
 def _events_after(conn: Connection[Any], position: int) -> int:
     return conn.execute(
-        f"SELECT count(*) FROM {EVENTS} WHERE notification_id > %s", (position,)
+        f"SELECT count(*) FROM {EVENTS_TABLE} WHERE notification_id > %s", (position,)
     ).fetchone()[0]
 
 
@@ -124,7 +118,7 @@ def _seconds_since_first_after(conn: Connection[Any], positions: list[int], now:
     if not positions:
         return 0.0
     row = conn.execute(
-        f"SELECT convert_from(state, 'UTF8')::jsonb ->> 'timestamp' FROM {EVENTS}"
+        f"SELECT convert_from(state, 'UTF8')::jsonb ->> 'timestamp' FROM {EVENTS_TABLE}"
         " WHERE notification_id > %s ORDER BY notification_id LIMIT 1",
         (min(positions),),
     ).fetchone()

@@ -14,7 +14,7 @@ from infra.api_keys import Principal, Role
 from infra.kafka import end_offsets
 from infra.postgres import with_connection
 from infra.settings import Settings
-from projections import status
+from projections import status, stored_events
 
 router = APIRouter(
     prefix="/v1/projections", tags=["projections"], responses=problems.documented(401, 403, 503)
@@ -53,7 +53,7 @@ def projections(request: Request, _: Analyst) -> ProjectionsView:
         )
         return ProjectionsView(
             mode=mode,
-            head=status.head(conn),
+            head=stored_events.head(conn),
             broker=broker,
             items=items,
         )

@@ -12,8 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from projections.envelope import Envelope
-
-Row = dict[str, Any]
+from projections.projection import Row
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:

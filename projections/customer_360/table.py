@@ -1,6 +1,6 @@
 """The `customer_360` table: its DDL, and batch reads and upserts of its rows."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -9,9 +9,9 @@ import orjson
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
-from projections.customer_360.evolve import Row, evolve
+from projections.customer_360.evolve import evolve
 from projections.envelope import Envelope
-from projections.projection import Projection
+from projections.projection import Projection, Row
 
 TABLE = "customer_360"
 
@@ -50,15 +50,23 @@ CREATE TABLE IF NOT EXISTS {table} (
     registered_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL
 );
+"""
+
+INDEXES = """
 CREATE INDEX IF NOT EXISTS {external_ref_index} ON {table} (external_ref);
 CREATE INDEX IF NOT EXISTS {tags_index} ON {table} USING gin (tags);
 """
 
 
 def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table (and its indexes, named after it) if missing."""
+    """Creates the table if missing."""
+    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
+
+
+def index(conn: Connection[Any], table: str = TABLE) -> None:
+    """Creates the table's indexes, named after it, if missing."""
     conn.execute(
-        sql.SQL(DDL).format(
+        sql.SQL(INDEXES).format(
             table=sql.Identifier(table),
             external_ref_index=sql.Identifier(f"{table}_external_ref_idx"),
             tags_index=sql.Identifier(f"{table}_tags_idx"),
@@ -107,17 +115,11 @@ def _upsert(table: str) -> sql.Composed:
     )
 
 
-def apply(conn: Connection[Any], events: Sequence[Envelope], table: str = TABLE) -> None:
-    """Folds a batch of events into the rows of the customers they concern."""
-    rows = load(conn, {e.customer_id for e in events if e.customer_id}, table)
-    changed: dict[str, Row] = {}
-    for event in events:
-        if event.customer_id is None:
-            continue
-        row = evolve(rows.get(event.customer_id), event)
-        if row is not None:
-            rows[event.customer_id] = changed[event.customer_id] = row
-    save(conn, changed.values(), table)
+def key(event: Envelope) -> str | None:
+    """Rows are per customer."""
+    return event.customer_id
 
 
-PROJECTION = Projection(name=TABLE, create=create, apply=apply)
+PROJECTION = Projection(
+    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=load, save=save
+)

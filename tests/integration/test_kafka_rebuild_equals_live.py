@@ -65,7 +65,7 @@ def test_customer_360_through_kafka_equals_a_rebuild(kafka_crm, customers) -> No
         live = rows(conn, "customer_360", ids)
         # When the projection is built straight from the event store
         later = datetime.now(UTC) + timedelta(days=1)
-        table = build_as_of(conn, crm.store.recorder, CUSTOMER_360, later)
+        table = build_as_of(conn, CUSTOMER_360, later)
         rebuilt = rows(conn, table, ids)
     # Then both have the same rows
     assert rebuilt == live

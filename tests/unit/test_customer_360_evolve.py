@@ -20,7 +20,7 @@ def event(
 ) -> Envelope:
     at = datetime(2026, 3, day, 12, tzinfo=UTC)
     return Envelope(
-        event_id=f"e{day}", type=f"Customer.{type_}", stream_id=CUSTOMER, stream_version=version,
+        type=f"Customer.{type_}", stream_id=CUSTOMER, stream_version=version,
         position=position or next(_positions), customer_id=CUSTOMER, occurred_at=at, recorded_at=at,
         actor="t", correlation_id="c", causation_id=None, schema_version=1, data=data,
     )  # fmt: skip
