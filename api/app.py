@@ -11,8 +11,8 @@ from psycopg_pool import ConnectionPool
 from api import commanding, problems
 from api.auth import SECURITY_SCHEME, KeyCache
 from api.middleware import CorrelationId
-from api.routers import customers, health, projections
-from commands.handlers import HANDLERS
+from api.routers import customers, deals, health, leads, projections, tickets
+from commands.catalog import HANDLERS
 from commands.writer_process import WriterProcess
 from infra.settings import Settings
 
@@ -55,6 +55,9 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     app.add_middleware(CorrelationId)
     problems.install(app)
     app.include_router(customers.router)
+    app.include_router(tickets.router)
+    app.include_router(deals.router)
+    app.include_router(leads.router)
     app.include_router(projections.router)
     app.include_router(health.router)
     _document_bearer_keys(app)

@@ -12,18 +12,21 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
-from fastapi import Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
 
+from api import problems
 from api.auth import service_key
 from commands.base import Command
 from commands.context import CommandContext, Target
 from infra.api_keys import Principal
+from infra.postgres import with_connection
 
 IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 
@@ -80,6 +83,44 @@ def body_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
     return schemas
 
 
+Endpoint = Callable[..., Any]
+
+
+def command_route(
+    router: APIRouter,
+    method: str,
+    path: str,
+    status: int,
+    model: type[Command],
+    *,
+    creates: bool = False,
+) -> Callable[[Endpoint], Endpoint]:
+    """Registers a command route whose body is `model` (parsed by `run`): its success status,
+    answer model, body, headers and errors documented (a command that `creates` its
+    aggregate never answers 404)."""
+    return router.api_route(
+        path,
+        methods=[method],
+        status_code=status,
+        response_model=CommandAccepted,
+        openapi_extra=openapi(model),
+        responses=problems.documented(409, 412, *(() if creates else (404,))),
+    )
+
+
+def aggregate_id(text: str, kind: str) -> UUID:
+    """The id in a path; 404 naming the `kind` of aggregate if it is not a UUID."""
+    try:
+        return UUID(text)
+    except ValueError:
+        raise HTTPException(404, f"no {kind} with id {text}") from None
+
+
+def read(request: Request, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Runs `query(conn, *args, **kwargs)` on a connection of the app's pool."""
+    return with_connection(request.app.state.pool, lambda conn: query(conn, *args, **kwargs))
+
+
 class CommandAccepted(BaseModel):
     """The answer to a command: the aggregate and the version it is now at."""
 
@@ -107,12 +148,14 @@ async def run(
     model: type[Command],
     target: Callable[[], Target],
     located: str | None = None,
+    path_fields: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """Checks the key (401, 403), parses the body as `model` and the headers (422), finds the
     `target` (404), hands the command to the writer and answers with its outcome and ETag
-    (and Location under `located`)."""
+    (and Location under `located`). `path_fields` (the customer of
+    `/customers/{id}/complaints`) are set on the command over anything the body says."""
     principal = await service_key(request)
-    command = _parsed(model, await request.body())
+    command = _parsed(model, await request.body(), path_fields or {})
     context = await command_context(request, principal)
     outcome = await request.app.state.commands.execute(target(), command, context)
     headers = {"ETag": f'"{outcome.version}"'} if outcome.version is not None else {}
@@ -123,13 +166,26 @@ async def run(
     return JSONResponse(outcome.body, outcome.status, headers=headers)
 
 
-def _parsed(model: type[Command], body: bytes) -> Command:
+def _parsed(model: type[Command], body: bytes, path_fields: dict[str, Any]) -> Command:
     try:
+        if path_fields:
+            given = _json_object(body)
+            if given is not None:
+                return model.model_validate(given | path_fields)
         return model.model_validate_json(body)
     except ValidationError as error:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
         ) from None
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (then validating the raw body says what is wrong)."""
+    try:
+        given = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return given if isinstance(given, dict) else None
 
 
 async def _request_hash(request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, TypeVar
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -11,6 +12,8 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from domain.aggregate import Aggregate
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 T = TypeVar("T")
@@ -70,3 +73,8 @@ class Command(BaseModel):
     def unique_claims(self) -> list[tuple[str, str]]:
         """(kind, value) pairs no other aggregate may hold; stored with the events."""
         return []
+
+    def required(self) -> dict[UUID, type[Aggregate]]:
+        """Other aggregates that must exist for this command, by id (the customer a deal is
+        for): if one does not, the command is refused as not found (404)."""
+        return {}

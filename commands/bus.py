@@ -22,10 +22,10 @@ from psycopg_pool import ConnectionPool
 
 from commands import side_tables
 from commands.base import Command
+from commands.catalog import HANDLERS
 from commands.context import CommandContext, Outcome, Target
 from commands.errors import AggregateNotFound, IdempotencyKeyInFlight, VersionMismatch
-from commands.handlers import HANDLERS
-from domain.aggregate import Aggregate
+from domain.aggregate import Aggregate, CustomerOwned
 from domain.errors import CrmError
 from infra.event_store import EventStore, SqlWrite
 from infra.metrics import BATCH_SIZE, COMMANDS
@@ -160,6 +160,7 @@ class CommandBus:
 
     def _commit(self, submissions: list[Submission]) -> None:
         existing = [s.target.aggregate_id for s in submissions if not s.target.creates]
+        existing += [i for s in submissions for i in s.command.required()]
         batch = _Batch(aggregates=self._store.get_many(set(existing)))
         claims = [c for s in submissions for c in s.command.unique_claims()]
         if claims:
@@ -221,6 +222,11 @@ class CommandBus:
             raise AggregateNotFound(
                 f"no {aggregate_type.__name__.lower()} with id {target.aggregate_id}"
             )
+        for required_id, required_type in submission.command.required().items():
+            if not isinstance(batch.aggregates.get(required_id), required_type):
+                raise AggregateNotFound(
+                    f"no {required_type.__name__.lower()} with id {required_id}"
+                )
         if context.expected_version is not None and (
             current is None or current.version != context.expected_version
         ):
@@ -232,12 +238,17 @@ class CommandBus:
         taken = [c for c in claims if c in batch.claimed]
         if taken:
             raise side_tables.claim_taken(*taken[0])
-        aggregate, answer = handler(
+        aggregate, answer, *also = handler(
             submission.command,
             current,
             target.aggregate_id,
             context.meta(submission.command.occurred_at),
         )
+        created = (aggregate,) if target.creates else ()
+        for new in (*created, *(also[0] if also else ())):
+            batch.aggregates[new.id] = new
+            if isinstance(new, CustomerOwned):
+                batch.writes.append(side_tables.link(new.customer_id, new.id))
         batch.aggregates[aggregate.id] = aggregate
         batch.claimed.update(claims)
         batch.writes.extend(side_tables.claim(kind, value, aggregate.id) for kind, value in claims)

@@ -1,4 +1,5 @@
-"""Tables written in the same transaction as a command's events: idempotency and unique claims."""
+"""Tables written in the same transaction as a command's events: idempotency, unique claims,
+and which streams (tickets, deals) belong to which customer."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +29,11 @@ CREATE TABLE IF NOT EXISTS crm_unique_claims (
     value text NOT NULL,
     aggregate_id uuid NOT NULL,
     PRIMARY KEY (kind, value)
+);
+CREATE TABLE IF NOT EXISTS crm_customer_streams (
+    customer_id uuid NOT NULL,
+    stream_id uuid NOT NULL,
+    PRIMARY KEY (customer_id, stream_id)
 );
 """
 
@@ -74,6 +80,15 @@ def claim(kind: str, value: str, aggregate_id: UUID) -> SqlWrite:
     return (
         "INSERT INTO crm_unique_claims (kind, value, aggregate_id) VALUES (%s, %s, %s)",
         (kind, value, aggregate_id),
+    )
+
+
+def link(customer_id: UUID, stream_id: UUID) -> SqlWrite:
+    """The write that records a stream (a ticket, a deal) as the customer's: its events are
+    then in the customer's timeline."""
+    return (
+        "INSERT INTO crm_customer_streams (customer_id, stream_id) VALUES (%s, %s)",
+        (customer_id, stream_id),
     )
 
 

@@ -44,3 +44,23 @@ class Aggregate(LibraryAggregate):
         """The event that starts an aggregate."""
 
         originator_topic: str
+
+
+class CustomerOwned(Aggregate):
+    """Base for aggregates that belong to one customer (a ticket, a deal): every event they
+    record carries `customer_id`, so that it reaches the customer's timeline, read models
+    and Kafka partition. Subclasses set `self.customer_id` in their created event."""
+
+    customer_id: UUID
+
+    class Event(Aggregate.Event):
+        """An event of a customer's aggregate."""
+
+        customer_id: UUID
+
+    class Created(Event, Aggregate.Created):
+        """The event that starts a customer's aggregate."""
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """Records an event, with the owner's `customer_id`."""
+        super().trigger_event(event_class, **{"customer_id": self.customer_id, **kwargs})

@@ -1,7 +1,8 @@
 """A customer's timeline, read straight from the event store (not a read model).
 
 The auditor's view must show exactly what was recorded, so it reads stored events, with
-their positions, causes and times; pages are keyed by position.
+their positions, causes and times; pages are keyed by position. A customer's streams
+(tickets, deals) are found in `crm_customer_streams`, written with their first event.
 """
 
 from dataclasses import asdict
@@ -18,11 +19,14 @@ from projections.stored_events import STORED_COLUMNS
 def customer_events(
     conn: Connection[Any], customer_id: UUID, after: int = 0, limit: int | None = None
 ) -> list[Envelope]:
-    """The customer's events after position `after`, oldest first."""
+    """The events of the customer and of its streams (tickets, deals) after position
+    `after`, oldest first."""
     rows = conn.execute(
         f"SELECT {STORED_COLUMNS} FROM {EVENTS_TABLE}"  # noqa: S608
-        " WHERE originator_id = %s AND notification_id > %s ORDER BY notification_id LIMIT %s",
-        (customer_id, after, limit),
+        " WHERE originator_id = ANY(ARRAY(SELECT stream_id FROM crm_customer_streams"
+        " WHERE customer_id = %(customer)s) || %(customer)s::uuid)"
+        " AND notification_id > %(after)s ORDER BY notification_id LIMIT %(limit)s",
+        {"customer": customer_id, "after": after, "limit": limit},
     ).fetchall()
     return [from_stored(*row) for row in rows]
 

@@ -1,6 +1,7 @@
 """Customer commands and queries (CONTRACT.md)."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -9,10 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
-from api import commanding, problems
+from api import problems
 from api.auth import Auditor, Reader
-from api.commanding import CommandAccepted, run
-from commands.base import Command, StorableText
+from api.commanding import aggregate_id, command_route, read, run
+from commands.base import StorableText
 from commands.context import Target
 from commands.customers import (
     ChangeCustomer,
@@ -22,7 +23,6 @@ from commands.customers import (
     RegisterCustomer,
 )
 from infra.api_keys import Principal, Role
-from infra.postgres import with_connection
 from projections import cursor as cursor_codec
 from projections import timeline
 from projections.customer_360 import queries
@@ -32,30 +32,13 @@ router = APIRouter(
 )
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Endpoint = Callable[..., Any]
 
 
-def command(
-    method: str, path: str, status: int, model: type[Command], *, creates: bool = False
-) -> Callable[[Endpoint], Endpoint]:
-    """Registers a command route whose body is `model`: its success status, answer model,
-    body, headers and errors documented (a command that `creates` its aggregate never
-    answers 404)."""
-    return router.api_route(
-        path,
-        methods=[method],
-        status_code=status,
-        response_model=CommandAccepted,
-        openapi_extra=commanding.openapi(model),
-        responses=problems.documented(409, 412, *(() if creates else (404,))),
-    )
+command = partial(command_route, router)
 
 
 def _customer_id(customer_id: str) -> UUID:
-    try:
-        return UUID(customer_id)
-    except ValueError:
-        raise HTTPException(404, f"no customer with id {customer_id}") from None
+    return aggregate_id(customer_id, "customer")
 
 
 def _customer(customer_id: str) -> Callable[[], Target]:
@@ -64,10 +47,6 @@ def _customer(customer_id: str) -> Callable[[], Target]:
 
 def _new_customer() -> Target:
     return Target(uuid4(), creates=True)
-
-
-def _read(request: Request, query: Any, *args: Any, **kwargs: Any) -> Any:
-    return with_connection(request.app.state.pool, lambda conn: query(conn, *args, **kwargs))
 
 
 @command("POST", "", 201, RegisterCustomer, creates=True)
@@ -120,7 +99,7 @@ def list_customers(
     if segment is not None:
         raise HTTPException(404, f"no segment named {segment!r}")
     try:
-        page = _read(
+        page = read(
             request,
             queries.search,
             q=q,
@@ -147,9 +126,9 @@ def get_customer(
     """The customer 360 view (ETag: its version); `as_of` answers as of a past business time."""
     cid = _customer_id(customer_id)
     if as_of is None:
-        found = _read(request, queries.get, cid)
+        found = read(request, queries.get, cid)
     else:
-        found = queries.as_of(_read(request, timeline.customer_events, cid), as_of)
+        found = queries.as_of(read(request, timeline.customer_events, cid), as_of)
     if found is None:
         raise HTTPException(404, f"no customer with id {customer_id}")
     response.headers["ETag"] = f'"{found["version"]}"'
@@ -163,7 +142,7 @@ def get_timeline(
     """Every event of the customer, oldest first, with who, why and when: `{items, next_cursor}`."""
     cid = _customer_id(customer_id)
     after = _position(cursor)
-    events = _read(request, timeline.customer_events, cid, after, limit + 1)
+    events = read(request, timeline.customer_events, cid, after, limit + 1)
     if not events and after == 0:
         raise HTTPException(404, f"no customer with id {customer_id}")
     more = len(events) > limit

@@ -6,7 +6,7 @@ from eventsourcing.application import project_aggregate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commands.handlers import HANDLERS
+from commands.catalog import HANDLERS
 from domain.customer import Customer
 from domain.errors import CrmError
 from infra.event_store import OrjsonTranscoder, PydanticMapper

@@ -1,12 +1,10 @@
-"""Command handlers: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O."""
+"""Handlers of customer commands: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O."""
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 
-from commands.base import Command
 from commands.customers import (
     ChangeCustomer,
     GiveFeedback,
@@ -14,27 +12,9 @@ from commands.customers import (
     RecordPurchase,
     RegisterCustomer,
 )
-from domain.aggregate import Aggregate
+from commands.registry import Answer, handles
 from domain.customer import Customer
 from domain.values import Meta, Personal, Profile, PurchaseItem
-
-Answer = dict[str, Any]
-Handler = Callable[[Any, Any, UUID, Meta], tuple[Aggregate, Answer]]
-
-HANDLERS: dict[type[Command], tuple[type[Aggregate], Handler]] = {}
-"""Command type -> (the aggregate type it acts on, its handler)."""
-
-
-def handles(
-    command_type: type[Command], aggregate_type: type[Aggregate]
-) -> Callable[[Handler], Handler]:
-    """Registers a handler for a command type."""
-
-    def register(handler: Handler) -> Handler:
-        HANDLERS[command_type] = (aggregate_type, handler)
-        return handler
-
-    return register
 
 
 def _fields(model: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,13 @@
+"""Lead commands and queries (CONTRACT.md)."""
+
+from functools import partial
+
+from fastapi import APIRouter
+
+from api import problems
+from api.commanding import command_route
+
+router = APIRouter(
+    prefix="/v1/leads", tags=["leads"], responses=problems.documented(401, 403, 422, 503)
+)
+command = partial(command_route, router)
