@@ -170,6 +170,24 @@ _NEWER_EVENTS = (
 )
 
 
+def load_aggregate(conn: psycopg.Connection[Any], aggregate_id: UUID) -> Any | None:
+    """An aggregate's current state, built from its stored events read on `conn` (for reads
+    in processes that have no event store application, such as the API); None if none."""
+    rows = conn.execute(
+        "SELECT originator_id, originator_version, topic, state"  # noqa: S608
+        f" FROM {EVENTS_TABLE} WHERE originator_id = %s ORDER BY originator_version",
+        (aggregate_id,),
+    ).fetchall()
+    aggregate = None
+    for originator_id, version, topic, state in rows:
+        stored = StoredEvent(originator_id, version, topic, bytes(state))
+        aggregate = _MAPPER.to_domain_event(stored).mutate(aggregate)
+    return aggregate
+
+
+_MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
+
+
 def open_event_store(url: str, pool_size: int, *, create_table: bool = False) -> EventStore:
     """Connects the event store to PostgreSQL. Only `prepare_database`, which holds the
     migration lock, creates its table: processes starting together would otherwise replace
