@@ -78,3 +78,8 @@ class Command(BaseModel):
         """Other aggregates that must exist for this command, by id (the customer a deal is
         for): if one does not, the command is refused as not found (404)."""
         return {}
+
+    def consulted(self) -> dict[UUID, type[Aggregate]]:
+        """Aggregates this command reads if they exist, by id (configuration such as a sales
+        team or a pipeline's stages): given to its handler, never a reason to refuse."""
+        return {}

@@ -25,6 +25,7 @@ from commands.base import Command
 from commands.catalog import HANDLERS
 from commands.context import CommandContext, Outcome, Target
 from commands.errors import AggregateNotFound, IdempotencyKeyInFlight, VersionMismatch
+from commands.registry import GIVEN_REQUIRED
 from domain.aggregate import Aggregate, CustomerOwned
 from domain.errors import CrmError
 from infra.event_store import EventStore, SqlWrite
@@ -161,6 +162,7 @@ class CommandBus:
     def _commit(self, submissions: list[Submission]) -> None:
         existing = [s.target.aggregate_id for s in submissions if not s.target.creates]
         existing += [i for s in submissions for i in s.command.required()]
+        existing += [i for s in submissions for i in s.command.consulted()]
         batch = _Batch(aggregates=self._store.get_many(set(existing)))
         claims = [c for s in submissions for c in s.command.unique_claims()]
         if claims:
@@ -222,7 +224,8 @@ class CommandBus:
             raise AggregateNotFound(
                 f"no {aggregate_type.__name__.lower()} with id {target.aggregate_id}"
             )
-        for required_id, required_type in submission.command.required().items():
+        required = submission.command.required()
+        for required_id, required_type in required.items():
             if not isinstance(batch.aggregates.get(required_id), required_type):
                 raise AggregateNotFound(
                     f"no {required_type.__name__.lower()} with id {required_id}"
@@ -238,11 +241,14 @@ class CommandBus:
         taken = [c for c in claims if c in batch.claimed]
         if taken:
             raise side_tables.claim_taken(*taken[0])
+        wanted = [*required, *submission.command.consulted()]
+        given = {"required": {i: batch.aggregates[i] for i in wanted if i in batch.aggregates}}
         aggregate, answer, *also = handler(
             submission.command,
             current,
             target.aggregate_id,
             context.meta(submission.command.occurred_at),
+            **(given if handler in GIVEN_REQUIRED else {}),
         )
         created = (aggregate,) if target.creates else ()
         for new in (*created, *(also[0] if also else ())):
