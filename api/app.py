@@ -11,7 +11,18 @@ from psycopg_pool import ConnectionPool
 from api import commanding, problems
 from api.auth import SECURITY_SCHEME, KeyCache
 from api.middleware import CorrelationId
-from api.routers import customers, deals, health, leads, projections, tickets
+from api.routers import (
+    custom_fields,
+    customers,
+    deals,
+    health,
+    lead_settings,
+    leads,
+    pipeline_stages,
+    projections,
+    segments,
+    tickets,
+)
 from commands.catalog import HANDLERS
 from commands.writer_process import WriterProcess
 from infra.settings import Settings
@@ -57,7 +68,11 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     app.include_router(customers.router)
     app.include_router(tickets.router)
     app.include_router(deals.router)
+    app.include_router(pipeline_stages.router)
     app.include_router(leads.router)
+    app.include_router(lead_settings.router)
+    app.include_router(segments.router)
+    app.include_router(custom_fields.router)
     app.include_router(projections.router)
     app.include_router(health.router)
     _document_bearer_keys(app)

@@ -19,7 +19,7 @@ from commands.errors import (
     VersionMismatch,
 )
 from commands.writer_process import WriterUnavailable
-from domain.errors import CrmError
+from domain.errors import CrmError, InvalidValue
 
 log = structlog.get_logger()
 
@@ -107,6 +107,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CrmError)
     async def refused(_: Request, error: CrmError) -> JSONResponse:
+        if isinstance(error, InvalidValue):
+            errors = [{"field": error.field, "message": error.detail}]
+            detail = f"invalid request: {error.field}"
+            return problem(422, detail, type_=f"/problems/{error.rule}", errors=errors)
         status = STATUS_OF.get(type(error), 409)
         return problem(status, error.detail, type_=f"/problems/{error.rule}", rule=error.rule)
 

@@ -1,9 +1,11 @@
 """Every command handler: importing this module registers them all."""
 
 from commands import (  # noqa: F401 - each module registers its handlers
+    custom_field_handlers,
     customer_handlers,
     deal_handlers,
     lead_handlers,
+    segment_handlers,
     ticket_handlers,
 )
 from commands.registry import HANDLERS

@@ -13,8 +13,10 @@ from commands.customers import (
     RegisterCustomer,
 )
 from commands.registry import Answer, handles
+from domain.aggregate import Aggregate
+from domain.custom_fields import SCHEMA_ID, CustomFieldSchema
 from domain.customer import Customer
-from domain.values import Meta, Personal, Profile, PurchaseItem
+from domain.values import CustomValue, Meta, Personal, Profile, PurchaseItem
 
 
 def _fields(model: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
@@ -27,10 +29,24 @@ def _fields(model: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _check_custom_fields(
+    values: dict[str, CustomValue] | None, required: dict[UUID, Aggregate] | None
+) -> None:
+    """Refuses custom field values of another type than their definition (422)."""
+    schema = (required or {}).get(SCHEMA_ID)
+    if values and isinstance(schema, CustomFieldSchema):
+        schema.check(values)
+
+
 @handles(RegisterCustomer, Customer)
 def register_customer(
-    command: RegisterCustomer, _: None, customer_id: UUID, meta: Meta
+    command: RegisterCustomer,
+    _: None,
+    customer_id: UUID,
+    meta: Meta,
+    required: dict[UUID, Aggregate] | None = None,
 ) -> tuple[Customer, Answer]:
+    _check_custom_fields(command.custom_fields, required)
     given = command.model_dump(mode="json", exclude_none=True)
     customer = Customer.register(
         customer_id,
@@ -47,8 +63,13 @@ def register_customer(
 
 @handles(ChangeCustomer, Customer)
 def change_customer(
-    command: ChangeCustomer, customer: Customer, _: UUID, meta: Meta
+    command: ChangeCustomer,
+    customer: Customer,
+    _: UUID,
+    meta: Meta,
+    required: dict[UUID, Aggregate] | None = None,
 ) -> tuple[Customer, Answer]:
+    _check_custom_fields(command.custom_fields, required)
     given = command.model_dump(mode="json", include=command.model_fields_set - {"occurred_at"})
     customer.update(
         personal=_fields(Personal, given),

@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
+from uuid import UUID
 
 from pydantic import (
     BaseModel,
@@ -17,6 +18,8 @@ from pydantic import (
 from pydantic_extra_types.currency_code import ISO4217
 
 from commands.base import Command, LongText, Text
+from domain.aggregate import Aggregate
+from domain.custom_fields import SCHEMA_ID, CustomFieldSchema
 from domain.values import Address, Channel, CustomValue, Direction, FamilyMember, FeedbackSource
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -50,6 +53,10 @@ class CustomerFields(Command):
     tags: list[Tag] | None = None
     custom_fields: dict[Key, CustomValue] | None = None
     consent: dict[Key, bool] | None = None
+
+    def consulted(self) -> dict[UUID, type[Aggregate]]:
+        """The custom field schema, to check the custom fields given."""
+        return {SCHEMA_ID: CustomFieldSchema} if self.custom_fields else {}
 
     @field_validator("birthday")
     @classmethod

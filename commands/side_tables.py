@@ -11,7 +11,9 @@ from psycopg.types.json import Jsonb
 from commands.context import Outcome
 from commands.customers import EXTERNAL_REF
 from commands.errors import IdempotencyKeyReused
+from commands.segments import SEGMENT_NAME
 from domain.errors import CrmError, ExternalRefTaken
+from domain.segment import SegmentNameTaken
 from infra.event_store import SqlWrite
 
 DDL = """
@@ -40,7 +42,10 @@ CREATE TABLE IF NOT EXISTS crm_customer_streams (
 IDEMPOTENCY_CONSTRAINT = "crm_idempotency_pkey"
 CLAIMS_CONSTRAINT = "crm_unique_claims_pkey"
 
-CLAIM_ERRORS: dict[str, type[CrmError]] = {EXTERNAL_REF: ExternalRefTaken}
+CLAIM_ERRORS: dict[str, type[CrmError]] = {
+    EXTERNAL_REF: ExternalRefTaken,
+    SEGMENT_NAME: SegmentNameTaken,
+}
 
 
 def record_outcome(actor: str, key: str, request_hash: str, outcome: Outcome) -> SqlWrite:
@@ -102,6 +107,22 @@ def held_claims(conn: Connection[Any], claims: list[tuple[str, str]]) -> set[tup
         ([kind for kind, _ in claims], [value for _, value in claims]),
     ).fetchall()
     return {(kind, value) for kind, value in rows}
+
+
+def claimed_by(conn: Connection[Any], kind: str, value: str) -> UUID | None:
+    """The aggregate that holds a unique value (a segment's name), if any."""
+    row = conn.execute(
+        "SELECT aggregate_id FROM crm_unique_claims WHERE kind = %s AND value = %s", (kind, value)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def claim_holders(conn: Connection[Any], kind: str) -> list[UUID]:
+    """Every aggregate holding a value of this kind (every segment), in value order."""
+    rows = conn.execute(
+        "SELECT aggregate_id FROM crm_unique_claims WHERE kind = %s ORDER BY value", (kind,)
+    )
+    return [row[0] for row in rows.fetchall()]
 
 
 def claim_taken(kind: str, value: str) -> CrmError:

@@ -21,3 +21,15 @@ class ExternalRefTaken(CrmError):
     """Another customer already holds this external reference."""
 
     rule = "external-ref-taken"
+
+
+class InvalidValue(CrmError):
+    """A field's value the domain refuses (an unknown deal stage, a custom field of the wrong
+    type): answered 422, naming the field as request validation does."""
+
+    rule = "validation"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.args = (field, detail)  # unpickled in the API from the writer process

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime
 from api import problems
 from api.auth import Auditor, Reader
 from api.commanding import aggregate_id, command_route, read, run
+from api.routers.segments import segment_named
 from commands.base import StorableText
 from commands.context import Target
 from commands.customers import (
@@ -22,6 +23,7 @@ from commands.customers import (
     RecordPurchase,
     RegisterCustomer,
 )
+from commands.tickets import OpenComplaint
 from infra.api_keys import Principal, Role
 from projections import cursor as cursor_codec
 from projections import timeline
@@ -79,6 +81,18 @@ async def give_feedback(request: Request, customer_id: str) -> JSONResponse:
     return await run(request, GiveFeedback, _customer(customer_id))
 
 
+@command("POST", "/{customer_id}/complaints", 201, OpenComplaint)
+async def open_complaint(request: Request, customer_id: str) -> JSONResponse:
+    """Open a ticket from a complaint (or a service request, or a warranty claim)."""
+    return await run(
+        request,
+        OpenComplaint,
+        lambda: Target(uuid4(), creates=True),
+        located="/v1/tickets",
+        path_fields={"customer_id": _customer_id(customer_id)},
+    )
+
+
 def _shown_to(principal: Principal, view: dict[str, Any]) -> dict[str, Any]:
     """Analysts see no personal data."""
     return queries.without_personal(view) if principal.role == Role.ANALYST else view
@@ -95,9 +109,9 @@ def list_customers(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    """Search and list customers, a page at a time: `{items, next_cursor}`."""
-    if segment is not None:
-        raise HTTPException(404, f"no segment named {segment!r}")
+    """Search and list customers, a page at a time: `{items, next_cursor}`. `segment` is a
+    saved segment's name (404 if none has it)."""
+    criteria = segment_named(request, segment).criteria if segment is not None else None
     try:
         page = read(
             request,
@@ -105,6 +119,7 @@ def list_customers(
             q=q,
             tag=tag,
             external_ref=external_ref,
+            criteria=criteria,
             cursor=cursor,
             limit=limit,
         )

@@ -1,13 +1,138 @@
 """Deal commands and queries (CONTRACT.md)."""
 
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from functools import partial
+from typing import Any, Literal
+from uuid import UUID, uuid4
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api import problems
-from api.commanding import command_route
+from api.auth import Reader, service_key
+from api.commanding import aggregate_id, command_route, read, run
+from api.routers.pipeline_stages import configured_stages
+from commands.context import Target
+from commands.deals import ChangeDealAmount, LoseDeal, MoveDeal, OpenDeal, ReopenDeal, WinDeal
+from domain.deal import Deal
+from infra.event_store import load_aggregate
 
 router = APIRouter(
     prefix="/v1/deals", tags=["deals"], responses=problems.documented(401, 403, 422, 503)
 )
 command = partial(command_route, router)
+
+
+class StageStay(BaseModel):
+    """A stage the deal entered, its win probability then, and when."""
+
+    stage: str
+    probability: int
+    entered_at: datetime
+
+
+class DealView(BaseModel):
+    """One deal as it is now; `probability` is its current stage's, in percent."""
+
+    id: UUID
+    version: int
+    customer_id: UUID
+    title: str
+    amount: Decimal
+    currency: str
+    stage: str
+    status: Literal["open", "won", "lost"]
+    probability: int
+    expected_close_date: date | None
+    owner: str | None
+    lost_reason: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    history: list[StageStay]
+
+
+def _deal(deal_id: str) -> Callable[[], Target]:
+    return lambda: Target(aggregate_id(deal_id, "deal"))
+
+
+def _new_deal() -> Target:
+    return Target(uuid4(), creates=True)
+
+
+async def _pipeline(request: Request) -> dict[str, Any]:
+    """The stage configuration a command naming a stage is decided against, as a command
+    field; read once the key is checked, so that 401 and 403 come first."""
+    await service_key(request)
+    return {"pipeline": await run_in_threadpool(read, request, configured_stages)}
+
+
+@command("POST", "", 201, OpenDeal, creates=True)
+async def open_deal(request: Request) -> JSONResponse:
+    """Open a deal with a customer."""
+    fields = await _pipeline(request)
+    return await run(request, OpenDeal, _new_deal, located=router.prefix, path_fields=fields)
+
+
+@command("POST", "/{deal_id}/stage", 200, MoveDeal)
+async def move_deal(request: Request, deal_id: str) -> JSONResponse:
+    """Move an open deal to another open stage."""
+    return await run(request, MoveDeal, _deal(deal_id), path_fields=await _pipeline(request))
+
+
+@command("POST", "/{deal_id}/amount", 200, ChangeDealAmount)
+async def change_deal_amount(request: Request, deal_id: str) -> JSONResponse:
+    """Change an open deal's amount (recorded with the old one)."""
+    return await run(request, ChangeDealAmount, _deal(deal_id))
+
+
+@command("POST", "/{deal_id}/won", 200, WinDeal)
+async def win_deal(request: Request, deal_id: str) -> JSONResponse:
+    """Close an open deal as won."""
+    return await run(request, WinDeal, _deal(deal_id))
+
+
+@command("POST", "/{deal_id}/lost", 200, LoseDeal)
+async def lose_deal(request: Request, deal_id: str) -> JSONResponse:
+    """Close an open deal as lost, with the reason."""
+    return await run(request, LoseDeal, _deal(deal_id))
+
+
+@command("POST", "/{deal_id}/reopen", 200, ReopenDeal)
+async def reopen_deal(request: Request, deal_id: str) -> JSONResponse:
+    """Reopen a won or lost deal in an open stage."""
+    return await run(request, ReopenDeal, _deal(deal_id), path_fields=await _pipeline(request))
+
+
+@router.get("/{deal_id}", response_model=DealView, responses=problems.documented(404))
+def get_deal(request: Request, response: Response, deal_id: str, _: Reader) -> dict[str, Any]:
+    """One deal: amount, stage, win probability and stage history (ETag: its version)."""
+    found = read(request, load_aggregate, aggregate_id(deal_id, "deal"))
+    if not isinstance(found, Deal):
+        raise HTTPException(404, f"no deal with id {deal_id}")
+    response.headers["ETag"] = f'"{found.version}"'
+    return _view(found)
+
+
+def _view(deal: Deal) -> dict[str, Any]:
+    closed_at = deal.history[-1].entered_at if deal.closed else None
+    return {
+        "id": deal.id,
+        "version": deal.version,
+        "customer_id": deal.customer_id,
+        "title": deal.title,
+        "amount": deal.amount,
+        "currency": deal.currency,
+        "stage": deal.stage,
+        "status": deal.stage if deal.closed else "open",
+        "probability": deal.probability,
+        "expected_close_date": deal.expected_close_date,
+        "owner": deal.owner,
+        "lost_reason": deal.lost_reason,
+        "opened_at": deal.history[0].entered_at,
+        "closed_at": closed_at,
+        "history": [entry.model_dump() for entry in deal.history],
+    }

@@ -1,13 +1,144 @@
 """Lead commands and queries (CONTRACT.md)."""
 
+from collections.abc import Callable
 from functools import partial
+from typing import Any
+from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from psycopg import Connection
 
 from api import problems
-from api.commanding import command_route
+from api.auth import Reader, service_key
+from api.commanding import aggregate_id, command_route, read, run
+from api.routers.lead_settings import scoring_rules, well_known
+from api.routers.pipeline_stages import configured_stages
+from commands.context import Target
+from commands.leads import (
+    CaptureLead,
+    ConvertLead,
+    DisqualifyLead,
+    QualifyLead,
+    RecordLeadEngagement,
+)
+from domain.lead import Lead
+from domain.sales_team import SALES_TEAM_ID
+from infra.api_keys import Principal, Role
+from infra.event_store import load_aggregate
 
 router = APIRouter(
     prefix="/v1/leads", tags=["leads"], responses=problems.documented(401, 403, 422, 503)
 )
 command = partial(command_route, router)
+
+
+def _lead_id(lead_id: str) -> UUID:
+    return aggregate_id(lead_id, "lead")
+
+
+def _lead(lead_id: str) -> Callable[[], Target]:
+    return lambda: Target(_lead_id(lead_id))
+
+
+def _found_lead(conn: Connection[Any], lead_id: UUID) -> Lead | None:
+    found = load_aggregate(conn, lead_id)
+    return found if isinstance(found, Lead) else None
+
+
+def customer_with_email(conn: Connection[Any], email: str) -> UUID | None:
+    """The first registered customer with this email (case-insensitive), in the customer
+    360 read model."""
+    row = conn.execute(
+        "SELECT customer_id FROM customer_360 WHERE lower(email) = lower(%s)"
+        " ORDER BY registered_at, customer_id LIMIT 1",
+        (email,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _conversion_facts(conn: Connection[Any], lead_id: UUID) -> dict[str, Any]:
+    """What a conversion is decided with: the customer with the lead's email, the stages."""
+    lead = _found_lead(conn, lead_id)
+    email = lead.personal.email if lead is not None else None
+    return {
+        "matched_customer_id": customer_with_email(conn, email) if email else None,
+        "pipeline": configured_stages(conn),
+    }
+
+
+async def _scored(request: Request) -> dict[str, Any]:
+    """The fields of a command that scores a lead: the rules in force."""
+    await service_key(request)  # the key first: no read for a request without one
+    return {"rules": await run_in_threadpool(read, request, scoring_rules)}
+
+
+@command("POST", "", 201, CaptureLead, creates=True)
+async def capture_lead(request: Request) -> JSONResponse:
+    """Capture a lead: scored, assigned to a rep, `duplicate_of` an earlier lead by email."""
+    fields = await _scored(request)
+    team = await well_known(request, SALES_TEAM_ID)
+    return await run(request, CaptureLead, lambda: team, located=router.prefix, path_fields=fields)
+
+
+@command("POST", "/{lead_id}/qualify", 200, QualifyLead)
+async def qualify_lead(request: Request, lead_id: str) -> JSONResponse:
+    """Mark a lead qualified."""
+    return await run(request, QualifyLead, _lead(lead_id))
+
+
+@command("POST", "/{lead_id}/disqualify", 200, DisqualifyLead)
+async def disqualify_lead(request: Request, lead_id: str) -> JSONResponse:
+    """Mark a lead disqualified, with the reason."""
+    return await run(request, DisqualifyLead, _lead(lead_id))
+
+
+@command("POST", "/{lead_id}/convert", 200, ConvertLead)
+async def convert_lead(request: Request, lead_id: str) -> JSONResponse:
+    """Convert a qualified lead into a customer (created, or linked by email), maybe with a
+    deal: `{customer_id, deal_id}`."""
+    await service_key(request)
+    facts = await run_in_threadpool(read, request, _conversion_facts, _lead_id(lead_id))
+    return await run(request, ConvertLead, _lead(lead_id), path_fields=facts)
+
+
+@command("POST", "/{lead_id}/engagements", 201, RecordLeadEngagement)
+async def record_engagement(request: Request, lead_id: str) -> JSONResponse:
+    """Record an email open or click of the lead; the lead is scored again."""
+    fields = await _scored(request)
+    return await run(request, RecordLeadEngagement, _lead(lead_id), path_fields=fields)
+
+
+def _view(lead: Lead, principal: Principal) -> dict[str, Any]:
+    """A lead as the API shows it; analysts see no personal data."""
+    personal = {"name": lead.personal.name, "email": lead.personal.email}
+    return {
+        "id": str(lead.id),
+        "version": lead.version,
+        "status": lead.status,
+        **({} if principal.role == Role.ANALYST else personal),
+        "company": lead.company,
+        "source": lead.source,
+        "attributes": lead.attributes,
+        "owner_id": lead.owner_id,
+        "duplicate_of": lead.duplicate_of,
+        "score": lead.score.model_dump(mode="json"),
+        "engagement": lead.engagement,
+        "disqualified_reason": lead.disqualified_reason,
+        "customer_id": lead.customer_id,
+        "deal_id": lead.deal_id,
+        "captured_at": lead.captured_at,
+    }
+
+
+@router.get("/{lead_id}", responses=problems.documented(404))
+def get_lead(
+    request: Request, response: Response, lead_id: str, principal: Reader
+) -> dict[str, Any]:
+    """The lead: status, owner, and score with the points each rule gave (ETag: version)."""
+    lead = read(request, _found_lead, _lead_id(lead_id))
+    if lead is None:
+        raise HTTPException(404, f"no lead with id {lead_id}")
+    response.headers["ETag"] = f'"{lead.version}"'
+    return _view(lead, principal)

@@ -1,13 +1,96 @@
 """Ticket commands and queries (CONTRACT.md)."""
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import partial
+from typing import Any
+from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from api import problems
-from api.commanding import command_route
+from api.auth import Reader
+from api.commanding import aggregate_id, command_route, read, run
+from commands.context import Target
+from commands.tickets import ChangeTicketStatus, RateSatisfaction, ReplyToTicket
+from domain.ticket import Priority, Reply, Satisfaction, Ticket, TicketKind, TicketStatus
+from domain.values import Channel
+from infra.api_keys import Role
+from infra.event_store import load_aggregate
 
 router = APIRouter(
     prefix="/v1/tickets", tags=["tickets"], responses=problems.documented(401, 403, 422, 503)
 )
 command = partial(command_route, router)
+
+PERSONAL = {"description": True, "replies": {"__all__": {"body"}}, "satisfaction": {"comment"}}
+"""The personal data of a ticket view (free text), which analysts do not see."""
+
+
+class TicketView(BaseModel):
+    """One ticket as it stands; times are business times, `first_response_seconds` runs from
+    opening to the first agent reply. Analysts get no free text (description, bodies, comment)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    customer_id: UUID
+    version: int
+    kind: TicketKind
+    subject: str
+    description: str | None = None
+    priority: Priority
+    channel: Channel
+    order_ref: str | None
+    status: TicketStatus
+    opened_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None
+    first_response_seconds: float | None
+    solved_at: datetime | None
+    closed_at: datetime | None
+    reopened: int
+    replies: list[Reply]
+    satisfaction: Satisfaction | None
+
+
+def _ticket(ticket_id: str) -> Callable[[], Target]:
+    return lambda: Target(aggregate_id(ticket_id, "ticket"))
+
+
+@command("POST", "/{ticket_id}/replies", 201, ReplyToTicket)
+async def reply_to_ticket(request: Request, ticket_id: str) -> JSONResponse:
+    """Add an agent's or the customer's reply (a customer's reply reopens a solved ticket)."""
+    return await run(request, ReplyToTicket, _ticket(ticket_id))
+
+
+@command("POST", "/{ticket_id}/status", 200, ChangeTicketStatus)
+async def change_ticket_status(request: Request, ticket_id: str) -> JSONResponse:
+    """Move a ticket to open, pending, solved or closed (closed is final)."""
+    return await run(request, ChangeTicketStatus, _ticket(ticket_id))
+
+
+@command("POST", "/{ticket_id}/satisfaction", 201, RateSatisfaction)
+async def rate_satisfaction(request: Request, ticket_id: str) -> JSONResponse:
+    """Record the customer's rating (1-5) of a solved or closed ticket, once."""
+    return await run(request, RateSatisfaction, _ticket(ticket_id))
+
+
+@router.get(
+    "/{ticket_id}",
+    response_model=TicketView,
+    response_model_exclude_unset=True,
+    responses=problems.documented(404),
+)
+def get_ticket(
+    request: Request, response: Response, ticket_id: str, principal: Reader
+) -> dict[str, Any]:
+    """The current state of one ticket (ETag: its version)."""
+    ticket = read(request, load_aggregate, aggregate_id(ticket_id, "ticket"))
+    if not isinstance(ticket, Ticket):
+        raise HTTPException(404, f"no ticket with id {ticket_id}")
+    response.headers["ETag"] = f'"{ticket.version}"'
+    hidden = PERSONAL if principal.role == Role.ANALYST else None
+    return TicketView.model_validate(ticket).model_dump(exclude=hidden)

@@ -3,7 +3,9 @@
 A row is a dict of the table's columns. Only business time (`occurred_at`) and positions
 go into a row, never the wall clock, so a rebuild equals the live table row for row.
 Purchases and interactions may arrive out of business-time order (imports): first and
-last times are minimum and maximum, not "latest applied".
+last times are minimum and maximum, not "latest applied". The customer's tickets and deals
+(their events carry `customer_id`) are kept by id with their status; the row's `version`
+stays the customer's own.
 """
 
 from collections.abc import Callable
@@ -25,7 +27,8 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     if row is None and event.type != "Customer.Registered":
         return None
     new = apply(dict(row or {}), event)
-    new["version"] = event.stream_version
+    if event.type.startswith("Customer."):
+        new["version"] = event.stream_version  # the customer's version, not a ticket's
     new["last_position"] = event.position
     new["updated_at"] = _latest(new.get("updated_at"), event.occurred_at)
     return new
@@ -55,6 +58,8 @@ def _registered(row: Row, event: Envelope) -> Row:
         rating_sum=0,
         last_interaction_at=None,
         interactions={},
+        tickets={},
+        deals={},
         registered_at=event.occurred_at,
         updated_at=event.occurred_at,
     )
@@ -132,6 +137,67 @@ def _feedback_given(row: Row, event: Envelope) -> Row:
     return row
 
 
+def _ticket_opened(row: Row, event: Envelope) -> Row:
+    data = event.data
+    ticket = {
+        "kind": data["kind"],
+        "subject": data["subject"],
+        "priority": data["priority"],
+        "status": "open",
+        "opened_at": event.occurred_at.isoformat(),
+    }
+    row["tickets"] = {**row["tickets"], event.stream_id: ticket}
+    return row
+
+
+def _ticket_status_changed(row: Row, event: Envelope) -> Row:
+    return _update(row, "tickets", event.stream_id, status=event.data["status"])
+
+
+def _deal_opened(row: Row, event: Envelope) -> Row:
+    data = event.data
+    deal = {
+        "title": data["title"],
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "stage": data["stage"],
+        "probability": data["probability"],
+        "status": "open",
+        "opened_at": event.occurred_at.isoformat(),
+    }
+    row["deals"] = {**row["deals"], event.stream_id: deal}
+    return row
+
+
+def _deal_entered_stage(row: Row, event: Envelope) -> Row:
+    stage, probability = event.data["stage"], event.data["probability"]
+    return _update(
+        row, "deals", event.stream_id, stage=stage, probability=probability, status="open"
+    )
+
+
+def _deal_amount_changed(row: Row, event: Envelope) -> Row:
+    amount, currency = event.data["amount"], event.data["currency"]
+    return _update(row, "deals", event.stream_id, amount=amount, currency=currency)
+
+
+def _deal_closed(status: str, probability: int) -> Callable[[Row, Envelope], Row]:
+    def closed(row: Row, event: Envelope) -> Row:
+        return _update(
+            row, "deals", event.stream_id, stage=status, probability=probability, status=status
+        )
+
+    return closed
+
+
+def _update(row: Row, column: str, key: str, **changes: Any) -> Row:
+    """`row` with the entry `key` of a jsonb map column changed (an entry not there is left)."""
+    entries = row[column]
+    if key in entries:
+        row[column] = {**entries, key: {**entries[key], **changes}}
+    return row
+
+
 def _earliest(current: Any, candidate: Any) -> Any:
     return candidate if current is None or candidate < current else current
 
@@ -148,4 +214,12 @@ _APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
     "Customer.PurchaseRecorded": _purchase_recorded,
     "Customer.InteractionLogged": _interaction_logged,
     "Customer.FeedbackGiven": _feedback_given,
+    "Ticket.Opened": _ticket_opened,
+    "Ticket.StatusChanged": _ticket_status_changed,
+    "Deal.Opened": _deal_opened,
+    "Deal.StageMoved": _deal_entered_stage,
+    "Deal.Reopened": _deal_entered_stage,
+    "Deal.AmountChanged": _deal_amount_changed,
+    "Deal.Won": _deal_closed("won", 100),
+    "Deal.Lost": _deal_closed("lost", 0),
 }

@@ -8,7 +8,9 @@ from uuid import UUID
 
 from psycopg import Connection
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
+from domain.segment import Criteria
 from projections import cursor as cursor_codec
 from projections.customer_360.evolve import Row, evolve
 from projections.envelope import Envelope
@@ -48,11 +50,13 @@ def search(
     q: str | None = None,
     tag: str | None = None,
     external_ref: str | None = None,
+    criteria: Criteria | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
-    """Customers matching every given filter, ordered by id, a page at a time."""
-    where, params = ["TRUE"], []
+    """Customers matching every given filter (and a segment's `criteria`), ordered by id, a
+    page at a time."""
+    where, params = matching(criteria or Criteria())
     if q:
         where.append("(name ILIKE %s OR email ILIKE %s OR external_ref ILIKE %s)")
         params += [f"%{q}%"] * 3
@@ -71,6 +75,33 @@ def search(
     items = [summary(r) for r in rows[:limit]]
     more = len(rows) > limit
     return Page(items, cursor_codec.encode(str(rows[limit - 1]["customer_id"])) if more else None)
+
+
+def matching(criteria: Criteria) -> tuple[list[str], list[Any]]:
+    """SQL conditions on customer_360 (all must hold) and their parameters, for criteria."""
+    where, params = ["TRUE"], []
+    for condition, value in (
+        ("tags @> ARRAY[%s]::text[]", criteria.tag),
+        ("purchase_count >= %s", criteria.min_purchases),
+        ("purchase_count <= %s", criteria.max_purchases),
+        ("purchase_total >= %s", criteria.min_total),
+        ("purchase_total <= %s", criteria.max_total),
+        ("last_purchase_at < %s", criteria.last_purchase_before),
+        ("last_purchase_at > %s", criteria.last_purchase_after),
+        ("profile ->> 'source' = %s", criteria.source),
+        ("custom_fields @> %s", Jsonb(criteria.custom_fields) if criteria.custom_fields else None),
+    ):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
+    return where, params
+
+
+def count(conn: Connection[Any], criteria: Criteria) -> int:
+    """How many customers match the criteria."""
+    where, params = matching(criteria)
+    query = f"SELECT count(*) FROM customer_360 WHERE {' AND '.join(where)}"  # noqa: S608
+    return conn.execute(query, params).fetchone()[0]  # type: ignore[index]
 
 
 def summary(row: Row) -> dict[str, Any]:
@@ -117,11 +148,19 @@ def view(row: Row) -> dict[str, Any]:
             if row["feedback_count"]
             else None,
         },
+        "open_tickets": _open(row["tickets"], ("open", "pending")),
+        "open_deals": _open(row["deals"], ("open",)),
         "last_interaction": {"channel": last[0], **last[1]} if last else None,
         "interactions_by_channel": row["interactions"],
         "registered_at": row["registered_at"],
         "updated_at": row["updated_at"],
     }
+
+
+def _open(entries: dict[str, Any], statuses: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The tickets or deals in one of `statuses`, oldest first, each with its id."""
+    chosen = [{"id": key, **entry} for key, entry in entries.items() if entry["status"] in statuses]
+    return sorted(chosen, key=lambda entry: entry["opened_at"])
 
 
 PERSONAL_KEYS = ("name", "email", "phone", "personal")

@@ -20,7 +20,7 @@ COLUMNS = (
     "personal", "profile", "tags", "consent", "custom_fields",
     "purchase_count", "purchase_currency", "purchase_total", "first_purchase_at",
     "last_purchase_at", "purchase_totals", "feedback_count", "rating_sum",
-    "last_interaction_at", "interactions", "registered_at", "updated_at",
+    "last_interaction_at", "interactions", "registered_at", "updated_at", "tickets", "deals",
 )  # fmt: skip
 
 DDL = """
@@ -48,8 +48,12 @@ CREATE TABLE IF NOT EXISTS {table} (
     last_interaction_at timestamptz,
     interactions jsonb NOT NULL,
     registered_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL
+    updated_at timestamptz NOT NULL,
+    tickets jsonb NOT NULL DEFAULT '{{}}',
+    deals jsonb NOT NULL DEFAULT '{{}}'
 );
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS tickets jsonb NOT NULL DEFAULT '{{}}';
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deals jsonb NOT NULL DEFAULT '{{}}';
 """
 
 INDEXES = """

@@ -7,6 +7,8 @@ from uuid import uuid4
 
 import httpx
 
+from tests.waiting import wait_for
+
 PROBLEM = "application/problem+json"
 
 
@@ -211,6 +213,34 @@ def test_the_360_view_sums_purchases_feedback_and_interactions(api) -> None:
     assert view["feedback"] == {"count": 2, "average_rating": 3.5}
     assert view["last_interaction"]["channel"] == "call"
     assert view["tags"] == ["vip"]
+
+
+def test_the_360_view_lists_open_tickets_and_deals(api) -> None:
+    # Given a customer with a solved and an open ticket, and an open and a won deal
+    customer_id = register(api)
+    complaint = {"subject": "Late", "description": "Still waiting", "channel": "email"}
+    tickets = [
+        api.post(f"/v1/customers/{customer_id}/complaints", json=complaint).json()["ticket_id"]
+        for _ in range(2)
+    ]
+    api.post(f"/v1/tickets/{tickets[0]}/status", json={"status": "solved"})
+    deal = {"customer_id": customer_id, "title": "Renewal", "amount": "900", "currency": "EUR"}
+    deals = [api.post("/v1/deals", json=deal | {"stage": "proposal"}).json()["id"] for _ in "ab"]
+    api.post(f"/v1/deals/{deals[1]}/won", json={})
+
+    def view() -> dict:
+        return api.get(f"/v1/customers/{customer_id}").json()
+
+    # When the read model has applied them all
+    wait_for(lambda: [d["id"] for d in view()["open_deals"]] == deals[:1])
+    # Then the open ones are listed, and the customer's own version is unchanged
+    shown = view()
+    assert [(t["id"], t["status"]) for t in shown["open_tickets"]] == [(tickets[1], "open")]
+    assert shown["open_deals"][0] | {"opened_at": None} == {
+        "id": deals[0], "title": "Renewal", "amount": "900", "currency": "EUR",
+        "stage": "proposal", "probability": 50, "status": "open", "opened_at": None,
+    }  # fmt: skip
+    assert shown["version"] == 1
 
 
 def test_a_broken_domain_rule_is_a_409_naming_the_rule_and_records_nothing(api) -> None:

@@ -8,6 +8,7 @@ from itertools import count
 from hypothesis import given
 from hypothesis import strategies as st
 
+from projections.customer_360 import queries
 from projections.customer_360.evolve import evolve
 from projections.envelope import Envelope
 
@@ -130,3 +131,34 @@ def test_purchase_order_of_arrival_does_not_change_the_totals(purchases) -> None
         2,
         11,
     )
+
+
+def of_stream(type_: str, stream: str, data: dict, day: int, version: int) -> Envelope:
+    """An event of one of the customer's tickets or deals."""
+    return replace(event(type_, data, day, version=version), type=type_, stream_id=stream)
+
+
+def test_tickets_and_deals_are_kept_by_status_and_the_version_stays_the_customers() -> None:
+    ticket = {"kind": "complaint", "subject": "Broken", "priority": "high", "channel": "email"}
+    deal = {"title": "Renewal", "amount": "900", "currency": "EUR", "stage": "proposal"}
+    row = fold(
+        registered(),
+        of_stream("Ticket.Opened", "t1", ticket, 2, 1),
+        of_stream("Ticket.Opened", "t2", ticket, 3, 1),
+        of_stream("Ticket.StatusChanged", "t1", {"status": "solved"}, 4, 2),
+        of_stream("Deal.Opened", "d1", deal | {"probability": 50}, 5, 1),
+        of_stream("Deal.StageMoved", "d1", {"stage": "negotiation", "probability": 80}, 6, 2),
+        of_stream("Deal.AmountChanged", "d1", {"amount": "1200", "currency": "EUR"}, 7, 3),
+        of_stream("Deal.Opened", "d2", deal | {"probability": 50}, 8, 1),
+        of_stream("Deal.Lost", "d2", {"reason": "price"}, 9, 2),
+    )
+    assert row["version"] == 1
+    assert {k: t["status"] for k, t in row["tickets"].items()} == {"t1": "solved", "t2": "open"}
+    assert row["deals"]["d1"] | {"opened_at": None} == {
+        "title": "Renewal", "amount": "1200", "currency": "EUR", "stage": "negotiation",
+        "probability": 80, "status": "open", "opened_at": None,
+    }  # fmt: skip
+    assert (row["deals"]["d2"]["status"], row["deals"]["d2"]["probability"]) == ("lost", 0)
+    view = queries.view(row)
+    assert [t["id"] for t in view["open_tickets"]] == ["t2"]
+    assert [d["id"] for d in view["open_deals"]] == ["d1"]

@@ -1,0 +1,187 @@
+"""The Lead aggregate: someone who may buy, scored, owned by a rep, and qualified,
+disqualified or converted into a customer.
+
+Statuses: new -> qualified or disqualified, either way again (a lead may come back), and
+qualified -> converted, which is final. A lead's score is recorded (`Scored`) whenever it
+changes: at capture and on each engagement, by the rules in force then. Name and email are
+personal data and sit in the `personal` group of the captured event.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.aggregate import Aggregate
+from domain.errors import CrmError
+from domain.lead_scoring import EngagementKind, Score, ScoringRules, score
+from domain.values import CustomValue, Meta, Personal
+
+
+class LeadStatus(StrEnum):
+    """Where a lead stands."""
+
+    NEW = "new"
+    QUALIFIED = "qualified"
+    DISQUALIFIED = "disqualified"
+    CONVERTED = "converted"
+
+
+class LeadConverted(CrmError):
+    """The lead is converted: it changes no more."""
+
+    rule = "lead-converted"
+
+
+class LeadDisqualified(CrmError):
+    """A disqualified lead cannot be converted; qualify it first."""
+
+    rule = "lead-disqualified"
+
+
+class LeadNotQualified(CrmError):
+    """Only a qualified lead can be converted."""
+
+    rule = "lead-not-qualified"
+
+
+def lead_facts(
+    attributes: dict[str, CustomValue], source: str | None, company: str | None
+) -> dict[str, CustomValue]:
+    """What scoring rules and territories look at: the attributes, and the source and
+    company (which win over attributes of the same name)."""
+    given = {"source": source, "company": company}
+    return attributes | {k: v for k, v in given.items() if v is not None}
+
+
+class Lead(Aggregate):
+    """A prospective customer, from capture to conversion."""
+
+    id: UUID
+
+    @classmethod
+    def capture(
+        cls,
+        lead_id: UUID,
+        *,
+        personal: Personal,
+        company: str | None,
+        source: str | None,
+        attributes: dict[str, CustomValue],
+        owner_id: str | None,
+        duplicate_of: UUID | None,
+        rules: ScoringRules,
+        meta: Meta,
+    ) -> "Lead":
+        """Captures a lead, owned by `owner_id`, and scores it by `rules`."""
+        lead = cls(
+            id=lead_id,
+            personal=personal,
+            company=company,
+            source=source,
+            attributes={k: v for k, v in attributes.items() if v is not None},
+            owner_id=owner_id,
+            duplicate_of=duplicate_of,
+            meta=meta,
+        )
+        lead._rescore(rules, meta)
+        return lead
+
+    @event("Captured")
+    def __init__(
+        self,
+        personal: Personal,
+        company: str | None,
+        source: str | None,
+        attributes: dict[str, CustomValue],
+        owner_id: str | None,
+        duplicate_of: UUID | None,
+        meta: Meta,
+    ) -> None:
+        self.personal = personal
+        self.company = company
+        self.source = source
+        self.attributes = dict(attributes)
+        self.owner_id = owner_id
+        self.duplicate_of = duplicate_of
+        self.captured_at: datetime = meta.occurred_at
+        self.status = LeadStatus.NEW
+        self.engagement: dict[str, int] = {}
+        self.score = Score()
+        self.disqualified_reason: str | None = None
+        self.customer_id: UUID | None = None
+        self.deal_id: UUID | None = None
+
+    @property
+    def facts(self) -> dict[str, CustomValue]:
+        """What scoring rules look at (see `lead_facts`)."""
+        return lead_facts(self.attributes, self.source, self.company)
+
+    def qualify(self, meta: Meta) -> None:
+        """Marks the lead qualified; a qualified lead records nothing."""
+        self._refuse_if_converted("qualified")
+        if self.status != LeadStatus.QUALIFIED:
+            self._qualify(meta)
+
+    @event("Qualified")
+    def _qualify(self, meta: Meta) -> None:
+        self.status = LeadStatus.QUALIFIED
+        self.disqualified_reason = None
+
+    def disqualify(self, reason: str, meta: Meta) -> None:
+        """Marks the lead disqualified for a reason; the same reason again records nothing."""
+        self._refuse_if_converted("disqualified")
+        if (self.status, self.disqualified_reason) != (LeadStatus.DISQUALIFIED, reason):
+            self._disqualify(reason, meta)
+
+    @event("Disqualified")
+    def _disqualify(self, reason: str, meta: Meta) -> None:
+        self.status = LeadStatus.DISQUALIFIED
+        self.disqualified_reason = reason
+
+    def check_convertible(self) -> None:
+        """Refuses unless the lead is qualified (and so not converted yet)."""
+        self._refuse_if_converted("converted again")
+        if self.status == LeadStatus.DISQUALIFIED:
+            raise LeadDisqualified("the lead is disqualified; qualify it before converting it")
+        if self.status != LeadStatus.QUALIFIED:
+            raise LeadNotQualified(f"the lead is {self.status}; qualify it before converting it")
+
+    def convert(
+        self, customer_id: UUID, customer_created: bool, deal_id: UUID | None, meta: Meta
+    ) -> None:
+        """Converts a qualified lead into a customer (created or linked), maybe with a deal."""
+        self.check_convertible()
+        self._convert(customer_id, customer_created, deal_id, meta)
+
+    @event("Converted")
+    def _convert(
+        self, converted_to: UUID, customer_created: bool, deal_id: UUID | None, meta: Meta
+    ) -> None:
+        self.status = LeadStatus.CONVERTED
+        self.customer_id = converted_to
+        self.deal_id = deal_id
+
+    def record_engagement(self, kind: EngagementKind, rules: ScoringRules, meta: Meta) -> None:
+        """Records an email open or click, and scores the lead again by `rules`."""
+        self._refuse_if_converted("engaged")
+        self._record_engagement(kind, meta)
+        self._rescore(rules, meta)
+
+    @event("EngagementRecorded")
+    def _record_engagement(self, kind: EngagementKind, meta: Meta) -> None:
+        self.engagement[kind] = self.engagement.get(kind, 0) + 1
+
+    def _rescore(self, rules: ScoringRules, meta: Meta) -> None:
+        new = score(rules, self.facts, self.engagement)
+        if new != self.score:
+            self._scored(new, meta)
+
+    @event("Scored")
+    def _scored(self, score: Score, meta: Meta) -> None:
+        self.score = score
+
+    def _refuse_if_converted(self, change: str) -> None:
+        if self.status == LeadStatus.CONVERTED:
+            raise LeadConverted(f"the lead is converted; it cannot be {change}")

@@ -1,0 +1,214 @@
+"""The Ticket aggregate: a customer's complaint, service request or warranty claim, and the
+conversation that settles it.
+
+Statuses: open -> pending (waiting on the customer) -> solved -> closed, in any order but
+one: closed is final. A customer's reply to a pending or solved ticket opens it again; the
+first agent reply is the first response. Free text (description, reply bodies, the rating's
+comment) is personal data and sits in each event's `personal` group.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.aggregate import CustomerOwned
+from domain.errors import CrmError
+from domain.values import Changes, Channel, Meta, Value
+
+
+class TicketKind(StrEnum):
+    """What the customer asks for."""
+
+    COMPLAINT = "complaint"
+    SERVICE_REQUEST = "service_request"
+    WARRANTY_CLAIM = "warranty_claim"
+
+
+class Priority(StrEnum):
+    """How urgent a ticket is."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TicketStatus(StrEnum):
+    """Where a ticket stands."""
+
+    OPEN = "open"
+    PENDING = "pending"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class Author(StrEnum):
+    """Who wrote a reply."""
+
+    AGENT = "agent"
+    CUSTOMER = "customer"
+
+
+class Reply(Value):
+    """One message of a ticket's conversation; `body` is None once erased."""
+
+    reply_id: UUID
+    author: Author
+    at: datetime
+    body: str | None = None
+
+
+class Satisfaction(Value):
+    """The customer's rating of how a ticket was handled; `comment` is personal data."""
+
+    rating: int
+    at: datetime
+    comment: str | None = None
+
+
+class TicketClosed(CrmError):
+    """A closed ticket is final: no reply, no status change."""
+
+    rule = "ticket-closed"
+
+
+class TicketNotSolved(CrmError):
+    """Satisfaction is rated only once a ticket is solved or closed."""
+
+    rule = "ticket-not-solved"
+
+
+class TicketAlreadyRated(CrmError):
+    """A ticket's satisfaction is rated once."""
+
+    rule = "ticket-already-rated"
+
+
+RATABLE = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
+REOPENED_BY_CUSTOMER = frozenset({TicketStatus.PENDING, TicketStatus.SOLVED})
+
+
+class Ticket(CustomerOwned):
+    """A customer's request to the support team, from opening to closing."""
+
+    id: UUID
+
+    @classmethod
+    def open(
+        cls,
+        ticket_id: UUID,
+        *,
+        customer_id: UUID,
+        kind: TicketKind,
+        subject: str,
+        description: str,
+        priority: Priority,
+        channel: Channel,
+        order_ref: str | None,
+        meta: Meta,
+    ) -> "Ticket":
+        """Opens a ticket for a customer."""
+        return cls(
+            id=ticket_id,
+            customer_id=customer_id,
+            kind=kind,
+            subject=subject,
+            priority=priority,
+            channel=channel,
+            order_ref=order_ref,
+            personal={"description": description},
+            meta=meta,
+        )
+
+    @event("Opened")
+    def __init__(
+        self,
+        customer_id: UUID,
+        kind: TicketKind,
+        subject: str,
+        priority: Priority,
+        channel: Channel,
+        order_ref: str | None,
+        personal: Changes,
+        meta: Meta,
+    ) -> None:
+        self.customer_id = customer_id
+        self.kind = kind
+        self.subject = subject
+        self.priority = priority
+        self.channel = channel
+        self.order_ref = order_ref
+        self.description: str | None = personal.get("description")
+        self.status = TicketStatus.OPEN
+        self.opened_at = meta.occurred_at
+        self.updated_at = meta.occurred_at
+        self.first_response_at: datetime | None = None
+        self.solved_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.reopened = 0
+        self.replies: list[Reply] = []
+        self.satisfaction: Satisfaction | None = None
+
+    def reply(self, reply_id: UUID, author: Author, body: str, meta: Meta) -> None:
+        """Adds a reply; a customer's reply opens a pending or solved ticket again."""
+        self._refuse_if_closed()
+        self._reply(reply_id, author, {"body": body}, meta)
+        if author == Author.CUSTOMER and self.status in REOPENED_BY_CUSTOMER:
+            self._change_status(TicketStatus.OPEN, meta)
+
+    @event("Replied")
+    def _reply(self, reply_id: UUID, author: Author, personal: Changes, meta: Meta) -> None:
+        self.replies.append(
+            Reply(reply_id=reply_id, author=author, at=meta.occurred_at, body=personal.get("body"))
+        )
+        if author == Author.AGENT and self.first_response_at is None:
+            self.first_response_at = meta.occurred_at
+        self.updated_at = max(self.updated_at, meta.occurred_at)
+
+    def change_status(self, status: TicketStatus, meta: Meta) -> None:
+        """Moves the ticket to `status`; asking for the current status records nothing."""
+        if status == self.status:
+            return
+        self._refuse_if_closed()
+        self._change_status(status, meta)
+
+    @event("StatusChanged")
+    def _change_status(self, status: TicketStatus, meta: Meta) -> None:
+        if self.status == TicketStatus.SOLVED and status != TicketStatus.CLOSED:
+            self.reopened += 1
+        self.status = status
+        if status == TicketStatus.SOLVED:
+            self.solved_at = meta.occurred_at
+        elif status == TicketStatus.CLOSED:
+            self.closed_at = meta.occurred_at
+        else:
+            self.solved_at = None
+        self.updated_at = max(self.updated_at, meta.occurred_at)
+
+    def rate_satisfaction(self, rating: int, comment: str | None, meta: Meta) -> None:
+        """Records the customer's rating (1 to 5), once, after the ticket is solved."""
+        if self.status not in RATABLE:
+            raise TicketNotSolved(f"ticket {self.id} is {self.status}: rate it once solved")
+        if self.satisfaction is not None:
+            raise TicketAlreadyRated(f"ticket {self.id} is already rated")
+        self._rate_satisfaction(rating, {"comment": comment} if comment else {}, meta)
+
+    @event("SatisfactionRated")
+    def _rate_satisfaction(self, rating: int, personal: Changes, meta: Meta) -> None:
+        self.satisfaction = Satisfaction(
+            rating=rating, at=meta.occurred_at, comment=personal.get("comment")
+        )
+        self.updated_at = max(self.updated_at, meta.occurred_at)
+
+    @property
+    def first_response_seconds(self) -> float | None:
+        """Business time from opening to the first agent reply."""
+        if self.first_response_at is None:
+            return None
+        return (self.first_response_at - self.opened_at).total_seconds()
+
+    def _refuse_if_closed(self) -> None:
+        if self.status == TicketStatus.CLOSED:
+            raise TicketClosed(f"ticket {self.id} is closed")

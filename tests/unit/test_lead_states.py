@@ -1,0 +1,139 @@
+"""Laws of a lead's life: random qualifications, disqualifications, conversions and
+engagements, sent through the handlers as the command bus sends them, against a small model
+of the rules (converted is final; only a qualified lead converts); the stored score is
+always the score function's; replaying the stored events always gives the live state."""
+
+from uuid import uuid4
+
+from eventsourcing.application import project_aggregate
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from commands.base import Command
+from commands.catalog import HANDLERS
+from commands.leads import (
+    CaptureLead,
+    ConvertLead,
+    DisqualifyLead,
+    QualifyLead,
+    RecordLeadEngagement,
+)
+from domain.errors import CrmError
+from domain.lead import Lead, LeadStatus
+from domain.lead_scoring import (
+    AttributeRule,
+    EngagementKind,
+    EngagementRule,
+    ScoringRules,
+    score,
+)
+from infra.event_store import OrjsonTranscoder, PydanticMapper
+from tests.strategies import words
+from tests.unit.builders import META
+
+MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
+rule_sets = st.builds(
+    ScoringRules,
+    version=st.integers(0, 9),
+    attribute_rules=st.lists(
+        st.builds(
+            AttributeRule,
+            name=words,
+            attribute=st.sampled_from(["size", "source", "country"]),
+            points=st.integers(-20, 20),
+            min=st.one_of(st.none(), st.decimals(0, 100, places=1)),
+            equals=st.sampled_from(["fr", "webinar", None]),
+        ),
+        max_size=3,
+    ).map(tuple),
+    engagement_rules=st.lists(
+        st.builds(
+            EngagementRule,
+            name=words,
+            kind=st.sampled_from(EngagementKind),
+            points=st.integers(-5, 5),
+            max_points=st.one_of(st.none(), st.integers(0, 12)),
+        ),
+        max_size=2,
+    ).map(tuple),
+)
+
+
+def state(lead: Lead) -> dict:
+    return {k: v for k, v in vars(lead).items() if k != "_pending_events"}
+
+
+class LeadLife(RuleBasedStateMachine):
+    """One lead; each rule sends a command and checks it was recorded or refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        capture = CaptureLead(
+            name="Grace",
+            email="grace@example.com",
+            source="webinar",
+            attributes={"size": 42, "country": "FR"},
+            rules=ScoringRules(),
+        )
+        _, _, (self.lead,) = HANDLERS[CaptureLead][1](capture, None, uuid4(), META)
+        self.events = self.lead.collect_events()
+        self.status = LeadStatus.NEW
+        self.rules = ScoringRules()
+
+    def send(self, command: Command, refused: bool) -> None:
+        version = self.lead.version
+        try:
+            HANDLERS[type(command)][1](command, self.lead, self.lead.id, META)
+        except CrmError as error:
+            assert refused, f"{command!r} was refused: {error.rule}"
+            assert self.lead.version == version
+        else:
+            assert not refused, f"{command!r} was accepted"
+        self.events += self.lead.collect_events()
+
+    @rule()
+    def qualify(self) -> None:
+        self.send(QualifyLead(), self.status == LeadStatus.CONVERTED)
+        if self.status != LeadStatus.CONVERTED:
+            self.status = LeadStatus.QUALIFIED
+
+    @rule(reason=words)
+    def disqualify(self, reason: str) -> None:
+        self.send(DisqualifyLead(reason=reason), self.status == LeadStatus.CONVERTED)
+        if self.status != LeadStatus.CONVERTED:
+            self.status = LeadStatus.DISQUALIFIED
+
+    @rule(link=st.booleans())
+    def convert(self, link: bool) -> None:
+        command = ConvertLead(matched_customer_id=uuid4() if link else None)
+        self.send(command, self.status != LeadStatus.QUALIFIED)
+        if self.status == LeadStatus.QUALIFIED:
+            self.status = LeadStatus.CONVERTED
+
+    @rule(kind=st.sampled_from(EngagementKind), rules=rule_sets)
+    def engage(self, kind: EngagementKind, rules: ScoringRules) -> None:
+        refused = self.status == LeadStatus.CONVERTED
+        self.send(RecordLeadEngagement(kind=kind, rules=rules), refused)
+        if not refused:
+            self.rules = rules
+
+    @invariant()
+    def status_is_the_models(self) -> None:
+        assert self.lead.status == self.status
+        assert (self.lead.customer_id is not None) == (self.status == LeadStatus.CONVERTED)
+
+    @invariant()
+    def the_score_is_the_score_functions(self) -> None:
+        assert self.lead.score == score(self.rules, self.lead.facts, self.lead.engagement)
+
+    @invariant()
+    def replaying_the_stored_events_gives_the_live_state(self) -> None:
+        stored = [MAPPER.to_stored_event(e) for e in self.events]
+        replayed = project_aggregate(None, [MAPPER.to_domain_event(s) for s in stored])
+        assert state(replayed) == state(self.lead)
+        assert replayed.version == self.lead.version == len(self.events)
+
+
+LeadLife.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+test_lead_life = LeadLife.TestCase

@@ -1,0 +1,121 @@
+"""Laws of a ticket's life: random replies, status changes and ratings, sent through the
+command handlers as the command bus sends them, against a small model of the rules; and
+replaying the stored events always gives the live state."""
+
+from datetime import timedelta
+from uuid import uuid4
+
+from eventsourcing.application import project_aggregate
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from commands.base import Command
+from commands.catalog import HANDLERS
+from commands.tickets import ChangeTicketStatus, OpenComplaint, RateSatisfaction, ReplyToTicket
+from domain.errors import CrmError
+from domain.ticket import Author, Ticket, TicketStatus
+from domain.values import Meta
+from infra.event_store import OrjsonTranscoder, PydanticMapper
+from tests.strategies import words
+from tests.unit.builders import META
+
+MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
+SOLVED_OR_CLOSED = {TicketStatus.SOLVED, TicketStatus.CLOSED}
+
+
+def state(ticket: Ticket) -> dict:
+    return {k: v for k, v in vars(ticket).items() if k != "_pending_events"}
+
+
+class TicketLife(RuleBasedStateMachine):
+    """One ticket; each rule sends a command and checks what was recorded or refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = META.occurred_at
+        complaint = OpenComplaint(customer_id=uuid4(), subject="s", description="d", channel="chat")
+        self.ticket, _ = HANDLERS[OpenComplaint][1](complaint, None, uuid4(), META)
+        self.events = self.ticket.collect_events()
+        self.status = TicketStatus.OPEN
+        self.closed = False
+        self.first_agent_reply_at = None
+        self.rated = False
+
+    def send(self, command: Command, minutes: int, refused: bool) -> list:
+        """Runs `command` `minutes` later; checks it was refused (recording nothing) or not."""
+        self.now += timedelta(minutes=minutes)
+        meta = Meta(actor="agent-7", correlation_id=str(uuid4()), occurred_at=self.now)
+        version = self.ticket.version
+        try:
+            HANDLERS[type(command)][1](command, self.ticket, self.ticket.id, meta)
+        except CrmError as error:
+            assert refused, f"{command!r} was refused: {error.rule}"
+            assert self.ticket.version == version
+        else:
+            assert not refused, f"{command!r} was accepted"
+        new = self.ticket.collect_events()
+        self.events += new
+        return [type(e).__qualname__ for e in new]
+
+    @rule(author=st.sampled_from(Author), body=words, minutes=st.integers(0, 600))
+    def reply(self, author: Author, body: str, minutes: int) -> None:
+        recorded = self.send(ReplyToTicket(author=author, body=body), minutes, self.closed)
+        if self.closed:
+            return
+        waiting = self.status in {TicketStatus.PENDING, TicketStatus.SOLVED}
+        if author == Author.CUSTOMER and waiting:
+            assert recorded == ["Ticket.Replied", "Ticket.StatusChanged"]
+            self.status = TicketStatus.OPEN
+        else:
+            assert recorded == ["Ticket.Replied"]
+        if author == Author.AGENT and self.first_agent_reply_at is None:
+            self.first_agent_reply_at = self.now
+
+    @rule(status=st.sampled_from(TicketStatus), minutes=st.integers(0, 600))
+    def change_status(self, status: TicketStatus, minutes: int) -> None:
+        refused = self.closed and status != TicketStatus.CLOSED
+        recorded = self.send(ChangeTicketStatus(status=status), minutes, refused)
+        if not refused:
+            assert recorded == ([] if status == self.status else ["Ticket.StatusChanged"])
+            self.status = status
+            self.closed = status == TicketStatus.CLOSED
+
+    @rule(rating=st.integers(1, 5), comment=st.none() | words, minutes=st.integers(0, 600))
+    def rate(self, rating: int, comment: str | None, minutes: int) -> None:
+        refused = self.rated or self.status not in SOLVED_OR_CLOSED
+        recorded = self.send(RateSatisfaction(rating=rating, comment=comment), minutes, refused)
+        if not refused:
+            assert recorded == ["Ticket.SatisfactionRated"]
+            assert self.ticket.satisfaction.rating == rating
+            self.rated = True
+
+    @invariant()
+    def the_status_is_the_models(self) -> None:
+        assert self.ticket.status in TicketStatus
+        assert self.ticket.status == self.status
+
+    @invariant()
+    def closed_is_final(self) -> None:
+        assert not self.closed or self.ticket.status == TicketStatus.CLOSED
+
+    @invariant()
+    def the_first_response_is_the_first_agent_reply(self) -> None:
+        assert self.ticket.first_response_at == self.first_agent_reply_at
+        agents = [r.at for r in self.ticket.replies if r.author == Author.AGENT]
+        assert self.ticket.first_response_at == (agents[0] if agents else None)
+
+    @invariant()
+    def every_event_is_counted_and_carries_the_customer(self) -> None:
+        assert self.ticket.version == len(self.events)
+        assert {e.customer_id for e in self.events} == {self.ticket.customer_id}
+
+    @invariant()
+    def replaying_the_stored_events_gives_the_same_state(self) -> None:
+        stored = [MAPPER.to_stored_event(e) for e in self.events]
+        replayed = project_aggregate(None, [MAPPER.to_domain_event(s) for s in stored])
+        assert state(replayed) == state(self.ticket)
+
+
+TicketLife.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
+test_ticket_life = TicketLife.TestCase
