@@ -160,7 +160,9 @@ class CommandBus:
                 self._commit_alone(submission)
 
     def _commit(self, submissions: list[Submission]) -> None:
-        existing = [s.target.aggregate_id for s in submissions if not s.target.creates]
+        # Targets that a command `creates` are looked up too: an aggregate with a fixed id (a
+        # configuration) is created by its first command and changed by the next ones.
+        existing = [s.target.aggregate_id for s in submissions]
         existing += [i for s in submissions for i in s.command.required()]
         existing += [i for s in submissions for i in s.command.consulted()]
         batch = _Batch(aggregates=self._store.get_many(set(existing)))

@@ -46,7 +46,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Target:
-    """The aggregate a command acts on."""
+    """The aggregate a command acts on. A command that `creates` it is not refused when it is
+    missing; its handler gets the aggregate if it exists (None if not), so that a fixed-id
+    aggregate (a configuration) is created by its first command and changed by later ones."""
 
     aggregate_id: UUID
     creates: bool = False
