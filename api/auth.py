@@ -65,3 +65,5 @@ service_key = requires(Role.SERVICE)
 Service = Annotated[Principal, Depends(service_key)]
 Reader = Annotated[Principal, Depends(requires(Role.SERVICE, Role.ANALYST, Role.AUDITOR))]
 Auditor = Annotated[Principal, Depends(requires(Role.SERVICE, Role.AUDITOR))]
+Admin = Annotated[Principal, Depends(requires())]
+"""Admin keys only: `requires()` names no role, and admin passes every check (settings)."""

@@ -148,14 +148,14 @@ async def run(
     model: type[Command],
     target: Callable[[], Target],
     located: str | None = None,
-    path_fields: dict[str, Any] | None = None,
+    path_fields: Callable[[], dict[str, Any]] | None = None,
 ) -> JSONResponse:
     """Checks the key (401, 403), parses the body as `model` and the headers (422), finds the
     `target` (404), hands the command to the writer and answers with its outcome and ETag
-    (and Location under `located`). `path_fields` (the customer of
-    `/customers/{id}/complaints`) are set on the command over anything the body says."""
+    (and Location under `located`). `path_fields()`, called once the key is checked (the
+    customer of `/customers/{id}/complaints`), are set on the command over the body's."""
     principal = await service_key(request)
-    command = _parsed(model, await request.body(), path_fields or {})
+    command = _parsed(model, await request.body(), path_fields() if path_fields else {})
     context = await command_context(request, principal)
     outcome = await request.app.state.commands.execute(target(), command, context)
     headers = {"ETag": f'"{outcome.version}"'} if outcome.version is not None else {}
@@ -167,6 +167,8 @@ async def run(
 
 
 def _parsed(model: type[Command], body: bytes, path_fields: dict[str, Any]) -> Command:
+    if not body and not any(field.is_required() for field in model.model_fields.values()):
+        body = b"{}"  # a command with nothing required may be sent without a body (POST /won)
     try:
         if path_fields:
             given = _json_object(body)

@@ -8,6 +8,7 @@ refused (another process wrote the same aggregate, a key or claim raced), each c
 redone alone so that only the one at fault is refused.
 """
 
+import copy
 import random
 import time
 from concurrent.futures import Future
@@ -243,15 +244,23 @@ class CommandBus:
         taken = [c for c in claims if c in batch.claimed]
         if taken:
             raise side_tables.claim_taken(*taken[0])
+        # The handler works on copies, kept only if it decides: a refusal after some events
+        # were recorded leaves the batch's aggregates as they were.
         wanted = [*required, *submission.command.consulted()]
-        given = {"required": {i: batch.aggregates[i] for i in wanted if i in batch.aggregates}}
+        copies = {
+            i: copy.deepcopy(batch.aggregates[i])
+            for i in (target.aggregate_id, *wanted)
+            if i in batch.aggregates
+        }
+        given = {"required": {i: copies[i] for i in wanted if i in copies}}
         aggregate, answer, *also = handler(
             submission.command,
-            current,
+            copies.get(target.aggregate_id),
             target.aggregate_id,
             context.meta(submission.command.occurred_at),
             **(given if handler in GIVEN_REQUIRED else {}),
         )
+        batch.aggregates.update(copies)
         created = (aggregate,) if target.creates else ()
         for new in (*created, *(also[0] if also else ())):
             batch.aggregates[new.id] = new

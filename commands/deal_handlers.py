@@ -1,5 +1,10 @@
-"""Handlers of deal commands: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O."""
+"""Handlers of deal commands: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O.
 
+A command that names a stage is decided against the pipeline the writer gives its handler
+(`required`, the command's consulted aggregates), else the default stages.
+"""
+
+from collections.abc import Callable
 from uuid import UUID
 
 from commands.deals import (
@@ -12,13 +17,18 @@ from commands.deals import (
     WinDeal,
 )
 from commands.registry import Answer, handles
+from domain.aggregate import Aggregate
 from domain.deal import Deal
-from domain.pipeline import Pipeline, Stage
+from domain.pipeline import PIPELINE_ID, Pipeline, Stage, Stages, stages_of
 from domain.values import Meta
+
+Aggregates = dict[UUID, Aggregate]
 
 
 @handles(OpenDeal, Deal)
-def open_deal(command: OpenDeal, _: None, deal_id: UUID, meta: Meta) -> tuple[Deal, Answer]:
+def open_deal(
+    command: OpenDeal, _: None, deal_id: UUID, meta: Meta, required: Aggregates
+) -> tuple[Deal, Answer]:
     deal = Deal.open(
         deal_id,
         customer_id=command.customer_id,
@@ -28,16 +38,28 @@ def open_deal(command: OpenDeal, _: None, deal_id: UUID, meta: Meta) -> tuple[De
         stage=command.stage,
         expected_close_date=command.expected_close_date,
         owner=command.owner,
-        stages=command.pipeline,
+        stages=stages_of(required.get(PIPELINE_ID)),
         meta=meta,
     )
     return deal, {}
 
 
-@handles(MoveDeal, Deal)
-def move_deal(command: MoveDeal, deal: Deal, _: UUID, meta: Meta) -> tuple[Deal, Answer]:
-    deal.move_to(command.stage, command.pipeline, meta)
-    return deal, {}
+def _to_stage(
+    change: Callable[[Deal, str, Stages, Meta], None],
+) -> Callable[..., tuple[Deal, Answer]]:
+    """A handler that makes `change` (a move, a reopening) to the command's stage."""
+
+    def handler(
+        command: MoveDeal | ReopenDeal, deal: Deal, _: UUID, meta: Meta, required: Aggregates
+    ) -> tuple[Deal, Answer]:
+        change(deal, command.stage, stages_of(required.get(PIPELINE_ID)), meta)
+        return deal, {}
+
+    return handler
+
+
+move_deal = handles(MoveDeal, Deal)(_to_stage(Deal.move_to))
+reopen_deal = handles(ReopenDeal, Deal)(_to_stage(Deal.reopen))
 
 
 @handles(ChangeDealAmount, Deal)
@@ -60,16 +82,12 @@ def lose_deal(command: LoseDeal, deal: Deal, _: UUID, meta: Meta) -> tuple[Deal,
     return deal, {}
 
 
-@handles(ReopenDeal, Deal)
-def reopen_deal(command: ReopenDeal, deal: Deal, _: UUID, meta: Meta) -> tuple[Deal, Answer]:
-    deal.reopen(command.stage, command.pipeline, meta)
-    return deal, {}
-
-
 @handles(ConfigureStages, Pipeline)
 def configure_stages(
     command: ConfigureStages, pipeline: Pipeline | None, _: UUID, meta: Meta
 ) -> tuple[Pipeline, Answer]:
-    pipeline = pipeline or Pipeline.start(meta)
+    """Creates the pipeline on its first configuration (no `current`), else changes it."""
+    if pipeline is None:
+        pipeline = Pipeline.start(meta)
     pipeline.configure(tuple(Stage(**s.model_dump()) for s in command.stages), meta)
     return pipeline, {}

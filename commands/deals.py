@@ -1,8 +1,8 @@
 """Commands on deals and on the pipeline's stages, validated at the edge (422 names the field).
 
-A command that names a stage carries `pipeline`, the stage configuration it is decided
-against: the API sets it from the event store, never from the body, and it is not part of
-the documented body.
+A command that names a stage consults the pipeline: the writer gives its handler the
+pipeline's stages as they are when the command is decided (the defaults before the first
+configuration), so that a stage is never checked against a configuration read earlier.
 """
 
 from datetime import date
@@ -18,13 +18,12 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_extra_types.currency_code import ISO4217
 
 from commands.base import Command, Text
 from domain.aggregate import Aggregate
 from domain.customer import Customer
-from domain.pipeline import CLOSED, Stages
+from domain.pipeline import CLOSED, PIPELINE_ID, Pipeline
 
 StageName = Annotated[
     str,
@@ -36,10 +35,12 @@ Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
 
 
 class StagedCommand(Command):
-    """A command that names a stage of the pipeline."""
+    """A command that names a stage of the pipeline; decided against the pipeline's stages."""
 
     stage: StageName
-    pipeline: SkipJsonSchema[Stages]
+
+    def consulted(self) -> dict[UUID, type[Aggregate]]:
+        return {PIPELINE_ID: Pipeline}
 
 
 class OpenDeal(StagedCommand):

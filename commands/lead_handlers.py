@@ -1,15 +1,22 @@
 """Handlers of lead commands: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O.
 
-A lead is captured through the sales team (it decides the owner and spots duplicates, and
-records that as its own event), so capturing acts on the team and also creates the lead;
-the answer names the lead, not the team.
+What a lead is decided with is consulted (see `commands.leads`) and given as `required`:
+the scoring rules in force, the sales team, the pipeline. Capturing a lead also records
+its intake on the sales team (whose turn it was, the email's digest): the writer saves
+the team's events with the lead's. Configuration not set yet is used as started: no
+scoring rule, no rep, the default stages.
 """
 
+from collections.abc import Iterable
+from typing import TypeVar
 from uuid import UUID, uuid4
+
+from pydantic import BaseModel
 
 from commands.leads import (
     CaptureLead,
     ConvertLead,
+    DealDraft,
     DisqualifyLead,
     QualifyLead,
     RecordLeadEngagement,
@@ -21,39 +28,43 @@ from domain.aggregate import Aggregate
 from domain.customer import Customer
 from domain.deal import Deal, UnknownStage
 from domain.errors import InvalidValue
-from domain.lead import Lead, lead_facts
-from domain.lead_scoring import AttributeRule, EngagementRule, LeadScoring
-from domain.sales_team import SalesRep, SalesTeam
-from domain.values import Meta, Personal, Profile
+from domain.lead import Lead, Prospect
+from domain.lead_scoring import (
+    LEAD_SCORING_ID,
+    AttributeRule,
+    EngagementRule,
+    LeadScoring,
+    ScoringRules,
+)
+from domain.pipeline import PIPELINE_ID, stages_of
+from domain.sales_team import SALES_TEAM_ID, SalesRep, SalesTeam
+from domain.values import Meta, Personal, Profile, Value
+
+Given = dict[UUID, Aggregate]
+"""The consulted aggregates that exist, by id."""
+V = TypeVar("V", bound=Value)
 
 
-@handles(CaptureLead, SalesTeam)
+@handles(CaptureLead, Lead)
 def capture_lead(
-    command: CaptureLead, team: SalesTeam | None, _: UUID, meta: Meta
-) -> tuple[SalesTeam, Answer, tuple[Lead]]:
-    team = team or SalesTeam.start(meta)
-    lead_id = uuid4()
-    facts = lead_facts(command.attributes, command.source, command.company)
-    intake = team.take_lead(lead_id, command.email, facts, meta)
-    lead = Lead.capture(
-        lead_id,
+    command: CaptureLead, _: None, lead_id: UUID, meta: Meta, required: Given
+) -> tuple[Lead, Answer, tuple[SalesTeam, ...]]:
+    found = required.get(SALES_TEAM_ID)
+    team = found if isinstance(found, SalesTeam) else SalesTeam.start(meta)
+    prospect = Prospect(
         personal=Personal(name=command.name, email=command.email),
         company=command.company,
         source=command.source,
         attributes=command.attributes,
-        owner_id=intake.owner_id,
-        duplicate_of=intake.duplicate_of,
-        rules=command.rules,
-        meta=meta,
     )
+    intake = team.take_lead(lead_id, command.email, prospect.facts, meta)
+    lead = Lead.capture(lead_id, prospect, intake, _rules(required), meta)
     answer = {
-        "id": str(lead.id),
-        "version": lead.version,
         "owner_id": intake.owner_id,
         "duplicate_of": str(intake.duplicate_of) if intake.duplicate_of else None,
         "score": lead.score.points,
     }
-    return team, answer, (lead,)
+    return lead, answer, () if team is found else (team,)
 
 
 @handles(QualifyLead, Lead)
@@ -72,13 +83,13 @@ def disqualify_lead(
 
 @handles(ConvertLead, Lead)
 def convert_lead(
-    command: ConvertLead, lead: Lead, _: UUID, meta: Meta
+    command: ConvertLead, lead: Lead, _: UUID, meta: Meta, required: Given
 ) -> tuple[Lead, Answer, tuple[Aggregate, ...]]:
     lead.check_convertible()
     linked = command.linked_customer_id
     customer = None if linked else _customer_of(lead, meta)
     customer_id = linked or customer.id  # type: ignore[union-attr]
-    deal = _deal(command, lead, customer_id, meta) if command.deal else None
+    deal = _deal(command.deal, lead, customer_id, required, meta) if command.deal else None
     lead.convert(customer_id, customer is not None, deal.id if deal else None, meta)
     answer = {
         "customer_id": str(customer_id),
@@ -102,10 +113,10 @@ def _customer_of(lead: Lead, meta: Meta) -> Customer:
     )
 
 
-def _deal(command: ConvertLead, lead: Lead, customer_id: UUID, meta: Meta) -> Deal:
-    draft, stages = command.deal, command.pipeline
-    if draft is None or stages is None:
-        raise ValueError("a deal is opened with the pipeline's stages (set by the API)")
+def _deal(draft: DealDraft, lead: Lead, customer_id: UUID, required: Given, meta: Meta) -> Deal:
+    """The deal of a conversion, owned by the lead's owner unless the draft names one, in
+    a stage of the pipeline: one that is not open refuses the whole conversion (422 naming
+    `deal.stage`)."""
     try:
         return Deal.open(
             uuid4(),
@@ -116,7 +127,7 @@ def _deal(command: ConvertLead, lead: Lead, customer_id: UUID, meta: Meta) -> De
             stage=draft.stage,
             expected_close_date=draft.expected_close_date,
             owner=draft.owner or lead.owner_id,
-            stages=stages,
+            stages=stages_of(required.get(PIPELINE_ID)),
             meta=meta,
         )
     except UnknownStage as error:
@@ -125,9 +136,9 @@ def _deal(command: ConvertLead, lead: Lead, customer_id: UUID, meta: Meta) -> De
 
 @handles(RecordLeadEngagement, Lead)
 def record_lead_engagement(
-    command: RecordLeadEngagement, lead: Lead, _: UUID, meta: Meta
+    command: RecordLeadEngagement, lead: Lead, _: UUID, meta: Meta, required: Given
 ) -> tuple[Lead, Answer]:
-    lead.record_engagement(command.kind, command.rules, meta)
+    lead.record_engagement(command.kind, _rules(required), meta)
     return lead, {"score": lead.score.points}
 
 
@@ -136,11 +147,8 @@ def set_scoring_rules(
     command: SetScoringRules, scoring: LeadScoring | None, _: UUID, meta: Meta
 ) -> tuple[LeadScoring, Answer]:
     scoring = scoring or LeadScoring.start(meta)
-    scoring.set_rules(
-        tuple(AttributeRule.model_validate(r.model_dump()) for r in command.attribute_rules),
-        tuple(EngagementRule.model_validate(r.model_dump()) for r in command.engagement_rules),
-        meta,
-    )
+    attribute_rules = _values(AttributeRule, command.attribute_rules)
+    scoring.set_rules(attribute_rules, _values(EngagementRule, command.engagement_rules), meta)
     return scoring, {"rules_version": scoring.rules.version}
 
 
@@ -149,6 +157,16 @@ def set_sales_reps(
     command: SetSalesReps, team: SalesTeam | None, _: UUID, meta: Meta
 ) -> tuple[SalesTeam, Answer]:
     team = team or SalesTeam.start(meta)
-    reps = tuple(SalesRep.model_validate(r.model_dump()) for r in command.reps)
-    team.set_reps(reps, command.territory_attribute, meta)
+    team.set_reps(_values(SalesRep, command.reps), command.territory_attribute, meta)
     return team, {}
+
+
+def _rules(required: Given) -> ScoringRules:
+    """The scoring rules in force (none before they are first set)."""
+    scoring = required.get(LEAD_SCORING_ID)
+    return scoring.rules if isinstance(scoring, LeadScoring) else ScoringRules()
+
+
+def _values(kind: type[V], settings: Iterable[BaseModel]) -> tuple[V, ...]:
+    """Settings from a command as the domain's values."""
+    return tuple(kind.model_validate(setting.model_dump()) for setting in settings)

@@ -1,9 +1,9 @@
 """Commands on leads and on how leads are scored and assigned, validated at the edge.
 
-A command that scores a lead carries `rules`, and one that opens a deal `pipeline`: the
-API sets them from the event store, never from the body, and they are not part of the
-documented body. So does `matched_customer_id` of a conversion: the customer whose email
-is the lead's, found in the customer 360 read model.
+What a command is decided with besides its lead (the scoring rules, the sales team, the
+pipeline's stages) is `consulted()`: the writer reads it, never the body. A conversion's
+`matched_customer_id`, the customer whose email is the lead's (found in the customer 360
+read model), is set by the API and is not part of the documented body.
 """
 
 from datetime import date
@@ -20,9 +20,9 @@ from commands.customers import Key, Name
 from commands.deals import Amount, StageName
 from domain.aggregate import Aggregate
 from domain.customer import Customer
-from domain.lead_scoring import EngagementKind, ScoringRules
-from domain.pipeline import Stages
-from domain.sales_team import DEFAULT_TERRITORY_ATTRIBUTE
+from domain.lead_scoring import LEAD_SCORING_ID, EngagementKind, LeadScoring
+from domain.pipeline import PIPELINE_ID, Pipeline
+from domain.sales_team import DEFAULT_TERRITORY_ATTRIBUTE, SALES_TEAM_ID, SalesTeam
 from domain.values import CustomValue
 
 Points = Annotated[int, Field(ge=-1000, le=1000)]
@@ -54,7 +54,10 @@ class CaptureLead(Command):
     company: Text | None = None
     source: Text | None = None
     attributes: dict[Key, CustomValue] = {}
-    rules: SkipJsonSchema[ScoringRules]
+
+    def consulted(self) -> dict[UUID, type[Aggregate]]:
+        """The sales team (owner, earlier lead by email) and the scoring rules in force."""
+        return {SALES_TEAM_ID: SalesTeam, LEAD_SCORING_ID: LeadScoring}
 
 
 class QualifyLead(Command):
@@ -106,7 +109,6 @@ class ConvertLead(Command):
     customer_id: UUID | None = None
     deal: DealDraft | None = None
     matched_customer_id: SkipJsonSchema[UUID | None] = None
-    pipeline: SkipJsonSchema[Stages | None] = None
 
     @property
     def linked_customer_id(self) -> UUID | None:
@@ -117,6 +119,10 @@ class ConvertLead(Command):
         linked = self.linked_customer_id
         return {linked: Customer} if linked else {}
 
+    def consulted(self) -> dict[UUID, type[Aggregate]]:
+        """The pipeline, whose stages the deal is opened in."""
+        return {PIPELINE_ID: Pipeline} if self.deal else {}
+
 
 class RecordLeadEngagement(Command):
     """Records that the lead opened or clicked an email we sent; the lead is scored again."""
@@ -125,7 +131,10 @@ class RecordLeadEngagement(Command):
     model_config = ConfigDict(json_schema_extra={"examples": [{"kind": "email_clicked"}]})
 
     kind: EngagementKind
-    rules: SkipJsonSchema[ScoringRules]
+
+    def consulted(self) -> dict[UUID, type[Aggregate]]:
+        """The scoring rules in force."""
+        return {LEAD_SCORING_ID: LeadScoring}
 
 
 class AttributeRuleSetting(BaseModel):

@@ -16,7 +16,8 @@ from eventsourcing.domain import event
 from domain.aggregate import Aggregate
 from domain.errors import CrmError
 from domain.lead_scoring import EngagementKind, Score, ScoringRules, score
-from domain.values import CustomValue, Meta, Personal
+from domain.sales_team import Intake
+from domain.values import CustomValue, Meta, Personal, Value
 
 
 class LeadStatus(StrEnum):
@@ -55,6 +56,21 @@ def lead_facts(
     return attributes | {k: v for k, v in given.items() if v is not None}
 
 
+class Prospect(Value):
+    """Who a lead is, as captured: name and email (personal data), company, source and
+    attributes."""
+
+    personal: Personal
+    company: str | None = None
+    source: str | None = None
+    attributes: dict[str, CustomValue] = {}
+
+    @property
+    def facts(self) -> dict[str, CustomValue]:
+        """What scoring rules and territories look at (see `lead_facts`)."""
+        return lead_facts(self.attributes, self.source, self.company)
+
+
 class Lead(Aggregate):
     """A prospective customer, from capture to conversion."""
 
@@ -62,27 +78,18 @@ class Lead(Aggregate):
 
     @classmethod
     def capture(
-        cls,
-        lead_id: UUID,
-        *,
-        personal: Personal,
-        company: str | None,
-        source: str | None,
-        attributes: dict[str, CustomValue],
-        owner_id: str | None,
-        duplicate_of: UUID | None,
-        rules: ScoringRules,
-        meta: Meta,
+        cls, lead_id: UUID, prospect: Prospect, intake: Intake, rules: ScoringRules, meta: Meta
     ) -> "Lead":
-        """Captures a lead, owned by `owner_id`, and scores it by `rules`."""
+        """Captures a lead (attributes without a value left out) with the sales team's
+        `intake`, its owner and the earlier lead with its email, and scores it by `rules`."""
         lead = cls(
             id=lead_id,
-            personal=personal,
-            company=company,
-            source=source,
-            attributes={k: v for k, v in attributes.items() if v is not None},
-            owner_id=owner_id,
-            duplicate_of=duplicate_of,
+            personal=prospect.personal,
+            company=prospect.company,
+            source=prospect.source,
+            attributes={k: v for k, v in prospect.attributes.items() if v is not None},
+            owner_id=intake.owner_id,
+            duplicate_of=intake.duplicate_of,
             meta=meta,
         )
         lead._rescore(rules, meta)
@@ -159,6 +166,10 @@ class Lead(Aggregate):
     def _convert(
         self, converted_to: UUID, customer_created: bool, deal_id: UUID | None, meta: Meta
     ) -> None:
+        # `converted_to`, not `customer_id`: an event's `customer_id` field makes it the
+        # customer's (projections.envelope), and so keys its Kafka message (consumers.relay).
+        # This event would go out under the customer's key, to another partition than the
+        # lead's other events, which could then be read before it.
         self.status = LeadStatus.CONVERTED
         self.customer_id = converted_to
         self.deal_id = deal_id

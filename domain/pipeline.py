@@ -74,3 +74,9 @@ class Pipeline(Aggregate):
     @event("StagesConfigured")
     def _configure(self, stages: tuple[Stage, ...], meta: Meta) -> None:
         self.stages = Stages(open_stages=stages)
+
+
+def stages_of(pipeline: Aggregate | None) -> Stages:
+    """The stages deals are checked against: the pipeline's, else (before its first
+    configuration, when there is no pipeline yet) the default ones."""
+    return pipeline.stages if isinstance(pipeline, Pipeline) else DEFAULT_STAGES

@@ -30,7 +30,7 @@ async def define_custom_field(request: Request, key: str) -> JSONResponse:
         request,
         DefineCustomField,
         lambda: Target(SCHEMA_ID, creates=True),
-        path_fields={"key": key},
+        path_fields=lambda: {"key": key},
     )
 
 

@@ -89,7 +89,7 @@ async def open_complaint(request: Request, customer_id: str) -> JSONResponse:
         OpenComplaint,
         lambda: Target(uuid4(), creates=True),
         located="/v1/tickets",
-        path_fields={"customer_id": _customer_id(customer_id)},
+        path_fields=lambda: {"customer_id": _customer_id(customer_id)},
     )
 
 

@@ -8,14 +8,12 @@ from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import problems
-from api.auth import Reader, service_key
+from api.auth import Reader
 from api.commanding import aggregate_id, command_route, read, run
-from api.routers.pipeline_stages import configured_stages
 from commands.context import Target
 from commands.deals import ChangeDealAmount, LoseDeal, MoveDeal, OpenDeal, ReopenDeal, WinDeal
 from domain.deal import Deal
@@ -63,24 +61,16 @@ def _new_deal() -> Target:
     return Target(uuid4(), creates=True)
 
 
-async def _pipeline(request: Request) -> dict[str, Any]:
-    """The stage configuration a command naming a stage is decided against, as a command
-    field; read once the key is checked, so that 401 and 403 come first."""
-    await service_key(request)
-    return {"pipeline": await run_in_threadpool(read, request, configured_stages)}
-
-
 @command("POST", "", 201, OpenDeal, creates=True)
 async def open_deal(request: Request) -> JSONResponse:
     """Open a deal with a customer."""
-    fields = await _pipeline(request)
-    return await run(request, OpenDeal, _new_deal, located=router.prefix, path_fields=fields)
+    return await run(request, OpenDeal, _new_deal, located=router.prefix)
 
 
 @command("POST", "/{deal_id}/stage", 200, MoveDeal)
 async def move_deal(request: Request, deal_id: str) -> JSONResponse:
     """Move an open deal to another open stage."""
-    return await run(request, MoveDeal, _deal(deal_id), path_fields=await _pipeline(request))
+    return await run(request, MoveDeal, _deal(deal_id))
 
 
 @command("POST", "/{deal_id}/amount", 200, ChangeDealAmount)
@@ -104,7 +94,7 @@ async def lose_deal(request: Request, deal_id: str) -> JSONResponse:
 @command("POST", "/{deal_id}/reopen", 200, ReopenDeal)
 async def reopen_deal(request: Request, deal_id: str) -> JSONResponse:
     """Reopen a won or lost deal in an open stage."""
-    return await run(request, ReopenDeal, _deal(deal_id), path_fields=await _pipeline(request))
+    return await run(request, ReopenDeal, _deal(deal_id))
 
 
 @router.get("/{deal_id}", response_model=DealView, responses=problems.documented(404))

@@ -2,48 +2,22 @@
 of the lead scoring or sales team aggregate, so the auditor sees who changed what, when."""
 
 from functools import partial
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from psycopg import Connection
 
 from api import problems
-from api.auth import Reader, requires
+from api.auth import Admin, Reader
 from api.commanding import command_route, read, run
 from commands.context import Target
 from commands.leads import SetSalesReps, SetScoringRules
 from domain.lead_scoring import LEAD_SCORING_ID, LeadScoring, ScoringRules
 from domain.sales_team import DEFAULT_TERRITORY_ATTRIBUTE, SALES_TEAM_ID, SalesTeam
-from infra.api_keys import Principal
-from infra.event_store import EVENTS_TABLE, load_aggregate
+from infra.event_store import load_aggregate
 
 router = APIRouter(tags=["lead settings"], responses=problems.documented(401, 403, 422, 503))
 command = partial(command_route, router)
-Admin = Annotated[Principal, Depends(requires())]
-
-
-def stream_exists(conn: Connection[Any], aggregate_id: UUID) -> bool:
-    """Whether an aggregate has any stored event (one index lookup, no replay)."""
-    row = conn.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {EVENTS_TABLE} WHERE originator_id = %s)",  # noqa: S608
-        (aggregate_id,),
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def scoring_rules(conn: Connection[Any]) -> ScoringRules:
-    """The scoring rules in force (no rules before they are first set)."""
-    scoring: LeadScoring | None = load_aggregate(conn, LEAD_SCORING_ID)
-    return scoring.rules if scoring is not None else ScoringRules()
-
-
-async def well_known(request: Request, aggregate_id: UUID) -> Target:
-    """The target of a command on a one-of-a-kind aggregate, created by its first command."""
-    exists = await run_in_threadpool(read, request, stream_exists, aggregate_id)
-    return Target(aggregate_id, creates=not exists)
 
 
 @router.get("/v1/lead-scoring/rules")
@@ -63,8 +37,7 @@ def get_scoring_rules(request: Request, response: Response, _: Reader) -> dict[s
 @command("PUT", "/v1/lead-scoring/rules", 200, SetScoringRules, creates=True)
 async def set_scoring_rules(request: Request, _: Admin) -> JSONResponse:
     """Put scoring rules in force for leads captured or engaged from now on (admin only)."""
-    target = await well_known(request, LEAD_SCORING_ID)
-    return await run(request, SetScoringRules, lambda: target)
+    return await run(request, SetScoringRules, lambda: Target(LEAD_SCORING_ID, creates=True))
 
 
 @router.get("/v1/sales-reps")
@@ -83,5 +56,4 @@ def get_sales_reps(request: Request, response: Response, _: Reader) -> dict[str,
 @command("PUT", "/v1/sales-reps", 200, SetSalesReps, creates=True)
 async def set_sales_reps(request: Request, _: Admin) -> JSONResponse:
     """Set the sales reps (round-robin order, active or not, territories) (admin only)."""
-    target = await well_known(request, SALES_TEAM_ID)
-    return await run(request, SetSalesReps, lambda: target)
+    return await run(request, SetSalesReps, lambda: Target(SALES_TEAM_ID, creates=True))

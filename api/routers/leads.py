@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -13,8 +13,6 @@ from psycopg import Connection
 from api import problems
 from api.auth import Reader, service_key
 from api.commanding import aggregate_id, command_route, read, run
-from api.routers.lead_settings import scoring_rules, well_known
-from api.routers.pipeline_stages import configured_stages
 from commands.context import Target
 from commands.leads import (
     CaptureLead,
@@ -24,9 +22,9 @@ from commands.leads import (
     RecordLeadEngagement,
 )
 from domain.lead import Lead
-from domain.sales_team import SALES_TEAM_ID
 from infra.api_keys import Principal, Role
 from infra.event_store import load_aggregate
+from projections.customer_360.queries import customer_with_email
 
 router = APIRouter(
     prefix="/v1/leads", tags=["leads"], responses=problems.documented(401, 403, 422, 503)
@@ -47,39 +45,19 @@ def _found_lead(conn: Connection[Any], lead_id: UUID) -> Lead | None:
     return found if isinstance(found, Lead) else None
 
 
-def customer_with_email(conn: Connection[Any], email: str) -> UUID | None:
-    """The first registered customer with this email (case-insensitive), in the customer
-    360 read model."""
-    row = conn.execute(
-        "SELECT customer_id FROM customer_360 WHERE lower(email) = lower(%s)"
-        " ORDER BY registered_at, customer_id LIMIT 1",
-        (email,),
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _conversion_facts(conn: Connection[Any], lead_id: UUID) -> dict[str, Any]:
-    """What a conversion is decided with: the customer with the lead's email, the stages."""
+def _matched_customer(conn: Connection[Any], lead_id: UUID) -> dict[str, Any]:
+    """The customer with the lead's email, which a conversion links (the read model's)."""
     lead = _found_lead(conn, lead_id)
     email = lead.personal.email if lead is not None else None
-    return {
-        "matched_customer_id": customer_with_email(conn, email) if email else None,
-        "pipeline": configured_stages(conn),
-    }
-
-
-async def _scored(request: Request) -> dict[str, Any]:
-    """The fields of a command that scores a lead: the rules in force."""
-    await service_key(request)  # the key first: no read for a request without one
-    return {"rules": await run_in_threadpool(read, request, scoring_rules)}
+    return {"matched_customer_id": customer_with_email(conn, email) if email else None}
 
 
 @command("POST", "", 201, CaptureLead, creates=True)
 async def capture_lead(request: Request) -> JSONResponse:
     """Capture a lead: scored, assigned to a rep, `duplicate_of` an earlier lead by email."""
-    fields = await _scored(request)
-    team = await well_known(request, SALES_TEAM_ID)
-    return await run(request, CaptureLead, lambda: team, located=router.prefix, path_fields=fields)
+    return await run(
+        request, CaptureLead, lambda: Target(uuid4(), creates=True), located=router.prefix
+    )
 
 
 @command("POST", "/{lead_id}/qualify", 200, QualifyLead)
@@ -98,16 +76,15 @@ async def disqualify_lead(request: Request, lead_id: str) -> JSONResponse:
 async def convert_lead(request: Request, lead_id: str) -> JSONResponse:
     """Convert a qualified lead into a customer (created, or linked by email), maybe with a
     deal: `{customer_id, deal_id}`."""
-    await service_key(request)
-    facts = await run_in_threadpool(read, request, _conversion_facts, _lead_id(lead_id))
-    return await run(request, ConvertLead, _lead(lead_id), path_fields=facts)
+    await service_key(request)  # the key first: no read for a request without one
+    matched = await run_in_threadpool(read, request, _matched_customer, _lead_id(lead_id))
+    return await run(request, ConvertLead, _lead(lead_id), path_fields=lambda: matched)
 
 
 @command("POST", "/{lead_id}/engagements", 201, RecordLeadEngagement)
 async def record_engagement(request: Request, lead_id: str) -> JSONResponse:
     """Record an email open or click of the lead; the lead is scored again."""
-    fields = await _scored(request)
-    return await run(request, RecordLeadEngagement, _lead(lead_id), path_fields=fields)
+    return await run(request, RecordLeadEngagement, _lead(lead_id))
 
 
 def _view(lead: Lead, principal: Principal) -> dict[str, Any]:

@@ -59,6 +59,7 @@ ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deals jsonb NOT NULL DEFAULT '{{}}'
 INDEXES = """
 CREATE INDEX IF NOT EXISTS {external_ref_index} ON {table} (external_ref);
 CREATE INDEX IF NOT EXISTS {tags_index} ON {table} USING gin (tags);
+CREATE INDEX IF NOT EXISTS {email_index} ON {table} (lower(email));
 """
 
 
@@ -74,6 +75,7 @@ def index(conn: Connection[Any], table: str = TABLE) -> None:
             table=sql.Identifier(table),
             external_ref_index=sql.Identifier(f"{table}_external_ref_idx"),
             tags_index=sql.Identifier(f"{table}_tags_idx"),
+            email_index=sql.Identifier(f"{table}_email_idx"),
         )
     )
 

@@ -116,6 +116,7 @@ def test_keys_and_roles(service, keys) -> None:
     with service.client() as anonymous:
         assert anonymous.post("/v1/customers", json={"name": "X"}).status_code == 401
         assert anonymous.post("/v1/customers", content=b"{not json").status_code == 401
+        assert anonymous.post("/v1/customers/not-an-id/complaints", json={}).status_code == 401
     with service.client("crm_not-a-key") as forged:
         assert forged.get("/v1/customers").status_code == 401
     with service.client(keys["auditor"]) as auditor:

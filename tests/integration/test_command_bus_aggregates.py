@@ -13,6 +13,7 @@ from commands.errors import AggregateNotFound
 from commands.registry import handles
 from domain.aggregate import Aggregate, CustomerOwned
 from domain.customer import Customer
+from domain.errors import CrmError
 from domain.values import Meta
 from projections.timeline import customer_events
 from tests.integration.conftest import context, register
@@ -52,6 +53,7 @@ class SetBoard(Command):
 class OpenCard(Command):
     customer_id: UUID
     twin: bool = False
+    refuse_after_counting: bool = False
 
     def required(self) -> dict[UUID, type[Aggregate]]:
         return {self.customer_id: Customer}
@@ -61,8 +63,8 @@ class OpenCard(Command):
 
 
 @handles(SetBoard, Board)
-def set_board(_command: SetBoard, _board: None, board_id: UUID, meta: Meta):
-    return Board(id=board_id, meta=meta), {}
+def set_board(_command: SetBoard, board: Board | None, board_id: UUID, meta: Meta):
+    return board or Board(id=board_id, meta=meta), {}
 
 
 @handles(OpenCard, Card)
@@ -76,6 +78,8 @@ def open_card(command: OpenCard, _card: None, card_id: UUID, meta: Meta, require
     )
     if board:
         board.count(meta)
+    if command.refuse_after_counting:
+        raise CrmError("refused after the board counted the card")
     if command.twin:
         twin = Card(id=uuid4(), customer_id=command.customer_id, cards_before=None, meta=meta)
         return card, {"twin_id": str(twin.id)}, (twin,)
@@ -107,6 +111,26 @@ def test_consulted_aggregates_are_given_to_the_handler_and_saved_with_it(contain
     cards = [container.store.repository.get(UUID(c["id"])) for c in (second, third)]
     assert [card.cards_before for card in cards] == [0, 1]
     assert container.store.repository.get(BOARD).cards == 2
+
+
+def test_a_refusal_after_changing_a_consulted_aggregate_saves_none_of_its_changes(
+    container,
+) -> None:
+    # Given the board (set already, or now: a second set changes nothing)
+    customer_id = register(container.bus)
+    container.bus.execute(Target(BOARD, creates=True), SetBoard(), context())
+    before = container.store.repository.get(BOARD).version
+    # When a command counts a card on the board, then is refused, beside one that is not
+    refused = OpenCard(customer_id=customer_id, refuse_after_counting=True)
+    futures = [
+        container.bus.submit(Target(uuid4(), creates=True), command, context())
+        for command in (refused, OpenCard(customer_id=customer_id))
+    ]
+    # Then the refused one changed nothing, and the other counted once
+    with pytest.raises(CrmError, match="refused after"):
+        futures[0].result()
+    futures[1].result()
+    assert container.store.repository.get(BOARD).version == before + 1
 
 
 def test_a_customers_streams_and_started_aggregates_are_in_its_timeline(container) -> None:

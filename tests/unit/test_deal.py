@@ -7,10 +7,21 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import ValidationError
 
+from commands.base import Command
 from commands.deal_handlers import configure_stages
-from commands.deals import ConfigureStages, MoveDeal
+from commands.deals import (
+    ChangeDealAmount,
+    ConfigureStages,
+    LoseDeal,
+    MoveDeal,
+    OpenDeal,
+    ReopenDeal,
+    WinDeal,
+)
+from commands.registry import GIVEN_REQUIRED, HANDLERS
+from domain.customer import Customer
 from domain.deal import Deal, DealClosed, DealNotClosed, UnknownStage
-from domain.pipeline import DEFAULT_STAGES, PIPELINE_ID, Pipeline, Stage, Stages
+from domain.pipeline import DEFAULT_STAGES, PIPELINE_ID, Pipeline, Stage, Stages, stages_of
 from domain.values import Meta
 from tests.unit.builders import META
 
@@ -22,11 +33,13 @@ def at(hours: int) -> Meta:
     return META.model_copy(update={"occurred_at": META.occurred_at + timedelta(hours=hours)})
 
 
-def deal(stage: str = "prospecting", stages: Stages = DEFAULT_STAGES) -> Deal:
-    """An open deal of 1000 EUR, its creation event already collected."""
-    opened = Deal.open(
+def opened_deal(
+    stage: str = "prospecting", stages: Stages = DEFAULT_STAGES, customer_id: UUID | None = None
+) -> Deal:
+    """A deal of 1000 EUR just opened, its creation event pending."""
+    return Deal.open(
         uuid4(),
-        customer_id=uuid4(),
+        customer_id=customer_id or uuid4(),
         title="Tea subscription",
         amount=Decimal("1000.00"),
         currency="EUR",
@@ -36,6 +49,11 @@ def deal(stage: str = "prospecting", stages: Stages = DEFAULT_STAGES) -> Deal:
         stages=stages,
         meta=META,
     )
+
+
+def deal(stage: str = "prospecting", stages: Stages = DEFAULT_STAGES) -> Deal:
+    """An open deal of 1000 EUR, its creation event already collected."""
+    opened = opened_deal(stage, stages)
     opened.collect_events()
     return opened
 
@@ -50,18 +68,7 @@ def won_deal() -> Deal:
 def test_opening_records_the_stage_its_probability_and_the_customer() -> None:
     # Given / When
     customer_id = uuid4()
-    opened = Deal.open(
-        uuid4(),
-        customer_id=customer_id,
-        title="Tea",
-        amount=Decimal("50"),
-        currency="EUR",
-        stage="proposal",
-        expected_close_date=None,
-        owner=None,
-        stages=DEFAULT_STAGES,
-        meta=META,
-    )
+    opened = opened_deal("proposal", customer_id=customer_id)
     # Then
     (event,) = opened.collect_events()
     assert type(event).__qualname__ == "Deal.Opened"
@@ -297,10 +304,90 @@ def test_a_stage_configuration_must_be_distinct_open_stages_with_percentages(sta
     assert invalid.value.errors()[0]["loc"][0] == "stages"
 
 
-def test_a_stage_named_in_a_command_is_normalised_and_the_pipeline_is_not_in_its_schema() -> None:
-    command = MoveDeal(stage=" Proposal", pipeline=DEFAULT_STAGES)
+def test_a_stage_named_in_a_command_is_normalised_and_the_pipeline_is_not_a_field() -> None:
+    command = MoveDeal(stage=" Proposal")
     assert command.stage == "proposal"
     assert "pipeline" not in MoveDeal.model_json_schema()["properties"]
+    with pytest.raises(ValidationError):
+        MoveDeal(stage="proposal", pipeline={"open_stages": []})
+
+
+def test_commands_naming_a_stage_consult_the_pipeline_and_opening_requires_the_customer() -> None:
+    # Given
+    customer_id = uuid4()
+    opening = OpenDeal(
+        customer_id=customer_id, title="Tea", amount="1", currency="EUR", stage="proposal"
+    )
+    # Then
+    for command in (opening, MoveDeal(stage="proposal"), ReopenDeal(stage="proposal")):
+        assert command.consulted() == {PIPELINE_ID: Pipeline}
+    assert opening.required() == {customer_id: Customer}
+    for command in (WinDeal(), LoseDeal(reason="late"), ChangeDealAmount(amount="2")):
+        assert (command.required(), command.consulted()) == ({}, {})
+
+
+def send(command: Command, deal: Deal | None = None, pipeline: Pipeline | None = None):
+    """Runs a command's handler as the writer does, `pipeline` being the stored one, if any."""
+    _, handler = HANDLERS[type(command)]
+    stored = {PIPELINE_ID: pipeline} if pipeline is not None else {}
+    given = {i: stored[i] for i in command.consulted() if i in stored}
+    extra = {"required": given} if handler in GIVEN_REQUIRED else {}
+    return handler(command, deal, deal.id if deal else uuid4(), META, **extra)
+
+
+def configured(stages: Stages) -> Pipeline:
+    """A stored pipeline with `stages`."""
+    pipeline = Pipeline.start(META)
+    pipeline.configure(stages.open_stages, META)
+    pipeline.collect_events()
+    return pipeline
+
+
+def test_stages_are_the_pipelines_once_configured_else_the_defaults() -> None:
+    assert stages_of(configured(CUSTOM)) == CUSTOM
+    assert stages_of(None) == DEFAULT_STAGES
+
+
+def test_a_deal_opens_in_the_stages_of_the_configured_pipeline_else_the_defaults() -> None:
+    # Given
+    fields = {"customer_id": uuid4(), "title": "Tea", "amount": "1", "currency": "EUR"}
+    # When / Then: "demo" is a configured stage, "proposal" a default one
+    opened, _ = send(OpenDeal(**fields, stage="demo"), pipeline=configured(CUSTOM))
+    assert (opened.stage, opened.probability) == ("demo", 40)
+    with pytest.raises(UnknownStage):
+        send(OpenDeal(**fields, stage="proposal"), pipeline=configured(CUSTOM))
+    opened, _ = send(OpenDeal(**fields, stage="proposal"))
+    assert (opened.stage, opened.probability) == ("proposal", 50)
+
+
+@pytest.mark.parametrize(
+    ("command", "before"),
+    [(MoveDeal(stage="demo"), deal("lead", CUSTOM)), (ReopenDeal(stage="demo"), won_deal())],
+    ids=["move", "reopen"],
+)
+def test_moves_and_reopenings_are_checked_against_the_configured_stages(command, before) -> None:
+    # Given a configured pipeline with "demo" at 40 %
+    pipeline, unchanged = configured(CUSTOM), before.__deepcopy__({})
+    # When
+    moved, _ = send(command, before, pipeline)
+    # Then: "demo" is taken at its probability, and is unknown without the pipeline
+    assert (moved.stage, moved.probability) == ("demo", 40)
+    with pytest.raises(UnknownStage):
+        send(command, unchanged)
+
+
+def test_a_later_configuration_changes_the_pipeline_the_first_one_created() -> None:
+    # Given a pipeline created by its first configuration
+    first = ConfigureStages(stages=[{"name": "demo", "probability": 30}])
+    pipeline, _ = configure_stages(first, None, PIPELINE_ID, META)
+    pipeline.collect_events()
+    # When another configuration is decided against it
+    later = ConfigureStages(stages=[{"name": "trial", "probability": 60}])
+    changed, _ = configure_stages(later, pipeline, PIPELINE_ID, META)
+    # Then it is changed, not created again
+    assert changed is pipeline
+    assert [type(e).__qualname__ for e in changed.collect_events()] == ["Pipeline.StagesConfigured"]
+    assert changed.stages.open_stages == (Stage(name="trial", probability=60),)
 
 
 def test_the_id_of_the_pipeline_is_well_known() -> None:

@@ -1,11 +1,11 @@
-"""A lead's rules, through the command handlers as the command bus runs them."""
+"""A lead's rules, through the command handlers as the command bus runs them, with the
+configuration they consult (scoring rules, sales team, pipeline)."""
 
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 
-from commands.catalog import HANDLERS
 from commands.leads import (
     CaptureLead,
     ConvertLead,
@@ -17,88 +17,80 @@ from commands.leads import (
 from domain.customer import Customer
 from domain.deal import Deal
 from domain.errors import InvalidValue
-from domain.lead import Lead, LeadConverted, LeadDisqualified, LeadNotQualified, LeadStatus
+from domain.lead import LeadConverted, LeadDisqualified, LeadNotQualified, LeadStatus
 from domain.lead_scoring import (
+    LEAD_SCORING_ID,
     AttributeRule,
     EngagementKind,
     EngagementRule,
+    LeadScoring,
     ScoreLine,
-    ScoringRules,
 )
-from domain.pipeline import DEFAULT_STAGES
-from domain.sales_team import SalesRep, SalesTeam
+from domain.pipeline import PIPELINE_ID, Pipeline, Stage
+from domain.sales_team import SALES_TEAM_ID, SalesTeam
 from tests.unit.builders import META
+from tests.unit.lead_builders import capture, qualified, rep, scoring, send, team
 
-RULES = ScoringRules(
-    version=4,
-    attribute_rules=(
-        AttributeRule(name="Large company", attribute="company_size", points=20, min=Decimal(200)),
-        AttributeRule(name="Webinar", attribute="source", points=10, equals="webinar"),
-    ),
-    engagement_rules=(
+SCORING = scoring(
+    AttributeRule(name="Large company", attribute="company_size", points=20, min=Decimal(200)),
+    AttributeRule(name="Webinar", attribute="source", points=10, equals="webinar"),
+    engagement=(
         EngagementRule(name="Clicks", kind=EngagementKind.EMAIL_CLICKED, points=5, max_points=10),
     ),
 )
 
 
-def send(command, aggregate, aggregate_id=None):
-    """Runs a command's handler the way the command bus does."""
-    return HANDLERS[type(command)][1](command, aggregate, aggregate_id or uuid4(), META)
-
-
-def capture(team: SalesTeam | None = None, **fields) -> tuple[Lead, dict]:
-    given = {"name": "Grace", "email": "grace@example.com", "rules": RULES} | fields
-    _, answer, (lead,) = send(CaptureLead(**given), team)
-    return lead, answer
-
-
-def qualified() -> Lead:
-    lead, _ = capture(company="Navy Labs", source="webinar")
-    send(QualifyLead(), lead)
-    return lead
+def test_lead_commands_consult_the_configuration_they_are_decided_with() -> None:
+    draft = DealDraft(title="Pilot", amount=Decimal(1), currency="EUR", stage="proposal")
+    assert CaptureLead(name="Grace", email="grace@example.com").consulted() == {
+        SALES_TEAM_ID: SalesTeam,
+        LEAD_SCORING_ID: LeadScoring,
+    }
+    assert RecordLeadEngagement(kind="email_opened").consulted() == {LEAD_SCORING_ID: LeadScoring}
+    assert ConvertLead(deal=draft).consulted() == {PIPELINE_ID: Pipeline}
+    assert ConvertLead().consulted() == {}
 
 
 def test_capture_scores_the_lead_and_explains_its_score() -> None:
-    lead, answer = capture(source="Webinar", attributes={"company_size": 1200, "country": "US"})
-    assert lead.status == LeadStatus.NEW
+    lead, answer = capture(
+        SCORING, source="Webinar", attributes={"company_size": 1200, "country": "US"}
+    )
+    assert (lead.status, lead.version) == (LeadStatus.NEW, 2)
     assert lead.score.points == 30
-    assert lead.score.rules_version == 4
+    assert lead.score.rules_version == SCORING.rules.version == 1
     assert lead.score.explanation == (
         ScoreLine(rule="Large company", points=20),
         ScoreLine(rule="Webinar", points=10),
     )
-    assert answer == {
-        "id": str(lead.id),
-        "version": 2,
-        "owner_id": None,
-        "duplicate_of": None,
-        "score": 30,
-    }
+    assert answer == {"owner_id": None, "duplicate_of": None, "score": 30}
     assert [type(e).__qualname__ for e in lead.collect_events()] == ["Lead.Captured", "Lead.Scored"]
 
 
 def test_capture_assigns_the_rep_whose_turn_it_is_and_records_it_on_the_team() -> None:
-    team = SalesTeam.start(META)
-    team.set_reps((SalesRep(id="ann", name="Ann"), SalesRep(id="bob", name="Bob")), "country", META)
-    first, _ = capture(team)
-    second, answer = capture(team, email="other@example.com")
+    sales = team(rep("ann"), rep("bob"))
+    first, _ = capture(sales, SCORING)
+    second, answer = capture(sales, SCORING, email="other@example.com")
     assert (first.owner_id, second.owner_id, answer["owner_id"]) == ("ann", "bob", "bob")
-    assert team.turns == 2
+    assert sales.turns == 2
+    taken = [type(e).__qualname__ for e in sales.collect_events()][-2:]
+    assert taken == ["SalesTeam.LeadTaken", "SalesTeam.LeadTaken"]
 
 
-def test_capture_without_a_team_starts_it_and_leaves_the_lead_unassigned() -> None:
-    team, answer, (lead,) = send(
-        CaptureLead(name="Grace", email="grace@example.com", rules=ScoringRules()), None
-    )
-    assert isinstance(team, SalesTeam) and team.turns == 0
-    assert lead.owner_id is None and answer["id"] == str(lead.id)
+def test_capture_without_a_team_or_rules_starts_the_team_and_leaves_the_lead_unassigned() -> None:
+    lead, _, started = send(CaptureLead(name="Grace", email="grace@example.com"), None)
+    (sales,) = started
+    assert isinstance(sales, SalesTeam) and sales.id == SALES_TEAM_ID and sales.turns == 0
+    assert len(sales.leads_by_email) == 1  # so that a second lead with the email is a duplicate
+    assert lead.owner_id is None
     assert lead.version == 1  # no rules, score 0: nothing to score
+    _, _, started = send(CaptureLead(name="Ada", email="ada@example.com"), None, sales)
+    assert started == ()
 
 
 def test_a_second_lead_with_the_same_email_is_marked_duplicate() -> None:
-    team = SalesTeam.start(META)
-    first, _ = capture(team)
-    second, answer = capture(team, email="GRACE@example.com")
+    sales = SalesTeam.start(META)
+    first, _ = capture(sales)
+    second, answer = capture(sales, email="GRACE@example.com")
     assert second.duplicate_of == first.id
     assert answer["duplicate_of"] == str(first.id)
 
@@ -166,24 +158,36 @@ def test_converting_links_a_known_customer_instead_of_creating_one() -> None:
     assert ConvertLead(customer_id=chosen, matched_customer_id=known).linked_customer_id == chosen
 
 
+def draft(stage: str) -> DealDraft:
+    return DealDraft(title="Pilot", amount=Decimal(9000), currency="EUR", stage=stage)
+
+
 def test_converting_may_open_a_deal_owned_by_the_leads_owner() -> None:
-    team = SalesTeam.start(META)
-    team.set_reps((SalesRep(id="ann", name="Ann"),), "country", META)
-    lead, _ = capture(team)
-    send(QualifyLead(), lead)
-    draft = DealDraft(title="Pilot", amount=Decimal(9000), currency="EUR", stage="proposal")
-    _, answer, (customer, deal) = send(ConvertLead(deal=draft, pipeline=DEFAULT_STAGES), lead)
+    lead = qualified(team(rep("ann")))
+    _, answer, (customer, deal) = send(ConvertLead(deal=draft("proposal")), lead)
     assert isinstance(deal, Deal)
     assert (deal.customer_id, deal.owner, deal.stage) == (customer.id, "ann", "proposal")
     assert answer["deal_id"] == str(deal.id) == str(lead.deal_id)
 
 
+def test_the_deal_is_opened_in_a_stage_of_the_stored_pipeline() -> None:
+    # Given a pipeline whose only open stage is "demo"
+    pipeline = Pipeline.start(META)
+    pipeline.configure((Stage(name="demo", probability=30),), META)
+    # When qualified leads are converted with a deal in "demo", then in a default stage
+    _, _, (_, deal) = send(ConvertLead(deal=draft("demo")), qualified(), pipeline)
+    with pytest.raises(InvalidValue) as refused:
+        send(ConvertLead(deal=draft("proposal")), qualified(), pipeline)
+    # Then the stages are the pipeline's
+    assert (deal.stage, deal.probability) == ("demo", 30)
+    assert refused.value.field == "deal.stage"
+
+
 def test_a_deal_in_an_unknown_stage_refuses_the_whole_conversion() -> None:
     lead = qualified()
     version = lead.version
-    draft = DealDraft(title="Pilot", amount=Decimal(1), currency="EUR", stage="nowhere")
     with pytest.raises(InvalidValue) as refused:
-        send(ConvertLead(deal=draft, pipeline=DEFAULT_STAGES), lead)
+        send(ConvertLead(deal=draft("nowhere")), lead)
     assert refused.value.field == "deal.stage"
     assert (lead.version, lead.status) == (version, LeadStatus.QUALIFIED)
 
@@ -194,7 +198,7 @@ def test_a_deal_in_an_unknown_stage_refuses_the_whole_conversion() -> None:
         QualifyLead(),
         DisqualifyLead(reason="Late"),
         ConvertLead(),
-        RecordLeadEngagement(kind="email_opened", rules=RULES),
+        RecordLeadEngagement(kind="email_opened"),
     ],
 )
 def test_a_converted_lead_changes_no_more(command) -> None:
@@ -211,7 +215,7 @@ def test_engagement_is_recorded_and_rescores_the_lead_by_the_rules_in_force() ->
     lead, _ = capture()
     lead.collect_events()
     answers = [
-        send(RecordLeadEngagement(kind="email_clicked", rules=RULES), lead)[1]["score"]
+        send(RecordLeadEngagement(kind="email_clicked"), lead, SCORING)[1]["score"]
         for _ in range(3)
     ]
     assert answers == [5, 10, 10]  # capped at 10

@@ -3,18 +3,9 @@ the earlier lead's owner."""
 
 from uuid import uuid4
 
-from domain.sales_team import SalesRep, SalesTeam, next_owner
+from domain.sales_team import SalesTeam, next_owner
 from tests.unit.builders import META
-
-
-def team(*reps: SalesRep, territory_attribute: str = "country") -> SalesTeam:
-    built = SalesTeam.start(META)
-    built.set_reps(reps, territory_attribute, META)
-    return built
-
-
-def rep(rep_id: str, *territories: str, active: bool = True) -> SalesRep:
-    return SalesRep(id=rep_id, name=rep_id.title(), active=active, territories=territories)
+from tests.unit.lead_builders import rep, team
 
 
 def owners(sales: SalesTeam, *facts: dict) -> list[str | None]:

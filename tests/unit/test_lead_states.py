@@ -11,32 +11,25 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from commands.base import Command
-from commands.catalog import HANDLERS
-from commands.leads import (
-    CaptureLead,
-    ConvertLead,
-    DisqualifyLead,
-    QualifyLead,
-    RecordLeadEngagement,
-)
+from commands.leads import ConvertLead, DisqualifyLead, QualifyLead, RecordLeadEngagement
 from domain.errors import CrmError
 from domain.lead import Lead, LeadStatus
 from domain.lead_scoring import (
     AttributeRule,
     EngagementKind,
     EngagementRule,
+    LeadScoring,
     ScoringRules,
     score,
 )
 from infra.event_store import OrjsonTranscoder, PydanticMapper
 from tests.strategies import words
 from tests.unit.builders import META
+from tests.unit.lead_builders import capture, send
 
 MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
-rule_sets = st.builds(
-    ScoringRules,
-    version=st.integers(0, 9),
-    attribute_rules=st.lists(
+rule_sets = st.tuples(  # attribute rules, engagement rules
+    st.lists(
         st.builds(
             AttributeRule,
             name=words,
@@ -47,7 +40,7 @@ rule_sets = st.builds(
         ),
         max_size=3,
     ).map(tuple),
-    engagement_rules=st.lists(
+    st.lists(
         st.builds(
             EngagementRule,
             name=words,
@@ -65,26 +58,21 @@ def state(lead: Lead) -> dict:
 
 
 class LeadLife(RuleBasedStateMachine):
-    """One lead; each rule sends a command and checks it was recorded or refused."""
+    """One lead, and the scoring rules in force, changed at random; each rule sends a
+    command and checks it was recorded or refused."""
 
     def __init__(self) -> None:
         super().__init__()
-        capture = CaptureLead(
-            name="Grace",
-            email="grace@example.com",
-            source="webinar",
-            attributes={"size": 42, "country": "FR"},
-            rules=ScoringRules(),
-        )
-        _, _, (self.lead,) = HANDLERS[CaptureLead][1](capture, None, uuid4(), META)
+        self.lead, _ = capture(source="webinar", attributes={"size": 42, "country": "FR"})
         self.events = self.lead.collect_events()
         self.status = LeadStatus.NEW
+        self.scoring = LeadScoring.start(META)
         self.rules = ScoringRules()
 
     def send(self, command: Command, refused: bool) -> None:
         version = self.lead.version
         try:
-            HANDLERS[type(command)][1](command, self.lead, self.lead.id, META)
+            send(command, self.lead, self.scoring)
         except CrmError as error:
             assert refused, f"{command!r} was refused: {error.rule}"
             assert self.lead.version == version
@@ -112,11 +100,13 @@ class LeadLife(RuleBasedStateMachine):
             self.status = LeadStatus.CONVERTED
 
     @rule(kind=st.sampled_from(EngagementKind), rules=rule_sets)
-    def engage(self, kind: EngagementKind, rules: ScoringRules) -> None:
+    def engage(self, kind: EngagementKind, rules: tuple[tuple, tuple]) -> None:
+        """The rules are changed (maybe to the same), then the lead engages."""
+        self.scoring.set_rules(*rules, META)
         refused = self.status == LeadStatus.CONVERTED
-        self.send(RecordLeadEngagement(kind=kind, rules=rules), refused)
+        self.send(RecordLeadEngagement(kind=kind), refused)
         if not refused:
-            self.rules = rules
+            self.rules = self.scoring.rules
 
     @invariant()
     def status_is_the_models(self) -> None:
