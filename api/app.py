@@ -12,6 +12,7 @@ from api import commanding, problems
 from api.auth import SECURITY_SCHEME, KeyCache
 from api.middleware import CorrelationId
 from api.routers import (
+    campaigns,
     custom_fields,
     customers,
     deals,
@@ -22,6 +23,7 @@ from api.routers import (
     projections,
     segments,
     tickets,
+    tracking,
 )
 from commands.catalog import HANDLERS
 from commands.writer_process import WriterProcess
@@ -73,6 +75,8 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     app.include_router(lead_settings.router)
     app.include_router(segments.router)
     app.include_router(custom_fields.router)
+    app.include_router(campaigns.router)
+    app.include_router(tracking.router)
     app.include_router(projections.router)
     app.include_router(health.router)
     _document_bearer_keys(app)

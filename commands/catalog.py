@@ -1,6 +1,7 @@
 """Every command handler: importing this module registers them all."""
 
 from commands import (  # noqa: F401 - each module registers its handlers
+    campaign_handlers,
     custom_field_handlers,
     customer_handlers,
     deal_handlers,

@@ -6,6 +6,14 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.aggregate import Aggregate
+from domain.email_delivery import (
+    EmailDelivery,
+    EmailNotSent,
+    Outcome,
+    SuppressionReason,
+    UnknownLink,
+    machine_open,
+)
 from domain.errors import OrderAlreadyRecorded
 from domain.values import (
     Changes,
@@ -68,6 +76,8 @@ class Customer(Aggregate):
         self.custom_fields = dict(custom_fields)
         self.consent = dict(consent)
         self.order_ids: set[str] = set()
+        self.emails: dict[UUID, EmailDelivery] = {}
+        self.bounced: set[UUID] = set()
 
     def update(
         self,
@@ -164,6 +174,75 @@ class Customer(Aggregate):
         meta: Meta,
     ) -> None:
         """Records a rating from 1 to 5; its comment is personal data."""
+
+    def record_email_send(
+        self, campaign_id: UUID, message_id: str, links: tuple[str, ...], meta: Meta
+    ) -> EmailDelivery:
+        """Records that a campaign's email goes to this customer (EmailSent), or that it must
+        not (EmailSuppressed: no email marketing consent, or no address). Once per campaign:
+        a repeat records nothing and answers the first outcome."""
+        first = self.emails.get(campaign_id)
+        if first is not None:
+            return first
+        if self.consent.get("email_marketing") is not True:
+            self._suppress_email(campaign_id, SuppressionReason.NO_CONSENT, meta)
+        elif not self.personal.email:
+            self._suppress_email(campaign_id, SuppressionReason.NO_EMAIL, meta)
+        else:
+            self._send_email(campaign_id, message_id, links, meta)
+        return self.emails[campaign_id]
+
+    @event("EmailSent")
+    def _send_email(
+        self, campaign_id: UUID, message_id: str, links: tuple[str, ...], meta: Meta
+    ) -> None:
+        self.emails[campaign_id] = EmailDelivery(
+            outcome=Outcome.SENT, at=meta.occurred_at, message_id=message_id, links=links
+        )
+
+    @event("EmailSuppressed")
+    def _suppress_email(self, campaign_id: UUID, reason: SuppressionReason, meta: Meta) -> None:
+        self.emails[campaign_id] = EmailDelivery(
+            outcome=Outcome.SUPPRESSED, at=meta.occurred_at, reason=reason
+        )
+
+    def record_email_open(self, campaign_id: UUID, user_agent: str | None, meta: Meta) -> None:
+        """Records an open of a campaign's email, flagged as a machine's when it is one."""
+        sent = self._sent(campaign_id)
+        why = machine_open(user_agent, sent.at, meta.occurred_at)
+        self._open_email(campaign_id, why is not None, why, meta)
+
+    @event("EmailOpened")
+    def _open_email(self, campaign_id: UUID, machine: bool, why: str | None, meta: Meta) -> None:
+        """Opens change nothing the rules read; read models count them."""
+
+    def record_email_click(self, campaign_id: UUID, link_index: int, meta: Meta) -> str:
+        """Records a click on the link at `link_index` of the email sent; returns its URL."""
+        links = self._sent(campaign_id).links
+        if not 0 <= link_index < len(links):
+            raise UnknownLink(f"the email of campaign {campaign_id} has no link {link_index}")
+        self._click_email(campaign_id, link_index, links[link_index], meta)
+        return links[link_index]
+
+    @event("EmailClicked")
+    def _click_email(self, campaign_id: UUID, link_index: int, url: str, meta: Meta) -> None:
+        """Clicks change nothing the rules read; read models count them."""
+
+    def record_email_bounce(self, campaign_id: UUID, reason: str, meta: Meta) -> None:
+        """Records that the email sent bounced; a second bounce records nothing."""
+        self._sent(campaign_id)
+        if campaign_id not in self.bounced:
+            self._bounce_email(campaign_id, reason, meta)
+
+    @event("EmailBounced")
+    def _bounce_email(self, campaign_id: UUID, reason: str, meta: Meta) -> None:
+        self.bounced.add(campaign_id)
+
+    def _sent(self, campaign_id: UUID) -> EmailDelivery:
+        delivery = self.emails.get(campaign_id)
+        if delivery is None or delivery.outcome != Outcome.SENT:
+            raise EmailNotSent(f"campaign {campaign_id} sent this customer no email")
+        return delivery
 
 
 def _diff(old: object, new: object, asked: Changes) -> Changes:

@@ -8,7 +8,7 @@ from psycopg_pool import ConnectionPool
 from commands import side_tables
 from commands.bus import CommandBus
 from consumers import kafka_feed, relay
-from infra import api_keys
+from infra import api_keys, tracking
 from infra.event_store import EventStore, open_event_store
 from infra.postgres import database_url, open_pool
 from infra.settings import Settings
@@ -47,6 +47,7 @@ def prepare_database(settings: Settings) -> str:
         open_event_store(url, pool_size=1, create_table=True).close()
         conn.execute(side_tables.DDL)
         conn.execute(api_keys.DDL)
+        conn.execute(tracking.DDL)
         conn.execute(projection.POSITIONS_DDL)
         conn.execute(dead_letters.DDL)
         conn.execute(relay.DDL)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     port: int = 8000
     smtp_url: str | None = None
     public_url: str | None = None
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs tracking links; unset: a random key kept in PostgreSQL (crm_secrets)",
+    )
     log_level: str = "INFO"
     workers: int = Field(default=1, description="API processes (each with its own command writer)")
     group_commit_max: int = Field(default=500, description="most commands saved in one transaction")

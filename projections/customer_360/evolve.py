@@ -21,13 +21,14 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event`; events already applied (by position) change nothing."""
     if row is not None and event.position <= row["last_position"]:
         return row
-    apply = _APPLIERS.get(event.type)
+    own = event.type.startswith("Customer.")
+    apply = _APPLIERS.get(event.type, _unchanged if own else None)
     if apply is None:
         return row
     if row is None and event.type != "Customer.Registered":
         return None
     new = apply(dict(row or {}), event)
-    if event.type.startswith("Customer."):
+    if own:
         new["version"] = event.stream_version  # the customer's version, not a ticket's
     new["last_position"] = event.position
     new["updated_at"] = _latest(new.get("updated_at"), event.occurred_at)
@@ -60,6 +61,7 @@ def _registered(row: Row, event: Envelope) -> Row:
         interactions={},
         tickets={},
         deals={},
+        email_engagement=dict(NO_EMAIL),
         registered_at=event.occurred_at,
         updated_at=event.occurred_at,
     )
@@ -135,6 +137,32 @@ def _feedback_given(row: Row, event: Envelope) -> Row:
         rating_sum=row["rating_sum"] + event.data["rating"],
     )
     return row
+
+
+NO_EMAIL = {"sent": 0, "suppressed": 0, "bounced": 0, "opens": 0, "machine_opens": 0,
+            "clicks": 0, "last_opened_at": None, "last_clicked_at": None}  # fmt: skip
+"""A customer's email engagement before any campaign: opens by machines (image proxies,
+prefetches) are counted apart from people's."""
+
+
+def _unchanged(row: Row, _event: Envelope) -> Row:
+    """A customer event this view shows nothing of: only the version and times move on."""
+    return row
+
+
+def _email(counter: str, last: str | None = None) -> Callable[[Row, Envelope], Row]:
+    def counted(row: Row, event: Envelope) -> Row:
+        if counter == "opens" and event.data["machine"]:
+            return _email("machine_opens")(row, event)
+        engagement = {**NO_EMAIL, **row["email_engagement"]}  # {} in rows made before it
+        engagement[counter] += 1
+        if last is not None:
+            at = event.occurred_at.isoformat()
+            engagement[last] = max(engagement[last] or at, at)
+        row["email_engagement"] = engagement
+        return row
+
+    return counted
 
 
 def _ticket_opened(row: Row, event: Envelope) -> Row:
@@ -214,6 +242,11 @@ _APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
     "Customer.PurchaseRecorded": _purchase_recorded,
     "Customer.InteractionLogged": _interaction_logged,
     "Customer.FeedbackGiven": _feedback_given,
+    "Customer.EmailSent": _email("sent"),
+    "Customer.EmailSuppressed": _email("suppressed"),
+    "Customer.EmailBounced": _email("bounced"),
+    "Customer.EmailOpened": _email("opens", "last_opened_at"),
+    "Customer.EmailClicked": _email("clicks", "last_clicked_at"),
     "Ticket.Opened": _ticket_opened,
     "Ticket.StatusChanged": _ticket_status_changed,
     "Deal.Opened": _deal_opened,

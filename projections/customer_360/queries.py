@@ -158,6 +158,7 @@ def view(row: Row) -> dict[str, Any]:
             if row["feedback_count"]
             else None,
         },
+        "email_engagement": row["email_engagement"],
         "open_tickets": _open(row["tickets"], ("open", "pending")),
         "open_deals": _open(row["deals"], ("open",)),
         "last_interaction": {"channel": last[0], **last[1]} if last else None,

@@ -21,6 +21,7 @@ COLUMNS = (
     "purchase_count", "purchase_currency", "purchase_total", "first_purchase_at",
     "last_purchase_at", "purchase_totals", "feedback_count", "rating_sum",
     "last_interaction_at", "interactions", "registered_at", "updated_at", "tickets", "deals",
+    "email_engagement",
 )  # fmt: skip
 
 DDL = """
@@ -50,10 +51,12 @@ CREATE TABLE IF NOT EXISTS {table} (
     registered_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     tickets jsonb NOT NULL DEFAULT '{{}}',
-    deals jsonb NOT NULL DEFAULT '{{}}'
+    deals jsonb NOT NULL DEFAULT '{{}}',
+    email_engagement jsonb NOT NULL DEFAULT '{{}}'
 );
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS tickets jsonb NOT NULL DEFAULT '{{}}';
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deals jsonb NOT NULL DEFAULT '{{}}';
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS email_engagement jsonb NOT NULL DEFAULT '{{}}';
 """
 
 INDEXES = """

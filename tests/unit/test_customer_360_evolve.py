@@ -162,3 +162,32 @@ def test_tickets_and_deals_are_kept_by_status_and_the_version_stays_the_customer
     view = queries.view(row)
     assert [t["id"] for t in view["open_tickets"]] == ["t2"]
     assert [d["id"] for d in view["open_deals"]] == ["d1"]
+
+
+def test_email_engagement_counts_people_and_machines_apart_and_moves_the_version() -> None:
+    campaign = {"campaign_id": "c1"}
+    row = fold(
+        registered(),
+        event(
+            "EmailSent",
+            campaign | {"message_id": "m", "links": ["https://x.example"]},
+            2,
+            version=2,
+        ),
+        event("EmailOpened", campaign | {"machine": True, "why": "image proxy"}, 2, version=3),
+        event("EmailOpened", campaign | {"machine": False, "why": None}, 4, version=4),
+        event(
+            "EmailClicked", campaign | {"link_index": 0, "url": "https://x.example"}, 5, version=5
+        ),
+        event("EmailOpened", campaign | {"machine": False, "why": None}, 3, version=6),
+    )
+    assert row["version"] == 6
+    engagement = row["email_engagement"]
+    assert (engagement["sent"], engagement["opens"], engagement["machine_opens"]) == (1, 2, 1)
+    assert engagement["clicks"] == 1
+    assert engagement["last_opened_at"].startswith("2026-03-04")
+
+
+def test_a_customer_event_the_view_does_not_show_still_moves_its_version() -> None:
+    row = fold(registered(), event("SomethingNew", {}, 2, version=2))
+    assert row["version"] == 2

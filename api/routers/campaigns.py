@@ -1,0 +1,75 @@
+"""Email campaigns: draft one, request its send, and read its state and metrics (CONTRACT.md).
+
+The send itself (rendering, SMTP, recording each customer's EmailSent) is the sender's work
+(`crm automate`); `POST /send` only records that it is requested.
+"""
+
+from functools import partial
+from typing import Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+
+from api import problems
+from api.auth import Reader
+from api.commanding import aggregate_id, command_route, read, run
+from commands.campaigns import CreateCampaign, RequestCampaignSend
+from commands.context import Target
+from domain.campaign import Campaign, CampaignStatus
+from infra.event_store import load_aggregate
+from projections.campaign_recipients import queries
+
+router = APIRouter(
+    prefix="/v1/campaigns", tags=["campaigns"], responses=problems.documented(401, 403, 422, 503)
+)
+command = partial(command_route, router)
+
+
+@command("POST", "", 201, CreateCampaign, creates=True)
+async def create_campaign(request: Request) -> JSONResponse:
+    """Draft a campaign: name, subject and body_html (Jinja2), and one audience."""
+    return await run(request, CreateCampaign, lambda: Target(uuid4(), creates=True), router.prefix)
+
+
+@command("POST", "/{campaign_id}/send", 202, RequestCampaignSend)
+async def request_campaign_send(request: Request, campaign_id: str) -> JSONResponse:
+    """Ask for a draft campaign to be sent (once: a second request is 409)."""
+    return await run(
+        request, RequestCampaignSend, lambda: Target(aggregate_id(campaign_id, "campaign"))
+    )
+
+
+@router.get("/{campaign_id}", responses=problems.documented(404))
+def get_campaign(
+    request: Request, response: Response, campaign_id: str, _: Reader
+) -> dict[str, Any]:
+    """The current state of one campaign (ETag: its version); counts once it is sent."""
+    campaign = _campaign(request, aggregate_id(campaign_id, "campaign"))
+    response.headers["ETag"] = f'"{campaign.version}"'
+    shown = {
+        "id": str(campaign.id),
+        "version": campaign.version,
+        "name": campaign.name,
+        "subject": campaign.subject,
+        "body_html": campaign.body_html,
+        "audience": campaign.audience.model_dump(mode="json", exclude_none=True),
+        "status": campaign.status,
+    }
+    if campaign.status == CampaignStatus.SENT:
+        shown |= {"sent": campaign.sent, "suppressed": campaign.suppressed}
+    return shown
+
+
+@router.get("/{campaign_id}/metrics", responses=problems.documented(404))
+def get_campaign_metrics(request: Request, campaign_id: str, _: Reader) -> dict[str, Any]:
+    """Sent, suppressed, opened and clicked recipients (machine opens apart), and rates."""
+    found = _campaign(request, aggregate_id(campaign_id, "campaign"))
+    return read(request, queries.metrics, found.id).shown()
+
+
+def _campaign(request: Request, campaign_id: UUID) -> Campaign:
+    found = read(request, load_aggregate, campaign_id)
+    if not isinstance(found, Campaign):
+        raise HTTPException(404, f"no campaign with id {campaign_id}")
+    return found

@@ -1,0 +1,105 @@
+"""Commands on campaigns, and on the emails a campaign sends to each customer (CONTRACT.md).
+
+The sender (`crm automate`) records, for each customer of a campaign being sent,
+`RecordEmailSend` (its answer says whether to send), then `RecordEmailBounce` on a permanent
+SMTP failure, and at the end `CompleteCampaign` on the campaign. The tracking routes record
+`RecordEmailOpen` and `RecordEmailClick`.
+"""
+
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import ConfigDict, Field, StringConstraints
+
+from commands.base import Command, LongText, Text
+from commands.segments import CriteriaFields
+from domain.aggregate import Aggregate
+from domain.campaign import Campaign
+from domain.segment import Segment
+
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+UserAgent = Annotated[str, StringConstraints(max_length=500)]
+MAX_LISTED_CUSTOMERS = 10_000
+
+
+class CreateCampaign(Command):
+    """Drafts a campaign: Jinja2 templates (`{{ customer.name }}`...) and one audience: inline
+    `segment` criteria, a saved segment's `segment_id`, or `customer_ids`."""
+
+    success_status: ClassVar[int] = 201
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Spring sale",
+                    "subject": "{{ customer.name }}, spring is here",
+                    "body_html": '<p>Hello {{ customer.name | default("friend") }}</p>'
+                    '<p><a href="https://shop.example.com/spring">Shop now</a></p>',
+                    "segment": {"tag": "vip"},
+                }
+            ]
+        }
+    )
+
+    name: Text
+    subject: Text
+    body_html: LongText
+    segment: CriteriaFields | None = None
+    segment_id: UUID | None = None
+    customer_ids: list[UUID] | None = Field(
+        default=None, min_length=1, max_length=MAX_LISTED_CUSTOMERS
+    )
+
+    def required(self) -> dict[UUID, type[Aggregate]]:
+        """The saved segment named, if one is."""
+        return {self.segment_id: Segment} if self.segment_id else {}
+
+
+class RequestCampaignSend(Command):
+    """Asks the sender to send a draft campaign (once)."""
+
+    success_status: ClassVar[int] = 202
+
+
+class CompleteCampaign(Command):
+    """The sender's end of a send: how many emails went out, how many were suppressed."""
+
+    sent: int = Field(ge=0)
+    suppressed: int = Field(ge=0)
+
+
+class EmailCommand(Command):
+    """A command on a customer about one campaign's email."""
+
+    campaign_id: UUID
+
+
+class RecordEmailSend(EmailCommand):
+    """Records the email sent to the customer (`links`: the tracked links' targets, in order),
+    or its suppression (no consent, no address). Answers `outcome` ("sent" or "suppressed"),
+    `message_id` and `links` as first recorded (a repeat records nothing), or `reason`."""
+
+    message_id: Text
+    links: list[Url] = Field(default=[], max_length=1000)
+
+    def required(self) -> dict[UUID, type[Aggregate]]:
+        """The campaign, which must be being sent."""
+        return {self.campaign_id: Campaign}
+
+
+class RecordEmailOpen(EmailCommand):
+    """Records an open of the email (from the tracking pixel); machine opens are flagged."""
+
+    user_agent: UserAgent | None = None
+
+
+class RecordEmailClick(EmailCommand):
+    """Records a click on a tracked link; answers the link's `url`."""
+
+    link_index: int = Field(ge=0)
+
+
+class RecordEmailBounce(EmailCommand):
+    """Records that the email sent to the customer bounced."""
+
+    reason: Text
