@@ -27,7 +27,7 @@ from commands.catalog import HANDLERS
 from commands.context import CommandContext, Outcome, Target
 from commands.errors import AggregateNotFound, IdempotencyKeyInFlight, VersionMismatch
 from commands.registry import GIVEN_REQUIRED
-from domain.aggregate import Aggregate, CustomerOwned
+from domain.aggregate import Aggregate
 from domain.errors import CrmError
 from infra.event_store import EventStore, SqlWrite
 from infra.metrics import BATCH_SIZE, COMMANDS
@@ -260,13 +260,15 @@ class CommandBus:
             context.meta(submission.command.occurred_at),
             **(given if handler in GIVEN_REQUIRED else {}),
         )
+        results = (aggregate, *(also[0] if also else ()))
+        for each in results:  # a new ticket, a converted lead: its events join the timeline
+            customer = getattr(each, "customer_id", None)
+            if customer is not None and customer != getattr(
+                batch.aggregates.get(each.id), "customer_id", None
+            ):
+                batch.writes.append(side_tables.link(customer, each.id))
         batch.aggregates.update(copies)
-        created = (aggregate,) if target.creates else ()
-        for new in (*created, *(also[0] if also else ())):
-            batch.aggregates[new.id] = new
-            if isinstance(new, CustomerOwned):
-                batch.writes.append(side_tables.link(new.customer_id, new.id))
-        batch.aggregates[aggregate.id] = aggregate
+        batch.aggregates.update((each.id, each) for each in results)
         batch.claimed.update(claims)
         batch.writes.extend(side_tables.claim(kind, value, aggregate.id) for kind, value in claims)
         outcome = Outcome(

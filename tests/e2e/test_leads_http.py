@@ -141,13 +141,18 @@ def test_qualify_then_convert_creates_a_customer(api) -> None:
     assert body["version"] == shown["version"]
 
 
-def test_a_lead_with_a_known_customers_email_is_linked_to_it(api) -> None:
+def test_a_lead_with_a_known_customers_email_is_linked_to_it(service, keys, api) -> None:
     address = email()
     customer_id = register(api, email=address)
     caught_up(api, customer_id, 1)
     lead_id = qualified(api, email=address.upper())
     body = api.post(f"/v1/leads/{lead_id}/convert", json={}).json()
     assert (body["customer_id"], body["customer_created"]) == (customer_id, False)
+    # And the lead's history is in the customer's timeline from then on
+    with service.client(keys["auditor"]) as auditor:
+        items = auditor.get(f"/v1/customers/{customer_id}/timeline").json()["items"]
+    assert [i["type"] for i in items if i["stream_id"] == lead_id][-1] == "Lead.Converted"
+    assert "Customer.Registered" in [i["type"] for i in items]
 
 
 def test_convert_may_open_a_deal(api) -> None:
