@@ -30,7 +30,7 @@ from consumers.notifications import follow
 from infra.event_store import EventStore, open_event_store
 from infra.kafka import ensure_topic, open_producer, partition_for
 from infra.metrics import RELAYED
-from infra.postgres import UNREACHABLE, open_pool
+from infra.postgres import UNREACHABLE, hold_advisory_lock, open_pool
 from infra.settings import Settings
 from projections.envelope import SCHEMA_VERSION, Envelope, encode
 from projections.stored_events import read_events
@@ -135,16 +135,6 @@ class Relay:
         self.position, self._chain = position, list(chain)
 
 
-def hold_relay_lock(conn: psycopg.Connection[Any], keep_going: Callable[[], bool]) -> bool:
-    """Waits until this process is the active relay; False if told to stop first."""
-    while keep_going():
-        if conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone()[0]:
-            return True
-        log.info("another relay is active; standing by")
-        threading.Event().wait(2.0)
-    return False
-
-
 BROKER_TROUBLE = (KafkaError, PublishFailed)
 """Failures after which the relay starts again from its recorded position."""
 
@@ -156,7 +146,7 @@ def run_relay(settings: Settings, url: str, keep_going: Callable[[], bool]) -> N
     pool = open_pool(url, 2, "relay")
     try:
         with psycopg.connect(url, autocommit=True) as lock:
-            if not hold_relay_lock(lock, keep_going):
+            if not hold_advisory_lock(lock, RELAY_LOCK, "relay", keep_going):
                 return
             while keep_going():
                 try:

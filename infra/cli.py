@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.text import Text
 
 from infra.api_keys import Role, create_first_admin_key, create_key
-from infra.bootstrap import bootstrap, prepare_database
+from infra.bootstrap import assemble, bootstrap, prepare_database
 from infra.logging import configure_logging
 from infra.postgres import database_url, open_pool
 from infra.runtime import stop_on_signals
@@ -110,6 +110,38 @@ def relay() -> None:
     url = prepare_database(settings)
     stopping = stop_on_signals()
     run_relay(settings, url, lambda: not stopping.is_set())
+
+
+@app.command()
+def automate() -> None:
+    """Send requested email campaigns (CRM_SMTP_URL, CRM_PUBLIC_URL) until SIGTERM or SIGINT.
+
+    Reads the event store directly, so it works with or without Kafka. At least once: after
+    a crash, emails handed over just before it may be sent again (same Message-ID)."""
+    from consumers.campaign_sender import run_sender
+    from infra.mailer import parse_smtp_url
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if not settings.smtp_url or not settings.public_url:
+        console.print(
+            "[red]crm automate needs CRM_SMTP_URL (e.g. smtp://host:25) and CRM_PUBLIC_URL"
+            " (the base of tracking links, e.g. https://crm.example.com)[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    try:
+        parse_smtp_url(settings.smtp_url)
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    url = prepare_database(settings)
+    stopping = stop_on_signals()
+    try:
+        run_sender(assemble(settings, url), settings, lambda: not stopping.is_set())
+    except Exception as error:  # noqa: BLE001 - shown, then a failing exit status
+        console.print(f"[red]campaign sender stopped:[/red] {error!r}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -1,0 +1,128 @@
+"""One customer's copy of a campaign email, pure functions: the links it tracks, the links
+rewritten to tracked URLs, the open pixel, and a plain-text part.
+
+HTML is read with the standard library's `html.parser`, never with regular expressions. The
+tracked links are the `<a href>` targets that are http(s) URLs (not `mailto:`, `tel:` or
+`#anchors`), in document order: the i-th is recorded as EmailSent's `links[i]` and rewritten
+to the click URL of index i. Everything else in the HTML is kept byte for byte.
+"""
+
+from collections.abc import Callable, Sequence
+from html import escape
+from html.parser import HTMLParser
+
+from commands.campaigns import RecordEmailSend
+
+MAX_URL = 2000
+"""Longest link that is tracked (as RecordEmailSend takes it); longer ones are left alone."""
+MAX_TRACKED = RecordEmailSend.model_fields["links"].metadata[0].max_length
+BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr"}
+HIDDEN = {"script", "style", "head", "title"}
+
+
+def trackable(href: str | None) -> bool:
+    """Whether a link target is tracked: an http(s) URL RecordEmailSend accepts."""
+    target = (href or "").strip()
+    return target.lower().startswith(("http://", "https://")) and len(target) <= MAX_URL
+
+
+class _Anchors(HTMLParser):
+    """Finds the tracked `<a>` start tags: where each is, its text, its attributes; and where
+    the last `</body>` is."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self._line_starts = [0]
+        for line in html.splitlines(keepends=True):
+            self._line_starts.append(self._line_starts[-1] + len(line))
+        self.tags: list[tuple[int, int, list[tuple[str, str | None]]]] = []
+        self.body_end: int | None = None
+        self.feed(html)
+        self.close()
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self._line_starts[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and trackable(href) and len(self.tags) < MAX_TRACKED:
+            start = self._offset()
+            self.tags.append((start, start + len(self.get_starttag_text() or ""), attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "body":
+            self.body_end = self._offset()
+
+
+def links(html: str) -> list[str]:
+    """The tracked links' targets, in order (entities decoded: `&amp;` is `&`)."""
+    return [(dict(attrs)["href"] or "").strip() for _, _, attrs in _Anchors(html).tags]
+
+
+def tracked(html: str, click_url: Callable[[int], str], pixel_url: str) -> str:
+    """The HTML with the i-th tracked link pointing at `click_url(i)`, and the open pixel
+    before `</body>` (or at the end)."""
+    anchors = _Anchors(html)
+    pieces, done = [], 0
+    for index, (start, end, attrs) in enumerate(anchors.tags):
+        pieces += [html[done:start], _start_tag("a", attrs, href=click_url(index))]
+        done = end
+    rest = html[done:]
+    pixel = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="">'
+    at = anchors.body_end - done if anchors.body_end is not None else len(rest)
+    return "".join([*pieces, rest[:at], pixel, rest[at:]])
+
+
+def _start_tag(tag: str, attrs: Sequence[tuple[str, str | None]], *, href: str) -> str:
+    parts = [tag]
+    for name, given in attrs:
+        value = href if name == "href" else given
+        parts.append(name if value is None else f'{name}="{escape(value)}"')
+    return f"<{' '.join(parts)}>"
+
+
+class _Text(HTMLParser):
+    """The readable text of an HTML body, links shown as `text (url)`."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._hidden = 0
+        self._href: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in HIDDEN:
+            self._hidden += 1
+        elif tag in BLOCKS:
+            self.out.append("\n")
+        elif tag == "a":
+            self._href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag == "a" and self._href:
+            href = self._href.pop()
+            if href:
+                self.out.append(f" ({href})")
+        elif tag in BLOCKS:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.out.append(data)
+
+
+def plain_text(html: str) -> str:
+    """A plain-text rendering of the HTML for the text/plain part."""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.out).splitlines())
+    text, blank = [], True
+    for line in lines:
+        if line or not blank:
+            text.append(line)
+        blank = not line
+    return "\n".join(text).strip() + "\n"
