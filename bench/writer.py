@@ -32,6 +32,7 @@ from bench.commands import bench_database
 from commands.context import CommandContext, Target
 from commands.customers import RecordPurchase, RegisterCustomer
 from infra.bootstrap import bootstrap
+from infra.runtime import tune_garbage_collector
 from infra.settings import Settings
 
 CUSTOMERS = 1_000
@@ -101,6 +102,7 @@ def main() -> None:
     with bench_database(args.database_url) as url:
         container = bootstrap(Settings(database_url=url, _env_file=None))
         container.start()
+        tune_garbage_collector()  # as the writer process does after its start
         try:
             bus = container.bus
             customers: list[UUID] = []

@@ -8,7 +8,6 @@ refused (another process wrote the same aggregate, a key or claim raced), each c
 redone alone so that only the one at fault is refused.
 """
 
-import copy
 import random
 import time
 from concurrent.futures import Future
@@ -37,6 +36,16 @@ log = structlog.get_logger()
 
 MAX_ATTEMPTS = 10
 BACKOFF_SECONDS = 0.002
+
+
+class PartialDecision(Exception):  # noqa: N818 - not an error of the caller's
+    """A handler refused its command after recording events: the batch's aggregates hold
+    them, so the batch is redone with each command alone, and this one is answered with its
+    refusal before anything is saved."""
+
+    def __init__(self, refusal: CrmError) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
 
 
 @dataclass
@@ -194,7 +203,7 @@ class CommandBus:
                     continue
                 return
             except Exception as error:  # noqa: BLE001 - this caller gets the error
-                _answer(submission, error)
+                _answer(submission, error.refusal if isinstance(error, PartialDecision) else error)
                 return
         _answer(submission, RuntimeError("the aggregate changed too often to record this"))
 
@@ -244,30 +253,28 @@ class CommandBus:
         taken = [c for c in claims if c in batch.claimed]
         if taken:
             raise side_tables.claim_taken(*taken[0])
-        # The handler works on copies, kept only if it decides: a refusal after some events
-        # were recorded leaves the batch's aggregates as they were.
         wanted = [*required, *submission.command.consulted()]
-        copies = {
-            i: copy.deepcopy(batch.aggregates[i])
-            for i in (target.aggregate_id, *wanted)
-            if i in batch.aggregates
-        }
-        given = {"required": {i: copies[i] for i in wanted if i in copies}}
-        aggregate, answer, *also = handler(
-            submission.command,
-            copies.get(target.aggregate_id),
-            target.aggregate_id,
-            context.meta(submission.command.occurred_at),
-            **(given if handler in GIVEN_REQUIRED else {}),
-        )
+        given = {"required": {i: batch.aggregates[i] for i in wanted if i in batch.aggregates}}
+        involved = [a for a in (current, *given["required"].values()) if a is not None]
+        recorded = [len(a.pending_events) for a in involved]
+        customers = {a.id: getattr(a, "customer_id", None) for a in involved}
+        try:
+            aggregate, answer, *also = handler(
+                submission.command,
+                current,
+                target.aggregate_id,
+                context.meta(submission.command.occurred_at),
+                **(given if handler in GIVEN_REQUIRED else {}),
+            )
+        except CrmError as refusal:
+            if [len(a.pending_events) for a in involved] != recorded:
+                raise PartialDecision(refusal) from refusal  # the batch is redone, each alone
+            raise
         results = (aggregate, *(also[0] if also else ()))
         for each in results:  # a new ticket, a converted lead: its events join the timeline
             customer = getattr(each, "customer_id", None)
-            if customer is not None and customer != getattr(
-                batch.aggregates.get(each.id), "customer_id", None
-            ):
+            if customer is not None and customer != customers.get(each.id):
                 batch.writes.append(side_tables.link(customer, each.id))
-        batch.aggregates.update(copies)
         batch.aggregates.update((each.id, each) for each in results)
         batch.claimed.update(claims)
         batch.writes.extend(side_tables.claim(kind, value, aggregate.id) for kind, value in claims)

@@ -161,10 +161,15 @@ def test_two_projectors_in_one_group_split_the_partitions_and_count_exactly(
 
 
 def _last_assignments(consumers: Consumers) -> dict[str, list[int]]:
-    """Each projector process's latest partition assignment, once both have one."""
+    """Each projector process's latest partition assignment for customer_360, once both have
+    one."""
     latest = {}
     for name in ("project", "project-2"):
-        assigned = [e for e in consumers.log(name) if e.get("event") == "partitions assigned"]
+        assigned = [
+            e
+            for e in consumers.log(name)
+            if e.get("event") == "partitions assigned" and e.get("projection") == "customer_360"
+        ]
         if assigned and assigned[-1]["partitions"]:
             latest[name] = assigned[-1]["partitions"]
     both = len(latest) == 2 and sorted(sum(latest.values(), [])) == [0, 1, 2, 3]
