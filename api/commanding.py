@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request
@@ -114,6 +114,16 @@ def aggregate_id(text: str, kind: str) -> UUID:
         return UUID(text)
     except ValueError:
         raise HTTPException(404, f"no {kind} with id {text}") from None
+
+
+def existing(text: str, kind: str) -> Callable[[], Target]:
+    """The target named in a path, resolved once the key is checked (404 if not a UUID)."""
+    return lambda: Target(aggregate_id(text, kind))
+
+
+def new_aggregate() -> Target:
+    """The target of a command that creates its aggregate under a fresh id."""
+    return Target(uuid4(), creates=True)
 
 
 def read(request: Request, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

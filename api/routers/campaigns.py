@@ -6,16 +6,15 @@ The send itself (rendering, SMTP, recording each customer's EmailSent) is the se
 
 from functools import partial
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Reader
-from api.commanding import aggregate_id, command_route, read, run
+from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
 from commands.campaigns import CreateCampaign, RequestCampaignSend
-from commands.context import Target
 from domain.campaign import Campaign, CampaignStatus
 from infra.event_store import load_aggregate
 from projections.campaign_recipients import queries
@@ -29,15 +28,13 @@ command = partial(command_route, router)
 @command("POST", "", 201, CreateCampaign, creates=True)
 async def create_campaign(request: Request) -> JSONResponse:
     """Draft a campaign: name, subject and body_html (Jinja2), and one audience."""
-    return await run(request, CreateCampaign, lambda: Target(uuid4(), creates=True), router.prefix)
+    return await run(request, CreateCampaign, new_aggregate, router.prefix)
 
 
 @command("POST", "/{campaign_id}/send", 202, RequestCampaignSend)
 async def request_campaign_send(request: Request, campaign_id: str) -> JSONResponse:
     """Ask for a draft campaign to be sent (once: a second request is 409)."""
-    return await run(
-        request, RequestCampaignSend, lambda: Target(aggregate_id(campaign_id, "campaign"))
-    )
+    return await run(request, RequestCampaignSend, existing(campaign_id, "campaign"))
 
 
 @router.get("/{campaign_id}", responses=problems.documented(404))

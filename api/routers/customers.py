@@ -1,9 +1,8 @@
 """Customer commands and queries (CONTRACT.md)."""
 
-from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -12,10 +11,9 @@ from pydantic import AwareDatetime
 
 from api import problems
 from api.auth import Auditor, Reader
-from api.commanding import aggregate_id, command_route, read, run
+from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
 from api.routers.segments import segment_named
 from commands.base import StorableText
-from commands.context import Target
 from commands.customers import (
     ChangeCustomer,
     GiveFeedback,
@@ -43,42 +41,34 @@ def _customer_id(customer_id: str) -> UUID:
     return aggregate_id(customer_id, "customer")
 
 
-def _customer(customer_id: str) -> Callable[[], Target]:
-    return lambda: Target(_customer_id(customer_id))
-
-
-def _new_customer() -> Target:
-    return Target(uuid4(), creates=True)
-
-
 @command("POST", "", 201, RegisterCustomer, creates=True)
 async def register_customer(request: Request) -> JSONResponse:
     """Register a customer."""
-    return await run(request, RegisterCustomer, _new_customer, located=router.prefix)
+    return await run(request, RegisterCustomer, new_aggregate, located=router.prefix)
 
 
 @command("PATCH", "/{customer_id}", 200, ChangeCustomer)
 async def change_customer(request: Request, customer_id: str) -> JSONResponse:
     """Change profile fields, tags, custom fields or consent."""
-    return await run(request, ChangeCustomer, _customer(customer_id))
+    return await run(request, ChangeCustomer, existing(customer_id, "customer"))
 
 
 @command("POST", "/{customer_id}/interactions", 201, LogInteraction)
 async def log_interaction(request: Request, customer_id: str) -> JSONResponse:
     """Log a contact (call, email, meeting, chat, sms, social)."""
-    return await run(request, LogInteraction, _customer(customer_id))
+    return await run(request, LogInteraction, existing(customer_id, "customer"))
 
 
 @command("POST", "/{customer_id}/purchases", 201, RecordPurchase)
 async def record_purchase(request: Request, customer_id: str) -> JSONResponse:
     """Record a purchase."""
-    return await run(request, RecordPurchase, _customer(customer_id))
+    return await run(request, RecordPurchase, existing(customer_id, "customer"))
 
 
 @command("POST", "/{customer_id}/feedback", 201, GiveFeedback)
 async def give_feedback(request: Request, customer_id: str) -> JSONResponse:
     """Record a rating (1-5) and comment."""
-    return await run(request, GiveFeedback, _customer(customer_id))
+    return await run(request, GiveFeedback, existing(customer_id, "customer"))
 
 
 @command("POST", "/{customer_id}/complaints", 201, OpenComplaint)
@@ -87,7 +77,7 @@ async def open_complaint(request: Request, customer_id: str) -> JSONResponse:
     return await run(
         request,
         OpenComplaint,
-        lambda: Target(uuid4(), creates=True),
+        new_aggregate,
         located="/v1/tickets",
         path_fields=lambda: {"customer_id": _customer_id(customer_id)},
     )

@@ -1,11 +1,10 @@
 """Deal commands and queries (CONTRACT.md)."""
 
-from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -13,8 +12,7 @@ from pydantic import BaseModel
 
 from api import problems
 from api.auth import Reader
-from api.commanding import aggregate_id, command_route, read, run
-from commands.context import Target
+from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
 from commands.deals import ChangeDealAmount, LoseDeal, MoveDeal, OpenDeal, ReopenDeal, WinDeal
 from domain.deal import Deal
 from infra.event_store import load_aggregate
@@ -53,48 +51,40 @@ class DealView(BaseModel):
     history: list[StageStay]
 
 
-def _deal(deal_id: str) -> Callable[[], Target]:
-    return lambda: Target(aggregate_id(deal_id, "deal"))
-
-
-def _new_deal() -> Target:
-    return Target(uuid4(), creates=True)
-
-
 @command("POST", "", 201, OpenDeal, creates=True)
 async def open_deal(request: Request) -> JSONResponse:
     """Open a deal with a customer."""
-    return await run(request, OpenDeal, _new_deal, located=router.prefix)
+    return await run(request, OpenDeal, new_aggregate, located=router.prefix)
 
 
 @command("POST", "/{deal_id}/stage", 200, MoveDeal)
 async def move_deal(request: Request, deal_id: str) -> JSONResponse:
     """Move an open deal to another open stage."""
-    return await run(request, MoveDeal, _deal(deal_id))
+    return await run(request, MoveDeal, existing(deal_id, "deal"))
 
 
 @command("POST", "/{deal_id}/amount", 200, ChangeDealAmount)
 async def change_deal_amount(request: Request, deal_id: str) -> JSONResponse:
     """Change an open deal's amount (recorded with the old one)."""
-    return await run(request, ChangeDealAmount, _deal(deal_id))
+    return await run(request, ChangeDealAmount, existing(deal_id, "deal"))
 
 
 @command("POST", "/{deal_id}/won", 200, WinDeal)
 async def win_deal(request: Request, deal_id: str) -> JSONResponse:
     """Close an open deal as won."""
-    return await run(request, WinDeal, _deal(deal_id))
+    return await run(request, WinDeal, existing(deal_id, "deal"))
 
 
 @command("POST", "/{deal_id}/lost", 200, LoseDeal)
 async def lose_deal(request: Request, deal_id: str) -> JSONResponse:
     """Close an open deal as lost, with the reason."""
-    return await run(request, LoseDeal, _deal(deal_id))
+    return await run(request, LoseDeal, existing(deal_id, "deal"))
 
 
 @command("POST", "/{deal_id}/reopen", 200, ReopenDeal)
 async def reopen_deal(request: Request, deal_id: str) -> JSONResponse:
     """Reopen a won or lost deal in an open stage."""
-    return await run(request, ReopenDeal, _deal(deal_id))
+    return await run(request, ReopenDeal, existing(deal_id, "deal"))
 
 
 @router.get("/{deal_id}", response_model=DealView, responses=problems.documented(404))

@@ -1,9 +1,8 @@
 """Lead commands and queries (CONTRACT.md)."""
 
-from collections.abc import Callable
 from functools import partial
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -12,8 +11,7 @@ from psycopg import Connection
 
 from api import problems
 from api.auth import Reader, service_key
-from api.commanding import aggregate_id, command_route, read, run
-from commands.context import Target
+from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
 from commands.leads import (
     CaptureLead,
     ConvertLead,
@@ -36,10 +34,6 @@ def _lead_id(lead_id: str) -> UUID:
     return aggregate_id(lead_id, "lead")
 
 
-def _lead(lead_id: str) -> Callable[[], Target]:
-    return lambda: Target(_lead_id(lead_id))
-
-
 def _found_lead(conn: Connection[Any], lead_id: UUID) -> Lead | None:
     found = load_aggregate(conn, lead_id)
     return found if isinstance(found, Lead) else None
@@ -55,21 +49,19 @@ def _matched_customer(conn: Connection[Any], lead_id: UUID) -> dict[str, Any]:
 @command("POST", "", 201, CaptureLead, creates=True)
 async def capture_lead(request: Request) -> JSONResponse:
     """Capture a lead: scored, assigned to a rep, `duplicate_of` an earlier lead by email."""
-    return await run(
-        request, CaptureLead, lambda: Target(uuid4(), creates=True), located=router.prefix
-    )
+    return await run(request, CaptureLead, new_aggregate, located=router.prefix)
 
 
 @command("POST", "/{lead_id}/qualify", 200, QualifyLead)
 async def qualify_lead(request: Request, lead_id: str) -> JSONResponse:
     """Mark a lead qualified."""
-    return await run(request, QualifyLead, _lead(lead_id))
+    return await run(request, QualifyLead, existing(lead_id, "lead"))
 
 
 @command("POST", "/{lead_id}/disqualify", 200, DisqualifyLead)
 async def disqualify_lead(request: Request, lead_id: str) -> JSONResponse:
     """Mark a lead disqualified, with the reason."""
-    return await run(request, DisqualifyLead, _lead(lead_id))
+    return await run(request, DisqualifyLead, existing(lead_id, "lead"))
 
 
 @command("POST", "/{lead_id}/convert", 200, ConvertLead)
@@ -78,13 +70,13 @@ async def convert_lead(request: Request, lead_id: str) -> JSONResponse:
     deal: `{customer_id, deal_id}`."""
     await service_key(request)  # the key first: no read for a request without one
     matched = await run_in_threadpool(read, request, _matched_customer, _lead_id(lead_id))
-    return await run(request, ConvertLead, _lead(lead_id), path_fields=lambda: matched)
+    return await run(request, ConvertLead, existing(lead_id, "lead"), path_fields=lambda: matched)
 
 
 @command("POST", "/{lead_id}/engagements", 201, RecordLeadEngagement)
 async def record_engagement(request: Request, lead_id: str) -> JSONResponse:
     """Record an email open or click of the lead; the lead is scored again."""
-    return await run(request, RecordLeadEngagement, _lead(lead_id))
+    return await run(request, RecordLeadEngagement, existing(lead_id, "lead"))
 
 
 def _view(lead: Lead, principal: Principal) -> dict[str, Any]:

@@ -2,15 +2,14 @@
 
 from functools import partial
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Reader
-from api.commanding import aggregate_id, command_route, read, run
-from commands.context import Target
+from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
 from commands.segments import SEGMENT_NAME, DefineSegment, RedefineSegment
 from commands.side_tables import claim_holders, claimed_by
 from domain.segment import Segment
@@ -26,13 +25,13 @@ command = partial(command_route, router)
 @command("POST", "", 201, DefineSegment, creates=True)
 async def define_segment(request: Request) -> JSONResponse:
     """Save a segment: a name, and criteria over the customer 360 view."""
-    return await run(request, DefineSegment, lambda: Target(uuid4(), creates=True), router.prefix)
+    return await run(request, DefineSegment, new_aggregate, router.prefix)
 
 
 @command("PATCH", "/{segment_id}", 200, RedefineSegment)
 async def redefine_segment(request: Request, segment_id: str) -> JSONResponse:
     """Replace a segment's criteria."""
-    return await run(request, RedefineSegment, lambda: Target(aggregate_id(segment_id, "segment")))
+    return await run(request, RedefineSegment, existing(segment_id, "segment"))
 
 
 @router.get("")

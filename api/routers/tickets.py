@@ -1,6 +1,5 @@
 """Ticket commands and queries (CONTRACT.md)."""
 
-from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -12,8 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api import problems
 from api.auth import Reader
-from api.commanding import aggregate_id, command_route, read, run
-from commands.context import Target
+from api.commanding import aggregate_id, command_route, existing, read, run
 from commands.tickets import ChangeTicketStatus, RateSatisfaction, ReplyToTicket
 from domain.ticket import Priority, Reply, Satisfaction, Ticket, TicketKind, TicketStatus
 from domain.values import Channel
@@ -56,26 +54,22 @@ class TicketView(BaseModel):
     satisfaction: Satisfaction | None
 
 
-def _ticket(ticket_id: str) -> Callable[[], Target]:
-    return lambda: Target(aggregate_id(ticket_id, "ticket"))
-
-
 @command("POST", "/{ticket_id}/replies", 201, ReplyToTicket)
 async def reply_to_ticket(request: Request, ticket_id: str) -> JSONResponse:
     """Add an agent's or the customer's reply (a customer's reply reopens a solved ticket)."""
-    return await run(request, ReplyToTicket, _ticket(ticket_id))
+    return await run(request, ReplyToTicket, existing(ticket_id, "ticket"))
 
 
 @command("POST", "/{ticket_id}/status", 200, ChangeTicketStatus)
 async def change_ticket_status(request: Request, ticket_id: str) -> JSONResponse:
     """Move a ticket to open, pending, solved or closed (closed is final)."""
-    return await run(request, ChangeTicketStatus, _ticket(ticket_id))
+    return await run(request, ChangeTicketStatus, existing(ticket_id, "ticket"))
 
 
 @command("POST", "/{ticket_id}/satisfaction", 201, RateSatisfaction)
 async def rate_satisfaction(request: Request, ticket_id: str) -> JSONResponse:
     """Record the customer's rating (1-5) of a solved or closed ticket, once."""
-    return await run(request, RateSatisfaction, _ticket(ticket_id))
+    return await run(request, RateSatisfaction, existing(ticket_id, "ticket"))
 
 
 @router.get(
