@@ -69,7 +69,11 @@ def record_email_send(
     if command.campaign_id not in customer.emails:
         cast(Campaign, required[command.campaign_id]).check_sending()  # the bus checked its type
     delivery = customer.record_email_send(
-        command.campaign_id, command.message_id, tuple(command.links), meta
+        command.campaign_id,
+        command.message_id,
+        tuple(command.links),
+        meta,
+        rendered=command.rendered,
     )
     return customer, delivery.model_dump(
         mode="json", include={"outcome", "message_id", "links", "reason"}

@@ -76,11 +76,13 @@ class EmailCommand(Command):
 
 class RecordEmailSend(EmailCommand):
     """Records the email sent to the customer (`links`: the tracked links' targets, in order),
-    or its suppression (no consent, no address). Answers `outcome` ("sent" or "suppressed"),
-    `message_id` and `links` as first recorded (a repeat records nothing), or `reason`."""
+    or its suppression (no consent, no address, `rendered` false: the template failed for
+    this customer). Answers `outcome` ("sent" or "suppressed"), `message_id` and `links` as
+    first recorded (a repeat records nothing), or `reason`."""
 
     message_id: Text
     links: list[Url] = Field(default=[], max_length=1000)
+    rendered: bool = True
 
     def required(self) -> dict[UUID, type[Aggregate]]:
         """The campaign, which must be being sent."""

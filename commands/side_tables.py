@@ -109,22 +109,6 @@ def held_claims(conn: Connection[Any], claims: list[tuple[str, str]]) -> set[tup
     return {(kind, value) for kind, value in rows}
 
 
-def claimed_by(conn: Connection[Any], kind: str, value: str) -> UUID | None:
-    """The aggregate that holds a unique value (a segment's name), if any."""
-    row = conn.execute(
-        "SELECT aggregate_id FROM crm_unique_claims WHERE kind = %s AND value = %s", (kind, value)
-    ).fetchone()
-    return row[0] if row else None
-
-
-def claim_holders(conn: Connection[Any], kind: str) -> list[UUID]:
-    """Every aggregate holding a value of this kind (every segment), in value order."""
-    rows = conn.execute(
-        "SELECT aggregate_id FROM crm_unique_claims WHERE kind = %s ORDER BY value", (kind,)
-    )
-    return [row[0] for row in rows.fetchall()]
-
-
 def claim_taken(kind: str, value: str) -> CrmError:
     """The refusal for a claim that another aggregate holds."""
     return CLAIM_ERRORS[kind](f"{kind.rsplit('.', maxsplit=1)[-1]} {value!r} is already taken")

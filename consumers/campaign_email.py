@@ -1,5 +1,5 @@
 """One customer's copy of a campaign email, pure functions: the links it tracks, the links
-rewritten to tracked URLs, the open pixel, and a plain-text part.
+rewritten to tracked URLs, the open pixel, a plain-text part, and the message they make.
 
 HTML is read with the standard library's `html.parser`, never with regular expressions. The
 tracked links are the `<a href>` targets that are http(s) URLs (not `mailto:`, `tel:` or
@@ -8,10 +8,18 @@ to the click URL of index i. Everything else in the HTML is kept byte for byte.
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
 from html import escape
 from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
 
 from commands.campaigns import RecordEmailSend
+from infra import tracking
+from infra.mailer import build_message, parse_smtp_url
+from infra.settings import Settings
 
 MAX_URL = 2000
 """Longest link that is tracked (as RecordEmailSend takes it); longer ones are left alone."""
@@ -126,3 +134,52 @@ def plain_text(html: str) -> str:
             text.append(line)
         blank = not line
     return "\n".join(text).strip() + "\n"
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """What tracked links and the messages' headers are made of."""
+
+    public_url: str
+    secret: bytes
+    sender: str
+    domain: str
+
+    def message_id(self, campaign_id: UUID, customer_id: UUID) -> str:
+        """The Message-ID of a customer's copy: the same on every attempt."""
+        return f"<{campaign_id}.{customer_id}@{self.domain}>"
+
+
+def tracking_for(settings: Settings, secret: bytes) -> Tracking:
+    """Tracked links' base, key, the From address and the Message-ID domain."""
+    public_url = settings.public_url or ""
+    domain = urlsplit(public_url).hostname or "localhost"
+    target = parse_smtp_url(settings.smtp_url or "")
+    return Tracking(public_url, secret, target.sender or f"crm@{domain}", domain)
+
+
+def compose(
+    t: Tracking, campaign_id: UUID, row: dict[str, Any], subject: str, html: str, message_id: str
+) -> EmailMessage | None:
+    """A customer's message (`row`: their customer_360 columns) with tracked links and the
+    pixel; None for an address the email package cannot write."""
+    customer_id = row["customer_id"]
+    html = tracked(
+        html,
+        lambda i: tracking.click_url(
+            t.public_url, tracking.sign_click(t.secret, campaign_id, customer_id, i)
+        ),
+        tracking.open_url(t.public_url, tracking.sign_open(t.secret, campaign_id, customer_id)),
+    )
+    try:
+        return build_message(
+            sender=t.sender,
+            to_name=row["name"],
+            to_address=row["email"] or "",
+            subject=subject,
+            html=html,
+            text=plain_text(html),
+            message_id=message_id,
+        )
+    except ValueError:
+        return None

@@ -176,11 +176,18 @@ class Customer(Aggregate):
         """Records a rating from 1 to 5; its comment is personal data."""
 
     def record_email_send(
-        self, campaign_id: UUID, message_id: str, links: tuple[str, ...], meta: Meta
+        self,
+        campaign_id: UUID,
+        message_id: str,
+        links: tuple[str, ...],
+        meta: Meta,
+        *,
+        rendered: bool = True,
     ) -> EmailDelivery:
         """Records that a campaign's email goes to this customer (EmailSent), or that it must
-        not (EmailSuppressed: no email marketing consent, or no address). Once per campaign:
-        a repeat records nothing and answers the first outcome."""
+        not (EmailSuppressed: no email marketing consent, no address, or a template that did
+        not render for this customer). Once per campaign: a repeat records nothing and
+        answers the first outcome."""
         first = self.emails.get(campaign_id)
         if first is not None:
             return first
@@ -188,6 +195,8 @@ class Customer(Aggregate):
             self._suppress_email(campaign_id, SuppressionReason.NO_CONSENT, meta)
         elif not self.personal.email:
             self._suppress_email(campaign_id, SuppressionReason.NO_EMAIL, meta)
+        elif not rendered:
+            self._suppress_email(campaign_id, SuppressionReason.RENDER_FAILED, meta)
         else:
             self._send_email(campaign_id, message_id, links, meta)
         return self.emails[campaign_id]

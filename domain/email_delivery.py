@@ -41,6 +41,7 @@ class SuppressionReason(StrEnum):
 
     NO_CONSENT = "no-consent"
     NO_EMAIL = "no-email"
+    RENDER_FAILED = "render-failed"
 
 
 class EmailDelivery(Value):

@@ -24,6 +24,11 @@ _HTML = SandboxedEnvironment(autoescape=True, undefined=ChainableUndefined)
 _TEXT = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
 
 
+DATA_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError)
+"""What a template raises on a customer's data it does not fit (`{{ customer.x > 3 }}` with
+a text `x`, a division by zero...): that customer's email does not render."""
+
+
 class RenderError(ValueError):
     """A template that compiled but could not be rendered for a customer (unsafe access...)."""
 
@@ -48,7 +53,7 @@ def render(subject: str, body_html: str, customer_fields: Mapping[str, Any]) -> 
     try:
         text = _compiled(_TEXT, subject).render(context)
         html = _compiled(_HTML, body_html).render(context)
-    except TemplateError as error:
+    except (TemplateError, *DATA_ERRORS) as error:
         raise RenderError(f"{type(error).__name__}: {error}") from None
     return " ".join(text.split()), html
 

@@ -7,7 +7,7 @@ from psycopg_pool import ConnectionPool
 
 from commands import side_tables
 from commands.bus import CommandBus
-from consumers import campaign_sender, kafka_feed, relay
+from consumers import automation_records, kafka_feed, relay
 from infra import api_keys, tracking
 from infra.event_store import EventStore, open_event_store
 from infra.postgres import database_url, open_pool
@@ -52,7 +52,7 @@ def prepare_database(settings: Settings) -> str:
         conn.execute(dead_letters.DDL)
         conn.execute(relay.DDL)
         conn.execute(kafka_feed.DDL)
-        conn.execute(campaign_sender.DDL)
+        conn.execute(automation_records.DDL)
         for each in PROJECTIONS.values():
             projection.register(conn, each)
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))

@@ -118,7 +118,7 @@ def automate() -> None:
 
     Reads the event store directly, so it works with or without Kafka. At least once: after
     a crash, emails handed over just before it may be sent again (same Message-ID)."""
-    from consumers.campaign_sender import run_sender
+    from consumers.automation import run_automation
     from infra.mailer import parse_smtp_url
 
     settings = Settings()
@@ -138,9 +138,9 @@ def automate() -> None:
     url = prepare_database(settings)
     stopping = stop_on_signals()
     try:
-        run_sender(assemble(settings, url), settings, lambda: not stopping.is_set())
+        run_automation(assemble(settings, url), settings, lambda: not stopping.is_set())
     except Exception as error:  # noqa: BLE001 - shown, then a failing exit status
-        console.print(f"[red]campaign sender stopped:[/red] {error!r}", soft_wrap=True)
+        console.print(f"[red]automation stopped:[/red] {error!r}", soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -75,9 +75,10 @@ def eventsourcing_env(url: str, pool_size: int) -> dict[str, str]:
 
 
 def open_pool(url: str, size: int, name: str) -> ConnectionPool:
-    """A psycopg connection pool (autocommit off) for read models and side tables."""
+    """A psycopg connection pool (autocommit off) for read models and side tables. Its
+    sessions are in UTC, so read-model times come back in UTC whatever the server's zone."""
     pool = ConnectionPool(
-        make_conninfo(url, application_name=f"crm-{name}"),
+        make_conninfo(url, application_name=f"crm-{name}", options="-c TimeZone=UTC"),
         min_size=1,
         max_size=size,
         open=False,

@@ -56,3 +56,17 @@ def scan(
             if events:
                 yield events
             after = rows[-1][0]
+
+
+def with_topics(
+    conn: Connection[Any], after: int, until: int, topics: list[str], limit: int
+) -> list[Envelope]:
+    """At most `limit` stored events of the given topics in positions (after, until], oldest
+    first (for process managers, which act on a few kinds of event)."""
+    rows = conn.execute(
+        f"SELECT {STORED_COLUMNS} FROM {EVENTS_TABLE}"  # noqa: S608
+        " WHERE notification_id > %s AND notification_id <= %s AND topic = ANY(%s)"
+        " ORDER BY notification_id LIMIT %s",
+        (after, until, topics, limit),
+    ).fetchall()
+    return [from_stored(*row[:4], bytes(row[4])) for row in rows]

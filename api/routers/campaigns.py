@@ -15,9 +15,8 @@ from api import problems
 from api.auth import Reader
 from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
 from commands.campaigns import CreateCampaign, RequestCampaignSend
-from domain.campaign import Campaign, CampaignStatus
-from infra.event_store import load_aggregate
-from projections.campaign_recipients import queries
+from projections.campaign_recipients import queries as recipients
+from projections.campaigns import queries as campaigns
 
 router = APIRouter(
     prefix="/v1/campaigns", tags=["campaigns"], responses=problems.documented(401, 403, 422, 503)
@@ -42,31 +41,21 @@ def get_campaign(
     request: Request, response: Response, campaign_id: str, _: Reader
 ) -> dict[str, Any]:
     """The current state of one campaign (ETag: its version); counts once it is sent."""
-    campaign = _campaign(request, aggregate_id(campaign_id, "campaign"))
-    response.headers["ETag"] = f'"{campaign.version}"'
-    shown = {
-        "id": str(campaign.id),
-        "version": campaign.version,
-        "name": campaign.name,
-        "subject": campaign.subject,
-        "body_html": campaign.body_html,
-        "audience": campaign.audience.model_dump(mode="json", exclude_none=True),
-        "status": campaign.status,
-    }
-    if campaign.status == CampaignStatus.SENT:
-        shown |= {"sent": campaign.sent, "suppressed": campaign.suppressed}
-    return shown
+    found = _campaign(request, aggregate_id(campaign_id, "campaign"))
+    response.headers["ETag"] = f'"{found["version"]}"'
+    return found
 
 
 @router.get("/{campaign_id}/metrics", responses=problems.documented(404))
 def get_campaign_metrics(request: Request, campaign_id: str, _: Reader) -> dict[str, Any]:
     """Sent, suppressed, opened and clicked recipients (machine opens apart), and rates."""
-    found = _campaign(request, aggregate_id(campaign_id, "campaign"))
-    return read(request, queries.metrics, found.id).shown()
+    campaign = aggregate_id(campaign_id, "campaign")
+    _campaign(request, campaign)  # 404 for an unknown campaign
+    return read(request, recipients.metrics, campaign).shown()
 
 
-def _campaign(request: Request, campaign_id: UUID) -> Campaign:
-    found = read(request, load_aggregate, campaign_id)
-    if not isinstance(found, Campaign):
+def _campaign(request: Request, campaign_id: UUID) -> dict[str, Any]:
+    found = read(request, campaigns.get, campaign_id)
+    if found is None:
         raise HTTPException(404, f"no campaign with id {campaign_id}")
     return found

@@ -3,7 +3,7 @@
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from api import problems
@@ -11,8 +11,8 @@ from api.auth import Reader
 from api.commanding import command_route, read, run
 from commands.context import Target
 from commands.custom_fields import DefineCustomField
-from domain.custom_fields import SCHEMA_ID, CustomFieldSchema
-from infra.event_store import load_aggregate
+from domain.custom_fields import SCHEMA_ID
+from projections.settings import queries
 
 router = APIRouter(
     prefix="/v1/custom-fields",
@@ -35,13 +35,13 @@ async def define_custom_field(request: Request, key: str) -> JSONResponse:
 
 
 @router.get("")
-def list_custom_fields(request: Request, _: Reader) -> dict[str, Any]:
-    """Every defined custom field: `{items: [{key, type, choices, label}]}`."""
-    schema = read(request, load_aggregate, SCHEMA_ID)
-    fields = schema.fields if isinstance(schema, CustomFieldSchema) else {}
+def list_custom_fields(request: Request, response: Response, _: Reader) -> dict[str, Any]:
+    """Every defined custom field: `{items: [{key, type, choices, label}]}` (ETag: version)."""
+    schema: queries.CustomFields = read(request, queries.custom_fields)
+    response.headers["ETag"] = f'"{schema.version}"'
     return {
         "items": [
             {"key": key, **definition.model_dump(mode="json")}
-            for key, definition in sorted(fields.items())
+            for key, definition in sorted(schema.fields.items())
         ]
     }

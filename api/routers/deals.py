@@ -14,8 +14,7 @@ from api import problems
 from api.auth import Reader
 from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
 from commands.deals import ChangeDealAmount, LoseDeal, MoveDeal, OpenDeal, ReopenDeal, WinDeal
-from domain.deal import Deal
-from infra.event_store import load_aggregate
+from projections.deals import queries
 
 router = APIRouter(
     prefix="/v1/deals", tags=["deals"], responses=problems.documented(401, 403, 422, 503)
@@ -90,29 +89,8 @@ async def reopen_deal(request: Request, deal_id: str) -> JSONResponse:
 @router.get("/{deal_id}", response_model=DealView, responses=problems.documented(404))
 def get_deal(request: Request, response: Response, deal_id: str, _: Reader) -> dict[str, Any]:
     """One deal: amount, stage, win probability and stage history (ETag: its version)."""
-    found = read(request, load_aggregate, aggregate_id(deal_id, "deal"))
-    if not isinstance(found, Deal):
+    found = read(request, queries.deal, aggregate_id(deal_id, "deal"))
+    if found is None:
         raise HTTPException(404, f"no deal with id {deal_id}")
-    response.headers["ETag"] = f'"{found.version}"'
-    return _view(found)
-
-
-def _view(deal: Deal) -> dict[str, Any]:
-    closed_at = deal.history[-1].entered_at if deal.closed else None
-    return {
-        "id": deal.id,
-        "version": deal.version,
-        "customer_id": deal.customer_id,
-        "title": deal.title,
-        "amount": deal.amount,
-        "currency": deal.currency,
-        "stage": deal.stage,
-        "status": deal.stage if deal.closed else "open",
-        "probability": deal.probability,
-        "expected_close_date": deal.expected_close_date,
-        "owner": deal.owner,
-        "lost_reason": deal.lost_reason,
-        "opened_at": deal.history[0].entered_at,
-        "closed_at": closed_at,
-        "history": [entry.model_dump() for entry in deal.history],
-    }
+    response.headers["ETag"] = f'"{found["version"]}"'
+    return found

@@ -12,9 +12,9 @@ from api.auth import Admin, Reader
 from api.commanding import command_route, read, run
 from commands.context import Target
 from commands.leads import SetSalesReps, SetScoringRules
-from domain.lead_scoring import LEAD_SCORING_ID, LeadScoring, ScoringRules
-from domain.sales_team import DEFAULT_TERRITORY_ATTRIBUTE, SALES_TEAM_ID, SalesTeam
-from infra.event_store import load_aggregate
+from domain.lead_scoring import LEAD_SCORING_ID
+from domain.sales_team import SALES_TEAM_ID
+from projections.settings import queries
 
 router = APIRouter(tags=["lead settings"], responses=problems.documented(401, 403, 422, 503))
 command = partial(command_route, router)
@@ -23,14 +23,12 @@ command = partial(command_route, router)
 @router.get("/v1/lead-scoring/rules")
 def get_scoring_rules(request: Request, response: Response, _: Reader) -> dict[str, Any]:
     """The scoring rules in force (ETag: the configuration's version)."""
-    scoring: LeadScoring | None = read(request, load_aggregate, LEAD_SCORING_ID)
-    version = scoring.version if scoring is not None else 0
-    response.headers["ETag"] = f'"{version}"'
-    rules = scoring.rules if scoring is not None else ScoringRules()
+    scoring: queries.LeadScoringRules = read(request, queries.scoring_rules)
+    response.headers["ETag"] = f'"{scoring.version}"'
     return {
-        "version": version,
-        **rules.model_dump(mode="json", exclude={"version"}),
-        "rules_version": rules.version,
+        "version": scoring.version,
+        **scoring.rules.model_dump(mode="json", exclude={"version"}),
+        "rules_version": scoring.rules.version,
     }
 
 
@@ -43,13 +41,12 @@ async def set_scoring_rules(request: Request, _: Admin) -> JSONResponse:
 @router.get("/v1/sales-reps")
 def get_sales_reps(request: Request, response: Response, _: Reader) -> dict[str, Any]:
     """The reps leads are assigned to, and the lead attribute their territories match."""
-    team: SalesTeam | None = read(request, load_aggregate, SALES_TEAM_ID)
-    version = team.version if team is not None else 0
-    response.headers["ETag"] = f'"{version}"'
+    team: queries.SalesReps = read(request, queries.sales_reps)
+    response.headers["ETag"] = f'"{team.version}"'
     return {
-        "version": version,
-        "territory_attribute": team.territory_attribute if team else DEFAULT_TERRITORY_ATTRIBUTE,
-        "reps": [rep.model_dump(mode="json") for rep in (team.reps if team else ())],
+        "version": team.version,
+        "territory_attribute": team.territory_attribute,
+        "reps": [rep.model_dump(mode="json") for rep in team.reps],
     }
 
 

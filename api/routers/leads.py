@@ -20,9 +20,10 @@ from commands.leads import (
     RecordLeadEngagement,
 )
 from domain.lead import Lead
-from infra.api_keys import Principal, Role
+from infra.api_keys import Role
 from infra.event_store import load_aggregate
 from projections.customer_360.queries import customer_with_email
+from projections.leads import queries
 
 router = APIRouter(
     prefix="/v1/leads", tags=["leads"], responses=problems.documented(401, 403, 422, 503)
@@ -79,35 +80,13 @@ async def record_engagement(request: Request, lead_id: str) -> JSONResponse:
     return await run(request, RecordLeadEngagement, existing(lead_id, "lead"))
 
 
-def _view(lead: Lead, principal: Principal) -> dict[str, Any]:
-    """A lead as the API shows it; analysts see no personal data."""
-    personal = {"name": lead.personal.name, "email": lead.personal.email}
-    return {
-        "id": str(lead.id),
-        "version": lead.version,
-        "status": lead.status,
-        **({} if principal.role == Role.ANALYST else personal),
-        "company": lead.company,
-        "source": lead.source,
-        "attributes": lead.attributes,
-        "owner_id": lead.owner_id,
-        "duplicate_of": lead.duplicate_of,
-        "score": lead.score.model_dump(mode="json"),
-        "engagement": lead.engagement,
-        "disqualified_reason": lead.disqualified_reason,
-        "customer_id": lead.customer_id,
-        "deal_id": lead.deal_id,
-        "captured_at": lead.captured_at,
-    }
-
-
 @router.get("/{lead_id}", responses=problems.documented(404))
 def get_lead(
     request: Request, response: Response, lead_id: str, principal: Reader
 ) -> dict[str, Any]:
     """The lead: status, owner, and score with the points each rule gave (ETag: version)."""
-    lead = read(request, _found_lead, _lead_id(lead_id))
-    if lead is None:
+    found = read(request, queries.get, _lead_id(lead_id))
+    if found is None:
         raise HTTPException(404, f"no lead with id {lead_id}")
-    response.headers["ETag"] = f'"{lead.version}"'
-    return _view(lead, principal)
+    response.headers["ETag"] = f'"{found["version"]}"'
+    return queries.without_personal(found) if principal.role == Role.ANALYST else found

@@ -5,7 +5,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from psycopg import Connection
 from pydantic import BaseModel
 
 from api import problems
@@ -13,8 +12,8 @@ from api.auth import Admin, Reader
 from api.commanding import command_route, read, run
 from commands.context import Target
 from commands.deals import ConfigureStages
-from domain.pipeline import CLOSED, PIPELINE_ID, Pipeline, Stages, stages_of
-from infra.event_store import load_aggregate
+from domain.pipeline import CLOSED, PIPELINE_ID
+from projections.settings import queries
 
 router = APIRouter(
     prefix="/v1/pipeline/stages",
@@ -44,27 +43,16 @@ def _pipeline_target() -> Target:
     return Target(PIPELINE_ID, creates=True)
 
 
-def pipeline(conn: Connection[Any]) -> Pipeline | None:
-    """The pipeline, or None while it has never been configured."""
-    return load_aggregate(conn, PIPELINE_ID)
-
-
-def configured_stages(conn: Connection[Any]) -> Stages:
-    """The stages deals are checked against: the configured ones, else the defaults."""
-    return stages_of(pipeline(conn))
-
-
 @router.get("", response_model=StagesView)
 def get_stages(request: Request, response: Response, _: Reader) -> dict[str, Any]:
     """The pipeline's stages and win probabilities (ETag: the configuration's version)."""
-    found = read(request, pipeline)
-    version = found.version if found is not None else 0
-    response.headers["ETag"] = f'"{version}"'
+    found: queries.PipelineStages = read(request, queries.pipeline_stages)
+    response.headers["ETag"] = f'"{found.version}"'
     return {
-        "version": version,
+        "version": found.version,
         "stages": [
             {"name": s.name, "probability": s.probability, "closed": s.name in CLOSED}
-            for s in stages_of(found).all_stages()
+            for s in found.stages.all_stages()
         ],
     }
 

@@ -7,16 +7,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from api import problems
 from api.auth import Reader
 from api.commanding import aggregate_id, command_route, existing, read, run
 from commands.tickets import ChangeTicketStatus, RateSatisfaction, ReplyToTicket
-from domain.ticket import Priority, Reply, Satisfaction, Ticket, TicketKind, TicketStatus
+from domain.ticket import Priority, Reply, Satisfaction, TicketKind, TicketStatus
 from domain.values import Channel
 from infra.api_keys import Role
-from infra.event_store import load_aggregate
+from projections.tickets import queries
 
 router = APIRouter(
     prefix="/v1/tickets", tags=["tickets"], responses=problems.documented(401, 403, 422, 503)
@@ -30,8 +30,6 @@ PERSONAL = {"description": True, "replies": {"__all__": {"body"}}, "satisfaction
 class TicketView(BaseModel):
     """One ticket as it stands; times are business times, `first_response_seconds` runs from
     opening to the first agent reply. Analysts get no free text (description, bodies, comment)."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: UUID
     customer_id: UUID
@@ -82,9 +80,9 @@ def get_ticket(
     request: Request, response: Response, ticket_id: str, principal: Reader
 ) -> dict[str, Any]:
     """The current state of one ticket (ETag: its version)."""
-    ticket = read(request, load_aggregate, aggregate_id(ticket_id, "ticket"))
-    if not isinstance(ticket, Ticket):
+    ticket = read(request, queries.ticket, aggregate_id(ticket_id, "ticket"))
+    if ticket is None:
         raise HTTPException(404, f"no ticket with id {ticket_id}")
-    response.headers["ETag"] = f'"{ticket.version}"'
+    response.headers["ETag"] = f'"{ticket["version"]}"'
     hidden = PERSONAL if principal.role == Role.ANALYST else None
     return TicketView.model_validate(ticket).model_dump(exclude=hidden)

@@ -45,6 +45,16 @@ def customer_with_email(conn: Connection[Any], email: str) -> UUID | None:
     return row[0] if row else None
 
 
+def emails(conn: Connection[Any], customer_ids: list[UUID]) -> dict[UUID, str]:
+    """The email addresses of the given customers that have one, by customer id."""
+    rows = conn.execute(
+        "SELECT customer_id, email FROM customer_360"
+        " WHERE customer_id = ANY(%s) AND email IS NOT NULL",
+        (customer_ids,),
+    ).fetchall()
+    return dict(rows)  # type: ignore[arg-type]
+
+
 def as_of(events: list[Envelope], when: datetime) -> dict[str, Any] | None:
     """The 360 view as it stood at business time `when`, folded from the customer's events."""
     row: Row | None = None

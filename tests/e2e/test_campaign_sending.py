@@ -116,13 +116,13 @@ def api(stack) -> Iterator[httpx.Client]:
         yield client
 
 
-def create_campaign(api: httpx.Client, tag: str) -> str:
+def create_campaign(api: httpx.Client, tag: str, body_html: str = BODY) -> str:
     created = api.post(
         "/v1/campaigns",
         json={
             "name": "Spring",
             "subject": "Spring news for {{ customer.name }}",
-            "body_html": BODY,
+            "body_html": body_html,
             "segment": {"tag": tag},
         },
     )
@@ -131,7 +131,9 @@ def create_campaign(api: httpx.Client, tag: str) -> str:
 
 
 def sent_campaign(api: httpx.Client, campaign_id: str, seconds: float = 30) -> dict:
-    wait_for(lambda: api.get(f"/v1/campaigns/{campaign_id}").json()["status"] == "sent", seconds)
+    wait_for(
+        lambda: api.get(f"/v1/campaigns/{campaign_id}").json().get("status") == "sent", seconds
+    )
     return api.get(f"/v1/campaigns/{campaign_id}").json()
 
 
@@ -140,7 +142,7 @@ def html_of(message: EmailMessage) -> str:
 
 
 def test_a_campaign_reaches_consenting_customers_and_tracks_opens_and_clicks(
-    api, sink: Sink
+    stack, api, sink: Sink
 ) -> None:
     # Given tagged customers, one without email-marketing consent, and one not tagged
     tag, domain = f"spring-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
@@ -155,6 +157,15 @@ def test_a_campaign_reaches_consenting_customers_and_tracks_opens_and_clicks(
         for name in ("Ada", "Bob", "Eve")
     )
     register(api, name="Zed", email=f"zed@{domain}", consent={"email_marketing": True})
+    # And a lead with Ada's email, scored on engagement
+    rules = {"engagement_rules": [
+        {"name": "Opens", "kind": "email_opened", "points": 1},
+        {"name": "Clicks", "kind": "email_clicked", "points": 5},
+    ]}  # fmt: skip
+    with stack[0].client(stack[0].create_key("admin")) as admin:
+        assert admin.put("/v1/lead-scoring/rules", json=rules).status_code == 200
+    lead = api.post("/v1/leads", json={"name": "Ada", "email": f"ADA@{domain}", "source": "web"})
+    assert lead.status_code == 201, lead.text
     campaign_id = create_campaign(api, tag)
     # When its send is requested
     assert api.post(f"/v1/campaigns/{campaign_id}/send").status_code == 202
@@ -196,6 +207,37 @@ def test_a_campaign_reaches_consenting_customers_and_tracks_opens_and_clicks(
 
     wait_for(lambda: metrics() == expected, 10)
     assert bob and eve
+    # And the lead with Ada's email is scored on her open and her click
+    lead_path = f"/v1/leads/{lead.json()['id']}"
+    wait_for(lambda: api.get(lead_path).json().get("score", {}).get("points") == 1 + 5, 10)
+
+
+def test_a_customer_the_template_does_not_render_for_is_suppressed_as_render_failed(
+    api, sink: Sink
+) -> None:
+    # Given two subscribers, one whose data the template cannot take (a division by zero)
+    tag, domain = f"sizes-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
+    fine, broken = (
+        register(
+            api,
+            name=name,
+            email=f"{name.lower()}@{domain}",
+            tags=[tag],
+            consent={"email_marketing": True},
+            custom_fields={"size": size},
+        )  # fmt: skip
+        for name, size in (("Ada", 4), ("Bob", 0))
+    )
+    campaign_id = create_campaign(api, tag, "<p>{{ 100 // customer.custom_fields.size }}</p>")
+    # When its send is requested
+    assert api.post(f"/v1/campaigns/{campaign_id}/send").status_code == 202
+    # Then Ada gets her email and Bob's is recorded as suppressed: render-failed
+    assert sent_campaign(api, campaign_id)["sent"] == 1
+    wait_for(lambda: sink.count(domain) == 1)
+    assert "<p>25</p>" in html_of(sink.to(f"ada@{domain}")[0])
+    (suppressed,) = [e for e in events_of(api, broken) if e["type"] == "Customer.EmailSuppressed"]
+    assert suppressed["data"]["reason"] == "render-failed"
+    assert fine
 
 
 def test_kill_9_of_the_sender_mid_campaign_resends_at_most_a_few_and_records_once(

@@ -16,6 +16,7 @@ from commands.context import Target
 from infra import tracking
 from infra.bootstrap import Container, assemble
 from infra.settings import Settings
+from tests.e2e.reading import read_at_least
 from tests.e2e.test_customers_http import PROBLEM, events_of, register
 from tests.integration.conftest import context
 from tests.waiting import wait_for
@@ -69,7 +70,7 @@ def record_sent(sender: Container, campaign_id: str, customer_id: str) -> None:
 def test_a_campaign_is_drafted_for_a_segment_and_sent_once(api) -> None:
     # Given a campaign for a tag
     campaign_id = create_campaign(api, segment={"tag": f"spring-{uuid4().hex[:8]}"})
-    shown = api.get(f"/v1/campaigns/{campaign_id}").json()
+    shown = read_at_least(api, f"/v1/campaigns/{campaign_id}", 1).json()
     assert (shown["status"], shown["audience"]) == (
         "draft",
         {"segment": shown["audience"]["segment"]},
@@ -79,7 +80,7 @@ def test_a_campaign_is_drafted_for_a_segment_and_sent_once(api) -> None:
     # Then it is accepted, the campaign is sending, and a second request is refused
     assert sent.status_code == 202, sent.text
     assert sent.json() == {"id": campaign_id, "version": 2}
-    assert api.get(f"/v1/campaigns/{campaign_id}").json()["status"] == "sending"
+    assert read_at_least(api, f"/v1/campaigns/{campaign_id}", 2).json()["status"] == "sending"
     again = api.post(f"/v1/campaigns/{campaign_id}/send")
     assert again.status_code == 409
     assert again.headers["content-type"] == PROBLEM

@@ -2,6 +2,7 @@
 
 from uuid import uuid4
 
+from tests.e2e.reading import read_at_least
 from tests.e2e.test_customers_http import PROBLEM, register
 
 
@@ -36,7 +37,9 @@ def test_customer_commands_refuse_custom_values_of_another_type(api) -> None:
         api.patch(f"/v1/customers/{customer_id}", json={"custom_fields": {tier: None}}).status_code
         == 200
     )
-    listed = {f["key"]: f for f in api.get("/v1/custom-fields").json()["items"]}
+    # And the definitions are listed (once the read model has them)
+    shown = read_at_least(api, "/v1/custom-fields", defined.json()["version"])
+    listed = {f["key"]: f for f in shown.json()["items"]}
     assert listed[size]["type"] == "number"
     assert listed[tier]["choices"] == ["silver", "gold"]
 

@@ -9,6 +9,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from tests.e2e.reading import read_at_least
 from tests.e2e.test_customers_http import PROBLEM, register
 
 DEFAULTS = [
@@ -53,15 +54,14 @@ def new_deal(api: httpx.Client, customer_id: str, **fields) -> str:
     return response.json()["id"]
 
 
-def deal(api: httpx.Client, deal_id: str) -> dict:
-    response = api.get(f"/v1/deals/{deal_id}")
-    assert response.status_code == 200, response.text
-    return response.json()
+def deal(api: httpx.Client, deal_id: str, version: int) -> dict:
+    """The deal's view once its read model shows `version` (or a later one)."""
+    return read_at_least(api, f"/v1/deals/{deal_id}", version).json()
 
 
-def shown(api: httpx.Client, deal_id: str, *fields: str) -> tuple:
-    """The values of `fields` in the deal's view."""
-    view = deal(api, deal_id)
+def shown(api: httpx.Client, deal_id: str, *fields: str, version: int) -> tuple:
+    """The values of `fields` in the deal's view at `version` (or later)."""
+    view = deal(api, deal_id, version)
     return tuple(view[f] for f in fields)
 
 
@@ -77,12 +77,12 @@ def assert_invalid_stage(response: httpx.Response) -> None:
 
 
 @contextmanager
-def stages_configured(admin: httpx.Client, stages: list[dict]) -> Iterator[None]:
-    """The pipeline configured with `stages`, then the defaults again."""
+def stages_configured(admin: httpx.Client, stages: list[dict]) -> Iterator[int]:
+    """The pipeline configured with `stages` (at the version given), then the defaults again."""
     configured = admin.put("/v1/pipeline/stages", json={"stages": stages})
     try:
         assert configured.status_code == 200, configured.text
-        yield
+        yield configured.json()["version"]
     finally:
         restore_defaults(admin)
 
@@ -113,7 +113,7 @@ def test_an_unknown_stage_is_a_422_naming_stage(api, customer_id) -> None:
     assert_invalid_stage(api.post(f"/v1/deals/{deal_id}/stage", json={"stage": "closing"}))
     api.post(f"/v1/deals/{deal_id}/won", json={})
     assert_invalid_stage(api.post(f"/v1/deals/{deal_id}/reopen", json={"stage": "lost"}))
-    assert shown(api, deal_id, "version", "stage") == (2, "won")
+    assert shown(api, deal_id, "version", "stage", version=2) == (2, "won")
 
 
 def test_the_pipeline_is_not_a_field_of_a_command(api, customer_id) -> None:
@@ -132,7 +132,7 @@ def test_a_deal_moves_and_shows_its_stage_history_and_probability(api, customer_
     )
     # Then
     assert (moved.status_code, moved.json()["version"]) == (200, 2)
-    view = deal(api, deal_id)
+    view = deal(api, deal_id, 2)
     assert (view["stage"], view["status"], view["probability"]) == ("proposal", "open", 50)
     example = documented(api)
     assert (view["amount"], view["currency"], view["customer_id"]) == (
@@ -164,7 +164,7 @@ def test_a_won_deal_refuses_a_move_with_409_naming_the_rule_and_records_nothing(
     refused = api.post(f"/v1/deals/{deal_id}/stage", json={"stage": "proposal"})
     # Then
     assert_problem(refused, 409, "deal-closed")
-    view = deal(api, deal_id)
+    view = deal(api, deal_id, 2)
     assert (view["version"], view["stage"], view["probability"]) == (2, "won", 100)
     assert view["closed_at"] == view["history"][-1]["entered_at"]
 
@@ -176,13 +176,13 @@ def test_a_lost_deal_keeps_its_reason_until_reopened(api, customer_id) -> None:
     lost = api.post(f"/v1/deals/{deal_id}/lost", json={"reason": "Chose a competitor"})
     # Then
     assert lost.status_code == 200
-    reason = shown(api, deal_id, "status", "probability", "lost_reason")
+    reason = shown(api, deal_id, "status", "probability", "lost_reason", version=2)
     assert reason == ("lost", 0, "Chose a competitor")
     assert api.post(f"/v1/deals/{deal_id}/lost", json={"reason": "again"}).status_code == 409
     # And when it is reopened
     reopened = api.post(f"/v1/deals/{deal_id}/reopen", json={"stage": "qualification"})
     assert reopened.status_code == 200
-    reason = shown(api, deal_id, "status", "stage", "lost_reason")
+    reason = shown(api, deal_id, "status", "stage", "lost_reason", version=3)
     assert reason == ("open", "qualification", None)
 
 
@@ -203,7 +203,7 @@ def test_an_amount_change_is_shown_and_refused_once_closed(api, customer_id) -> 
     deal_id = new_deal(api, customer_id)
     changed = api.post(f"/v1/deals/{deal_id}/amount", json={"amount": "15000.50"})
     assert (changed.status_code, changed.json()["version"]) == (200, 2)
-    assert shown(api, deal_id, "amount", "currency") == ("15000.50", "EUR")
+    assert shown(api, deal_id, "amount", "currency", version=2) == ("15000.50", "EUR")
     api.post(f"/v1/deals/{deal_id}/won", json={})
     refused = api.post(f"/v1/deals/{deal_id}/amount", json={"amount": "1"})
     assert_problem(refused, 409, "deal-closed")
@@ -240,7 +240,7 @@ def test_configurations_sent_at_once_each_change_the_one_pipeline(admin) -> None
         assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
         first, later = sorted(answers, key=lambda a: a.json()["version"])
         assert later.json()["version"] == first.json()["version"] + 1
-        view = admin.get("/v1/pipeline/stages").json()
+        view = read_at_least(admin, "/v1/pipeline/stages", later.json()["version"]).json()
         later_body = bodies[answers.index(later)]
         assert view["version"] == later.json()["version"]
         assert view["stages"][0]["name"] == later_body["stages"][0]["name"]
@@ -254,19 +254,21 @@ def test_configured_stages_change_what_deals_accept(api, admin, customer_id) -> 
     lost_id = new_deal(api, customer_id, stage="proposal")
     api.post(f"/v1/deals/{lost_id}/lost", json={"reason": "budget"})
     custom = [{"name": "prospecting", "probability": 10}, {"name": "demo", "probability": 35}]
-    with stages_configured(admin, custom):
-        assert api.get("/v1/pipeline/stages").json()["stages"][:2] == [
+    with stages_configured(admin, custom) as version:
+        assert read_at_least(api, "/v1/pipeline/stages", version).json()["stages"][:2] == [
             s | {"closed": False} for s in custom
         ]
         # When / Then: "demo" is accepted at its probability, "proposal" no longer
         assert_invalid_stage(open_deal(api, customer_id, stage="proposal"))
-        assert shown(api, new_deal(api, customer_id, stage="demo"), "probability") == (35,)
+        assert shown(api, new_deal(api, customer_id, stage="demo"), "probability", version=1) == (
+            35,
+        )
         assert api.post(f"/v1/deals/{deal_id}/stage", json={"stage": "demo"}).status_code == 200
-        assert deal(api, deal_id)["history"][0]["stage"] == "proposal"
+        assert deal(api, deal_id, 2)["history"][0]["stage"] == "proposal"
         assert_invalid_stage(api.post(f"/v1/deals/{lost_id}/reopen", json={"stage": "proposal"}))
         reopened = api.post(f"/v1/deals/{lost_id}/reopen", json={"stage": "demo"})
         assert reopened.status_code == 200, reopened.text
-        assert shown(api, lost_id, "stage", "probability") == ("demo", 35)
+        assert shown(api, lost_id, "stage", "probability", version=3) == ("demo", 35)
     assert_invalid_stage(open_deal(api, customer_id, stage="demo"))
 
 
@@ -308,4 +310,4 @@ def test_a_command_with_nothing_required_may_come_without_a_body(api) -> None:
     deal_id = open_deal(api, register(api)).json()["id"]
     won = api.post(f"/v1/deals/{deal_id}/won")
     assert won.status_code == 200, won.text
-    assert api.get(f"/v1/deals/{deal_id}").json()["stage"] == "won"
+    assert read_at_least(api, f"/v1/deals/{deal_id}", 2).json()["stage"] == "won"

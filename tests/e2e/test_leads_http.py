@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from tests.e2e.reading import read_at_least
 from tests.e2e.test_customers_http import caught_up, register
 
 PROBLEM = "application/problem+json"
@@ -28,25 +29,27 @@ def capture(api: httpx.Client, **fields) -> dict:
     return response.json()
 
 
-def lead(api: httpx.Client, lead_id: str) -> dict:
-    response = api.get(f"/v1/leads/{lead_id}")
-    assert response.status_code == 200, response.text
-    return response.json()
+def lead(api: httpx.Client, lead_id: str, version: int) -> dict:
+    """The lead once the read model shows `version` (the answer of the command that made it)."""
+    return read_at_least(api, f"/v1/leads/{lead_id}", version).json()
 
 
 def reps(admin: httpx.Client, *specs: dict, territory_attribute: str = "country") -> list[str]:
-    """Sets the sales reps (fresh ids) and returns their ids, in order."""
+    """Sets the sales reps (fresh ids), waits until GET shows them, and returns their ids."""
     named = [{"id": f"rep-{uuid4().hex[:8]}", "name": "Rep"} | spec for spec in specs]
     body = {"reps": named, "territory_attribute": territory_attribute}
     response = admin.put("/v1/sales-reps", json=body)
     assert response.status_code == 200, response.text
+    read_at_least(admin, "/v1/sales-reps", response.json()["version"])
     return [rep["id"] for rep in named]
 
 
-def qualified(api: httpx.Client, **fields) -> str:
+def qualified(api: httpx.Client, **fields) -> tuple[str, int]:
+    """A new qualified lead: its id and version."""
     lead_id = capture(api, **fields)["id"]
-    assert api.post(f"/v1/leads/{lead_id}/qualify", json={}).status_code == 200
-    return lead_id
+    response = api.post(f"/v1/leads/{lead_id}/qualify", json={})
+    assert response.status_code == 200, response.text
+    return lead_id, response.json()["version"]
 
 
 def refused(response: httpx.Response, rule: str) -> None:
@@ -62,7 +65,7 @@ def test_capture_answers_201_and_assigns_owners_round_robin(api, admin) -> None:
     answers = [capture(api, company="Navy Labs", source="referral") for _ in range(4)]
     # Then each is 201 {id, version} and the active reps get them in turn
     assert all(UUID(a["id"]) and a["version"] >= 1 for a in answers)
-    owners = [lead(api, a["id"])["owner_id"] for a in answers]
+    owners = [lead(api, a["id"], a["version"])["owner_id"] for a in answers]
     assert owners == [ann, cid, ann, cid]
     assert [a["owner_id"] for a in answers] == owners
     assert bob not in owners
@@ -73,7 +76,7 @@ def test_capture_answers_with_location_and_etag(api) -> None:
     body = response.json()
     assert response.headers["Location"] == f"/v1/leads/{body['id']}"
     assert response.headers["ETag"] == f'"{body["version"]}"'
-    assert lead(api, body["id"])["version"] == body["version"]
+    assert lead(api, body["id"], body["version"])["version"] == body["version"]
 
 
 def test_a_lead_in_a_territory_goes_to_the_rep_covering_it(api, admin) -> None:
@@ -96,8 +99,9 @@ def test_get_shows_the_score_and_which_rules_gave_how_many_points(api, admin) ->
         ],
         "engagement_rules": [{"name": "Clicks", "kind": "email_clicked", "points": 4}],
     }
-    assert admin.put("/v1/lead-scoring/rules", json=rules).status_code == 200
-    in_force = admin.get("/v1/lead-scoring/rules").json()
+    put = admin.put("/v1/lead-scoring/rules", json=rules)
+    assert put.status_code == 200, put.text
+    in_force = read_at_least(admin, "/v1/lead-scoring/rules", put.json()["version"]).json()
     assert in_force["attribute_rules"][0]["name"] == "Large company"
     # When a lead is captured, then clicks an email
     lead_id = capture(api, source="Webinar", attributes={"company_size": "1200", "country": "US"})[
@@ -106,7 +110,7 @@ def test_get_shows_the_score_and_which_rules_gave_how_many_points(api, admin) ->
     clicked = api.post(f"/v1/leads/{lead_id}/engagements", json={"kind": "email_clicked"})
     assert clicked.status_code == 201, clicked.text
     # Then its score is stored with the points of each rule
-    score = lead(api, lead_id)["score"]
+    score = lead(api, lead_id, clicked.json()["version"])["score"]
     assert score["points"] == 34
     assert score["rules_version"] == in_force["rules_version"]
     assert score["explanation"] == [
@@ -122,21 +126,21 @@ def test_a_duplicate_email_is_detected_and_reported(api) -> None:
     second = capture(api, email=address.upper())
     assert first["duplicate_of"] is None
     assert second["duplicate_of"] == first["id"]
-    assert lead(api, second["id"])["duplicate_of"] == first["id"]
+    assert lead(api, second["id"], second["version"])["duplicate_of"] == first["id"]
     assert second["owner_id"] == first["owner_id"]
 
 
 def test_qualify_then_convert_creates_a_customer(api) -> None:
     address = email()
-    lead_id = qualified(api, email=address, company="Navy Labs")
-    assert lead(api, lead_id)["status"] == "qualified"
+    lead_id, version = qualified(api, email=address, company="Navy Labs")
+    assert lead(api, lead_id, version)["status"] == "qualified"
     converted = api.post(f"/v1/leads/{lead_id}/convert", json={})
     assert converted.status_code == 200, converted.text
     body = converted.json()
     assert body["deal_id"] is None and body["customer_created"] is True
     customer = caught_up(api, body["customer_id"], 1)
     assert (customer["email"], customer["consent"]) == (address, {})
-    shown = lead(api, lead_id)
+    shown = lead(api, lead_id, body["version"])
     assert (shown["status"], shown["customer_id"]) == ("converted", body["customer_id"])
     assert body["version"] == shown["version"]
 
@@ -145,7 +149,7 @@ def test_a_lead_with_a_known_customers_email_is_linked_to_it(service, keys, api)
     address = email()
     customer_id = register(api, email=address)
     caught_up(api, customer_id, 1)
-    lead_id = qualified(api, email=address.upper())
+    lead_id, _ = qualified(api, email=address.upper())
     body = api.post(f"/v1/leads/{lead_id}/convert", json={}).json()
     assert (body["customer_id"], body["customer_created"]) == (customer_id, False)
     # And the lead's history is in the customer's timeline from then on
@@ -156,37 +160,37 @@ def test_a_lead_with_a_known_customers_email_is_linked_to_it(service, keys, api)
 
 
 def test_convert_may_open_a_deal(api) -> None:
-    lead_id = qualified(api)
+    lead_id, _ = qualified(api)
     deal = {"title": "Pilot", "amount": "12000.00", "currency": "EUR", "stage": "proposal"}
     body = api.post(f"/v1/leads/{lead_id}/convert", json={"deal": deal}).json()
     assert UUID(body["deal_id"])
-    opened = api.get(f"/v1/deals/{body['deal_id']}")
-    assert opened.status_code == 200, opened.text
+    opened = read_at_least(api, f"/v1/deals/{body['deal_id']}")
     assert opened.json()["customer_id"] == body["customer_id"]
 
 
 def test_refusals_are_409_problems_naming_the_rule_and_record_nothing(api) -> None:
-    new = capture(api)["id"]
-    version = lead(api, new)["version"]
+    captured = capture(api)
+    new, version = captured["id"], captured["version"]
     refused(api.post(f"/v1/leads/{new}/convert", json={}), "lead-not-qualified")
-    assert lead(api, new)["version"] == version
+    assert lead(api, new, version)["version"] == version
     assert api.post(f"/v1/leads/{new}/disqualify", json={"reason": "No budget"}).status_code == 200
     refused(api.post(f"/v1/leads/{new}/convert", json={}), "lead-disqualified")
-    converted = qualified(api)
-    assert api.post(f"/v1/leads/{converted}/convert", json={}).status_code == 200
-    version = lead(api, converted)["version"]
+    converted, _ = qualified(api)
+    conversion = api.post(f"/v1/leads/{converted}/convert", json={})
+    assert conversion.status_code == 200, conversion.text
+    version = conversion.json()["version"]
     refused(api.post(f"/v1/leads/{converted}/convert", json={}), "lead-converted")
     refused(api.post(f"/v1/leads/{converted}/qualify", json={}), "lead-converted")
-    assert lead(api, converted)["version"] == version
+    assert lead(api, converted, version)["version"] == version
 
 
 def test_a_deal_in_an_unknown_stage_is_a_422_naming_it_and_converts_nothing(api) -> None:
-    lead_id = qualified(api)
+    lead_id, version = qualified(api)
     deal = {"title": "Pilot", "amount": "1", "currency": "EUR", "stage": "nowhere"}
     response = api.post(f"/v1/leads/{lead_id}/convert", json={"deal": deal})
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["deal.stage"]
-    assert lead(api, lead_id)["status"] == "qualified"
+    assert lead(api, lead_id, version)["status"] == "qualified"
 
 
 @pytest.mark.parametrize(
@@ -234,10 +238,10 @@ def test_only_admins_change_settings_and_analysts_see_no_personal_data(service, 
     assert api.put("/v1/sales-reps", json={"reps": []}).status_code == 403
     assert api.put("/v1/lead-scoring/rules", json={}).status_code == 403
     assert api.get("/v1/lead-scoring/rules").status_code == 200
-    lead_id = capture(api)["id"]
+    captured = capture(api)
     with service.client(keys["analyst"]) as analyst:
         assert analyst.post("/v1/leads", json={"name": "X", "email": email()}).status_code == 403
-        shown = analyst.get(f"/v1/leads/{lead_id}").json()
+        shown = read_at_least(analyst, f"/v1/leads/{captured['id']}", captured["version"]).json()
     assert not {"name", "email"} & shown.keys()
     assert "score" in shown and "owner_id" in shown
 

@@ -2,6 +2,7 @@
 
 from uuid import uuid4
 
+from tests.e2e.reading import read_at_least
 from tests.e2e.test_customers_http import PROBLEM, caught_up, purchase, register
 
 
@@ -21,22 +22,21 @@ def test_a_segment_selects_customers_by_its_criteria_and_can_be_redefined(api) -
     )
     assert created.status_code == 201, created.text
     segment_id = created.json()["id"]
-    assert created.headers["Location"] == f"/v1/segments/{segment_id}"
-    # Then listing customers by segment gives the loyal one, and the segment counts it
+    path = f"/v1/segments/{segment_id}"
+    assert created.headers["Location"] == path
+    # Then the segment counts the loyal one, and listing customers by segment gives them
+    shown = read_at_least(api, path, created.json()["version"])
+    assert shown.headers["ETag"] == f'"{created.json()["version"]}"'
+    assert (shown.json()["name"], shown.json()["customers"]) == (name, 1)
+    assert shown.json()["criteria"] == {"tag": tag, "min_purchases": 2}
     assert members(api, name) == {loyal}
-    shown = api.get(f"/v1/segments/{segment_id}").json()
-    assert (shown["name"], shown["customers"]) == (name, 1)
-    assert shown["criteria"] == {"tag": tag, "min_purchases": 2}
     # And after a redefinition, it selects by the new criteria
-    changed = api.patch(
-        f"/v1/segments/{segment_id}", json={"criteria": {"tag": tag, "max_purchases": 1}}
-    )
+    changed = api.patch(path, json={"criteria": {"tag": tag, "max_purchases": 1}})
     assert changed.status_code == 200, changed.text
+    read_at_least(api, path, changed.json()["version"])
     assert members(api, name) == {once, never}
-    api.patch(
-        f"/v1/segments/{segment_id}",
-        json={"criteria": {"tag": tag, "custom_fields": {"tier": "gold"}}},
-    )
+    changed = api.patch(path, json={"criteria": {"tag": tag, "custom_fields": {"tier": "gold"}}})
+    read_at_least(api, path, changed.json()["version"])
     assert members(api, name) == {loyal}
     assert name in [s["name"] for s in api.get("/v1/segments").json()["items"]]
 

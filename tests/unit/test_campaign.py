@@ -109,6 +109,20 @@ def test_without_consent_or_address_the_email_is_suppressed(email, consent, reas
         ada.record_email_open(event.campaign_id, BROWSER, LATER)
 
 
+def test_an_email_that_did_not_render_is_suppressed_once_consent_and_address_hold() -> None:
+    # Given a subscriber, and a customer without consent
+    ada, eve = subscriber(), customer(email="eve@example.com", consent={})
+    campaign_id = uuid4()
+    # When their copies of a campaign did not render
+    ada_delivery = ada.record_email_send(campaign_id, "<m@crm>", (), META, rendered=False)
+    eve_delivery = eve.record_email_send(campaign_id, "<m@crm>", (), META, rendered=False)
+    # Then the subscriber's is suppressed as render-failed, the other's for want of consent
+    assert (ada_delivery.outcome, ada_delivery.reason) == (Outcome.SUPPRESSED, "render-failed")
+    assert eve_delivery.reason == "no-consent"
+    # And a repeat that renders answers the first outcome
+    assert ada.record_email_send(campaign_id, "<m@crm>", (), LATER) == ada_delivery
+
+
 def test_opens_clicks_and_bounces_need_the_email_sent() -> None:
     ada = subscriber()
     for record in (

@@ -50,6 +50,15 @@ def test_the_sandbox_refuses_unsafe_attribute_access(body: str) -> None:
         render("s", body, ADA)
 
 
+@pytest.mark.parametrize(
+    ("body", "size"),
+    [("{{ 100 // customer.custom_fields.size }}", 0), ("{% if customer.custom_fields.size > 3 %}{% endif %}", "big")],
+)  # fmt: skip
+def test_a_template_that_does_not_fit_a_customers_data_does_not_render(body, size) -> None:
+    with pytest.raises(RenderError):
+        render("s", body, ADA | {"custom_fields": {"size": size}})
+
+
 def test_private_attributes_are_not_reachable_even_when_only_printed() -> None:
     _, html = render("s", "[{{ customer.__class__ }}]", ADA)
     assert html == "[]"

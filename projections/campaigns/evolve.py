@@ -1,0 +1,65 @@
+"""Pure `(row, event) -> row` functions of the campaigns read model.
+
+A row is a campaign as the API shows it: its templates and audience as drafted, its status
+(draft, sending, sent) and, once sent, how many emails were sent and suppressed. No wall
+clock and no derived state of other streams: a rebuild equals the live table.
+"""
+
+from collections.abc import Callable
+
+from projections.envelope import Envelope
+from projections.projection import Row
+
+DRAFTED = "Campaign.Drafted"
+
+
+def key(event: Envelope) -> str | None:
+    """Rows are per campaign."""
+    return event.stream_id if event.type in _APPLIERS else None
+
+
+def evolve(row: Row | None, event: Envelope) -> Row | None:
+    """The row after `event`; events already applied (by position) change nothing.
+
+    An event of a campaign without a row (its draft was never applied) raises LookupError:
+    the event is parked, not skipped.
+    """
+    apply = _APPLIERS.get(event.type)
+    if apply is None or (row is not None and event.position <= row["last_position"]):
+        return row
+    if row is None and event.type != DRAFTED:
+        raise LookupError(f"{event.type} of campaign {event.stream_id}, never drafted")
+    new = apply(dict(row or {}), event)
+    new["version"] = event.stream_version
+    new["last_position"] = event.position
+    return new
+
+
+def _drafted(_: Row, event: Envelope) -> Row:
+    data = event.data
+    return {
+        "campaign_id": event.stream_id,
+        "name": data["name"],
+        "subject": data["subject"],
+        "body_html": data["body_html"],
+        "audience": data["audience"],
+        "status": "draft",
+        "sent": None,
+        "suppressed": None,
+    }
+
+
+def _send_requested(row: Row, _: Envelope) -> Row:
+    return row | {"status": "sending"}
+
+
+def _completed(row: Row, event: Envelope) -> Row:
+    data = event.data
+    return row | {"status": "sent", "sent": data["sent"], "suppressed": data["suppressed"]}
+
+
+_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+    DRAFTED: _drafted,
+    "Campaign.SendRequested": _send_requested,
+    "Campaign.Completed": _completed,
+}

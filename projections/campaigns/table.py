@@ -1,0 +1,47 @@
+"""The `campaigns` table: its DDL; rows are read and upserted by id (`KeyedTable`)."""
+
+from typing import Any
+
+from psycopg import Connection, sql
+
+from projections.campaigns.evolve import evolve, key
+from projections.keyed_table import KeyedTable
+from projections.projection import Projection
+
+TABLE = "campaigns"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    campaign_id uuid PRIMARY KEY,
+    version int NOT NULL,
+    last_position bigint NOT NULL,
+    name text NOT NULL,
+    subject text NOT NULL,
+    body_html text NOT NULL,
+    audience jsonb NOT NULL,
+    status text NOT NULL,
+    sent int,
+    suppressed int
+);
+"""
+"""`audience` is as drafted: `{segment, segment_id, customer_ids}`, one of them set. `sent` and
+`suppressed` are the counts of a completed send (null before)."""
+
+ROWS = KeyedTable((
+    "campaign_id", "version", "last_position", "name", "subject", "body_html", "audience",
+    "status", "sent", "suppressed",
+))  # fmt: skip
+
+
+def create(conn: Connection[Any], table: str = TABLE) -> None:
+    """Creates the table if missing."""
+    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
+
+
+def index(conn: Connection[Any], table: str = TABLE) -> None:
+    """No index besides the primary key: campaigns are read one at a time."""
+
+
+PROJECTION = Projection(
+    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
+)

@@ -1,0 +1,1 @@
+"""The `deals` read model: one row per deal, with its stage history."""

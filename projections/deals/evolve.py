@@ -1,0 +1,114 @@
+"""Pure `(row, event) -> row` functions of the deals read model.
+
+A row is one deal as `domain.deal.Deal` holds it, folded from the deal's events, plus what
+pipeline reports need: `status` (open, won, lost), when it was won or lost (cleared when it
+is reopened), and `stage_history`, every stay in a stage with its win probability then and
+the business times it was entered and left (ISO 8601 strings; `left_at` None while in it).
+Amounts stay Decimal. No wall clock: a rebuild equals the live table.
+"""
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+
+from domain.pipeline import LOST, WON
+from projections.envelope import Envelope
+from projections.projection import Row
+
+PREFIX = "Deal."
+OPENED = f"{PREFIX}Opened"
+OPEN = "open"
+
+
+def key(event: Envelope) -> str | None:
+    """Rows are per deal: the id of the deal's stream."""
+    return event.stream_id if event.type.startswith(PREFIX) else None
+
+
+def evolve(row: Row | None, event: Envelope) -> Row | None:
+    """The row after `event` (None before the deal is opened); events already applied (by
+    position) change nothing. A deal event this model does not show moves the version."""
+    if key(event) is None or (row is not None and event.position <= row["last_position"]):
+        return row
+    if row is None and event.type != OPENED:
+        return None
+    changes = _APPLIERS.get(event.type, _unchanged)(row or {}, event)
+    applied = {"version": event.stream_version, "last_position": event.position}
+    return (row or {}) | changes | applied
+
+
+def _opened(_row: Row, event: Envelope) -> Row:
+    data, at = event.data, event.occurred_at
+    close = data.get("expected_close_date")
+    return {
+        "deal_id": event.stream_id,
+        "customer_id": data["customer_id"],
+        "title": data["title"],
+        "amount": Decimal(data["amount"]),
+        "currency": data["currency"],
+        "stage": data["stage"],
+        "status": OPEN,
+        "probability": data["probability"],
+        "expected_close_date": date.fromisoformat(close) if close else None,
+        "owner": data.get("owner"),
+        "lost_reason": None,
+        "opened_at": at,
+        "closed_at": None,
+        "won_at": None,
+        "lost_at": None,
+        "stage_history": [_stay(data["stage"], data["probability"], at)],
+    }
+
+
+def _moved(row: Row, event: Envelope) -> Row:
+    return _entered(row, event.data["stage"], event.data["probability"], event.occurred_at)
+
+
+def _amount_changed(_row: Row, event: Envelope) -> Row:
+    return {"amount": Decimal(event.data["amount"]), "currency": event.data["currency"]}
+
+
+def _won(row: Row, event: Envelope) -> Row:
+    at = event.occurred_at
+    return _entered(row, WON, 100, at) | {"status": WON, "won_at": at, "closed_at": at}
+
+
+def _lost(row: Row, event: Envelope) -> Row:
+    at, reason = event.occurred_at, event.data["reason"]
+    closed = {"status": LOST, "lost_at": at, "closed_at": at, "lost_reason": reason}
+    return _entered(row, LOST, 0, at) | closed
+
+
+def _reopened(row: Row, event: Envelope) -> Row:
+    cleared = {"lost_reason": None, "closed_at": None, "won_at": None, "lost_at": None}
+    return _moved(row, event) | {"status": OPEN} | cleared
+
+
+def _unchanged(_row: Row, _event: Envelope) -> Row:
+    return {}
+
+
+def _entered(row: Row, stage: str, probability: int, at: datetime) -> Row:
+    """The changes of entering `stage`: the stay in the current one ends at `at`."""
+    *before, current = row["stage_history"]
+    history = [*before, {**current, "left_at": at.isoformat()}, _stay(stage, probability, at)]
+    return {"stage": stage, "probability": probability, "stage_history": history}
+
+
+def _stay(stage: str, probability: int, at: datetime) -> dict[str, object]:
+    return {
+        "stage": stage,
+        "probability": probability,
+        "entered_at": at.isoformat(),
+        "left_at": None,
+    }
+
+
+_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+    OPENED: _opened,
+    f"{PREFIX}StageMoved": _moved,
+    f"{PREFIX}AmountChanged": _amount_changed,
+    f"{PREFIX}Won": _won,
+    f"{PREFIX}Lost": _lost,
+    f"{PREFIX}Reopened": _reopened,
+}

@@ -1,0 +1,1 @@
+"""The `leads` read model: one row per lead, as the API shows it."""

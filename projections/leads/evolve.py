@@ -1,0 +1,101 @@
+"""Pure `(row, event) -> row` functions of the leads read model.
+
+A row is a lead as the API shows it: status, owner, engagement counts, and the score with
+its explanation as the last `Lead.Scored` event gave them (the score is never recomputed
+here: the rules in force then decided it). Only business times (`occurred_at`) and
+positions go into a row, never the wall clock, so a rebuild equals the live table.
+"""
+
+from collections.abc import Callable
+
+from projections.envelope import Envelope
+from projections.projection import Row
+
+CAPTURED = "Lead.Captured"
+
+
+def key(event: Envelope) -> str | None:
+    """Rows are per lead."""
+    return event.stream_id if event.type in _APPLIERS else None
+
+
+def evolve(row: Row | None, event: Envelope) -> Row | None:
+    """The row after `event`; events already applied (by position) change nothing.
+
+    An event of a lead without a row (its capture was never applied) raises LookupError:
+    the event is parked, not skipped.
+    """
+    apply = _APPLIERS.get(event.type)
+    if apply is None or (row is not None and event.position <= row["last_position"]):
+        return row
+    if row is None and event.type != CAPTURED:
+        raise LookupError(f"{event.type} of lead {event.stream_id}, never captured")
+    new = apply(dict(row or {}), event)
+    new["version"] = event.stream_version
+    new["last_position"] = event.position
+    return new
+
+
+def _captured(_: Row, event: Envelope) -> Row:
+    data = event.data
+    return {
+        "lead_id": event.stream_id,
+        "status": "new",
+        "name": data["personal"]["name"],
+        "email": data["personal"].get("email"),
+        "company": data["company"],
+        "source": data["source"],
+        "attributes": data["attributes"],
+        "owner_id": data["owner_id"],
+        "duplicate_of": data["duplicate_of"],
+        "score": 0,
+        "score_rules_version": 0,
+        "score_explanation": [],
+        "engagement": {},
+        "disqualified_reason": None,
+        "customer_id": None,
+        "deal_id": None,
+        "captured_at": event.occurred_at,
+    }
+
+
+def _scored(row: Row, event: Envelope) -> Row:
+    score = event.data["score"]
+    return row | {
+        "score": score["points"],
+        "score_rules_version": score["rules_version"],
+        "score_explanation": score["explanation"],
+    }
+
+
+def _qualified(row: Row, _: Envelope) -> Row:
+    return row | {"status": "qualified", "disqualified_reason": None}
+
+
+def _disqualified(row: Row, event: Envelope) -> Row:
+    return row | {"status": "disqualified", "disqualified_reason": event.data["reason"]}
+
+
+def _converted(row: Row, event: Envelope) -> Row:
+    data = event.data
+    return row | {
+        "status": "converted",
+        "customer_id": data["converted_to"],
+        "deal_id": data["deal_id"],
+    }
+
+
+def _engaged(row: Row, event: Envelope) -> Row:
+    kind = event.data["kind"]
+    engagement = row["engagement"]
+    return row | {"engagement": engagement | {kind: engagement.get(kind, 0) + 1}}
+
+
+_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+    CAPTURED: _captured,
+    "Lead.Scored": _scored,
+    "Lead.Qualified": _qualified,
+    "Lead.Disqualified": _disqualified,
+    "Lead.Converted": _converted,
+    "Lead.EngagementRecorded": _engaged,
+}

@@ -1,0 +1,1 @@
+"""The `segments` read model: one row per saved segment, its name and criteria."""

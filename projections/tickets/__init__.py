@@ -1,0 +1,1 @@
+"""The `tickets` read model: one row per ticket."""

@@ -1,0 +1,115 @@
+"""Pure `(row, event) -> row` functions of the tickets read model.
+
+A row is one ticket as `domain.ticket.Ticket` holds it, folded from the ticket's events by
+the rules their bodies apply (a customer's reply that reopens a ticket is its own
+StatusChanged event). `status_history` lists every status with its business time, so that
+SLA clocks can stop while a ticket is pending. Times inside jsonb are ISO 8601 strings. No
+wall clock: a rebuild equals the live table.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from domain.ticket import Author, TicketStatus
+from projections.envelope import Envelope
+from projections.projection import Row
+
+PREFIX = "Ticket."
+OPENED = f"{PREFIX}Opened"
+
+
+def key(event: Envelope) -> str | None:
+    """Rows are per ticket: the id of the ticket's stream."""
+    return event.stream_id if event.type.startswith(PREFIX) else None
+
+
+def evolve(row: Row | None, event: Envelope) -> Row | None:
+    """The row after `event` (None before the ticket is opened); events already applied (by
+    position) change nothing. A ticket event this model does not show moves the version."""
+    if key(event) is None or (row is not None and event.position <= row["last_position"]):
+        return row
+    if row is None and event.type != OPENED:
+        return None
+    changes = _APPLIERS.get(event.type, _unchanged)(row or {}, event)
+    updated_at = max(row["updated_at"], event.occurred_at) if row else event.occurred_at
+    applied = {"version": event.stream_version, "last_position": event.position}
+    return (row or {}) | changes | applied | {"updated_at": updated_at}
+
+
+def _opened(_row: Row, event: Envelope) -> Row:
+    data = event.data
+    return {
+        "ticket_id": event.stream_id,
+        "customer_id": data["customer_id"],
+        "kind": data["kind"],
+        "subject": data["subject"],
+        "description": data["personal"].get("description"),
+        "priority": data["priority"],
+        "channel": data["channel"],
+        "order_ref": data.get("order_ref"),
+        "status": TicketStatus.OPEN.value,
+        "opened_at": event.occurred_at,
+        "first_response_at": None,
+        "solved_at": None,
+        "closed_at": None,
+        "reopened": 0,
+        "replies": [],
+        "satisfaction": None,
+        "status_history": [_stay(TicketStatus.OPEN, event.occurred_at)],
+    }
+
+
+def _replied(row: Row, event: Envelope) -> Row:
+    data, at = event.data, event.occurred_at
+    reply = {
+        "reply_id": data["reply_id"],
+        "author": data["author"],
+        "at": at.isoformat(),
+        "body": data["personal"].get("body"),
+    }
+    first = row["first_response_at"]
+    return {
+        "replies": [*row["replies"], reply],
+        "first_response_at": at if first is None and data["author"] == Author.AGENT else first,
+    }
+
+
+def _status_changed(row: Row, event: Envelope) -> Row:
+    status, at = TicketStatus(event.data["status"]), event.occurred_at
+    reopens = row["status"] == TicketStatus.SOLVED and status != TicketStatus.CLOSED
+    changes: Row = {
+        "status": status.value,
+        "reopened": row["reopened"] + reopens,
+        "status_history": [*row["status_history"], _stay(status, at)],
+    }
+    if status == TicketStatus.SOLVED:
+        return changes | {"solved_at": at}
+    if status == TicketStatus.CLOSED:
+        return changes | {"closed_at": at}
+    return changes | {"solved_at": None}
+
+
+def _satisfaction_rated(_row: Row, event: Envelope) -> Row:
+    data = event.data
+    rating = {
+        "rating": data["rating"],
+        "at": event.occurred_at.isoformat(),
+        "comment": data["personal"].get("comment"),
+    }
+    return {"satisfaction": rating}
+
+
+def _unchanged(_row: Row, _event: Envelope) -> Row:
+    return {}
+
+
+def _stay(status: TicketStatus, at: datetime) -> dict[str, str]:
+    return {"status": status.value, "at": at.isoformat()}
+
+
+_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+    OPENED: _opened,
+    f"{PREFIX}Replied": _replied,
+    f"{PREFIX}StatusChanged": _status_changed,
+    f"{PREFIX}SatisfactionRated": _satisfaction_rated,
+}

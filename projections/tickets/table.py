@@ -1,0 +1,74 @@
+"""The `tickets` table: its DDL, indexes, and batch reads and upserts of its rows."""
+
+from typing import Any
+
+from psycopg import Connection, sql
+
+from projections.keyed_table import KeyedTable
+from projections.projection import Projection
+from projections.tickets.evolve import evolve, key
+
+TABLE = "tickets"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    ticket_id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    version int NOT NULL,
+    last_position bigint NOT NULL,
+    kind text NOT NULL,
+    subject text NOT NULL,
+    description text,
+    priority text NOT NULL,
+    channel text NOT NULL,
+    order_ref text,
+    status text NOT NULL,
+    opened_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    first_response_at timestamptz,
+    solved_at timestamptz,
+    closed_at timestamptz,
+    reopened int NOT NULL,
+    replies jsonb NOT NULL,
+    satisfaction jsonb,
+    status_history jsonb NOT NULL
+);
+"""
+"""Times are business times. `replies`: [{reply_id, author, at, body}]; `satisfaction`:
+{rating, at, comment}; `status_history`: [{status, at}], oldest first. `description`, reply
+bodies and the rating's comment are personal free text."""
+
+INDEXES = """
+CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status, priority, opened_at);
+CREATE INDEX IF NOT EXISTS {customer_index} ON {table} (customer_id);
+"""
+
+ROWS = KeyedTable(
+    (
+        "ticket_id", "customer_id", "version", "last_position", "kind", "subject",
+        "description", "priority", "channel", "order_ref", "status", "opened_at", "updated_at",
+        "first_response_at", "solved_at", "closed_at", "reopened", "replies", "satisfaction",
+        "status_history",
+    )
+)  # fmt: skip
+
+
+def create(conn: Connection[Any], table: str = TABLE) -> None:
+    """Creates the table if missing."""
+    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
+
+
+def index(conn: Connection[Any], table: str = TABLE) -> None:
+    """Creates the indexes of open tickets by priority and of a customer's tickets, if missing."""
+    conn.execute(
+        sql.SQL(INDEXES).format(
+            table=sql.Identifier(table),
+            status_index=sql.Identifier(f"{table}_status_idx"),
+            customer_index=sql.Identifier(f"{table}_customer_idx"),
+        )
+    )
+
+
+PROJECTION = Projection(
+    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
+)
