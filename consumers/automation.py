@@ -1,22 +1,22 @@
 """The `crm automate` process: the process managers that turn events into actions (the
 campaign sender, lead engagement), each following the event store from its own recorded
-position. One process works at a time (a
-PostgreSQL advisory lock); others wait as standbys."""
+position. One process works at a time (`infra.leadership`); others wait as standbys."""
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
-import psycopg
 import structlog
 
-from consumers.campaign_email import Tracking, tracking_for
+from consumers.campaign_email import tracking_for
 from consumers.campaign_sender import RETRY_SECONDS, CampaignSender, Stopped
 from consumers.lead_engagement import LeadEngagement
 from consumers.notifications import follow
 from infra import tracking
+from infra.leadership import StillLeading, lead
 from infra.mailer import Mailer, parse_smtp_url
-from infra.postgres import UNREACHABLE, hold_advisory_lock
+from infra.postgres import UNREACHABLE
 from infra.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,38 +30,42 @@ AUTOMATION_LOCK = 7_401_314  # advisory lock id: the active `crm automate` holds
 def run_automation(
     container: "Container", settings: Settings, keep_going: Callable[[], bool]
 ) -> None:
-    """Runs the process managers until told to stop, starting again from what they recorded
-    after any database outage. Closes the container."""
+    """Runs the process managers while this process is the active one, until told to stop,
+    starting again from what they recorded after any database outage. Closes the container."""
     container.start()
     mailer = Mailer(parse_smtp_url(settings.smtp_url or ""))
     try:
-        with psycopg.connect(container.url, autocommit=True) as lock:
-            if not hold_advisory_lock(lock, AUTOMATION_LOCK, "automation", keep_going):
-                return
-            with container.pool.connection() as conn:
-                secret = tracking.tracking_secret(conn, settings)
-            _follow_until_stopped(container, mailer, tracking_for(settings, secret), keep_going)
-    except Stopped:
-        log.info("automation stopped; it resumes from what it recorded")
+        lead(
+            container.url,
+            AUTOMATION_LOCK,
+            "automation",
+            keep_going,
+            partial(_automate, container, mailer, settings),
+        )
     finally:
         mailer.close()
         container.close()
 
 
-def _follow_until_stopped(
-    container: "Container", mailer: Mailer, tracking_: Tracking, keep_going: Callable[[], bool]
+def _automate(
+    container: "Container", mailer: Mailer, settings: Settings, still_leading: StillLeading
 ) -> None:
+    with container.pool.connection() as conn:
+        secret = tracking.tracking_secret(conn, settings)
+    tracking_ = tracking_for(settings, secret)
     channel = container.store.recorder.channel_name  # type: ignore[attr-defined]
-    while keep_going():
+    while still_leading():
         try:
-            sender = CampaignSender(container, mailer, tracking_, keep_going)
+            sender = CampaignSender(container, mailer, tracking_, still_leading)
             engagement = LeadEngagement(container)
             log.info(
                 "automation following the event store",
                 campaign_sender=sender.position,
                 lead_engagement=engagement.position,
             )
-            follow(container.url, channel, _all(engagement.step, sender.step), keep_going)
+            follow(container.url, channel, _all(engagement.step, sender.step), still_leading)
+        except Stopped:
+            log.info("automation stopped; it resumes from what it recorded")
         except UNREACHABLE as error:
             log.warning("automation starts again from its records", error=repr(error))
             threading.Event().wait(RETRY_SECONDS)

@@ -13,14 +13,14 @@ before it to the same partition. A projector applies a message only when it has 
 that one, so a message that reached the broker after an earlier one was lost (a broker
 failure mid-batch) waits for the republication instead of overtaking it.
 
-One relay publishes at a time (a PostgreSQL advisory lock); others wait as standbys.
+One relay publishes at a time (`infra.leadership`); others wait as standbys.
 """
 
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-import psycopg
 import structlog
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -29,8 +29,9 @@ from psycopg_pool import ConnectionPool
 from consumers.notifications import follow
 from infra.event_store import EventStore, open_event_store
 from infra.kafka import ensure_topic, open_producer, partition_for
+from infra.leadership import StillLeading, lead
 from infra.metrics import RELAYED
-from infra.postgres import UNREACHABLE, hold_advisory_lock, open_pool
+from infra.postgres import UNREACHABLE, open_pool
 from infra.settings import Settings
 from projections.envelope import SCHEMA_VERSION, Envelope, encode
 from projections.stored_events import read_events
@@ -141,23 +142,31 @@ BROKER_TROUBLE = (KafkaError, PublishFailed)
 
 def run_relay(settings: Settings, url: str, keep_going: Callable[[], bool]) -> None:
     """The `crm relay` process: waits to be the active relay, then publishes until told to
-    stop, starting again from the recorded position after any broker or database outage."""
+    stop or until it loses its lock, starting again from the recorded position after any
+    broker or database outage."""
     store = open_event_store(url, pool_size=2)
     pool = open_pool(url, 2, "relay")
     try:
-        with psycopg.connect(url, autocommit=True) as lock:
-            if not hold_advisory_lock(lock, RELAY_LOCK, "relay", keep_going):
-                return
-            while keep_going():
-                try:
-                    _publish_until_failure(settings, store, pool, url, keep_going)
-                except (*BROKER_TROUBLE, *UNREACHABLE) as error:
-                    log.warning("relay starts again from its recorded position", error=repr(error))
-                    threading.Event().wait(RETRY_SECONDS)
-                    pool.check()
+        lead(url, RELAY_LOCK, "relay", keep_going, partial(_publish, settings, store, pool, url))
     finally:
         pool.close()
         store.close()
+
+
+def _publish(
+    settings: Settings,
+    store: EventStore,
+    pool: ConnectionPool,
+    url: str,
+    still_leading: StillLeading,
+) -> None:
+    while still_leading():
+        try:
+            _publish_until_failure(settings, store, pool, url, still_leading)
+        except (*BROKER_TROUBLE, *UNREACHABLE) as error:
+            log.warning("relay starts again from its recorded position", error=repr(error))
+            threading.Event().wait(RETRY_SECONDS)
+            pool.check()
 
 
 def _publish_until_failure(

@@ -1,6 +1,5 @@
 """Where PostgreSQL is: the configured URL, or an embedded server under CRM_DATA_DIR."""
 
-import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -112,16 +111,3 @@ def with_connection(pool: ConnectionPool, work: Callable[[Connection[Any]], T]) 
         pool.check()
         with pool.connection() as conn:
             return work(conn)
-
-
-def hold_advisory_lock(
-    conn: Connection[Any], lock_id: int, role: str, keep_going: Callable[[], bool]
-) -> bool:
-    """Waits until this process holds advisory lock `lock_id` (is the active `role`, the
-    others standing by); False if told to stop first. The lock lasts as long as `conn`."""
-    while keep_going():
-        if conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()[0]:  # type: ignore[index]
-            return True
-        log.info("another process holds the lock; standing by", role=role)
-        threading.Event().wait(2.0)
-    return False
