@@ -13,15 +13,19 @@ from api.auth import SECURITY_SCHEME, KeyCache
 from api.middleware import CorrelationId
 from api.routers import (
     campaigns,
+    churn,
     custom_fields,
     customers,
     deals,
     health,
     lead_settings,
     leads,
+    pipeline,
     pipeline_stages,
     projections,
+    reports,
     segments,
+    sla,
     tickets,
     tracking,
 )
@@ -69,8 +73,10 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(tickets.router)
+    app.include_router(sla.router)
     app.include_router(deals.router)
     app.include_router(pipeline_stages.router)
+    app.include_router(pipeline.router)
     app.include_router(leads.router)
     app.include_router(lead_settings.router)
     app.include_router(segments.router)
@@ -78,6 +84,8 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     app.include_router(campaigns.router)
     app.include_router(tracking.router)
     app.include_router(projections.router)
+    app.include_router(reports.router)
+    app.include_router(churn.router)
     app.include_router(health.router)
     _document_bearer_keys(app)
     return app

@@ -7,6 +7,7 @@ from commands import (  # noqa: F401 - each module registers its handlers
     deal_handlers,
     lead_handlers,
     segment_handlers,
+    sla_handlers,
     ticket_handlers,
 )
 from commands.registry import HANDLERS

@@ -1,6 +1,7 @@
 """The `crm automate` process: the process managers that turn events into actions (the
 campaign sender, lead engagement), each following the event store from its own recorded
-position. One process works at a time (`infra.leadership`); others wait as standbys."""
+position, and the SLA breach recorder, which follows the clock. One process works at a time
+(`infra.leadership`); others wait as standbys."""
 
 import threading
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from consumers.campaign_email import tracking_for
 from consumers.campaign_sender import RETRY_SECONDS, CampaignSender, Stopped
 from consumers.lead_engagement import LeadEngagement
 from consumers.notifications import follow
+from consumers.sla_breaches import SlaBreachRecorder
 from infra import tracking
 from infra.leadership import StillLeading, lead
 from infra.mailer import Mailer, parse_smtp_url
@@ -58,12 +60,18 @@ def _automate(
         try:
             sender = CampaignSender(container, mailer, tracking_, still_leading)
             engagement = LeadEngagement(container)
+            breaches = SlaBreachRecorder(container)
             log.info(
                 "automation following the event store",
                 campaign_sender=sender.position,
                 lead_engagement=engagement.position,
             )
-            follow(container.url, channel, _all(engagement.step, sender.step), still_leading)
+            follow(
+                container.url,
+                channel,
+                _all(engagement.step, sender.step, breaches.step),
+                still_leading,
+            )
         except Stopped:
             log.info("automation stopped; it resumes from what it recorded")
         except UNREACHABLE as error:

@@ -51,6 +51,13 @@ class Author(StrEnum):
     CUSTOMER = "customer"
 
 
+class SlaTarget(StrEnum):
+    """A service-level target of a ticket."""
+
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
 class Reply(Value):
     """One message of a ticket's conversation; `body` is None once erased."""
 
@@ -150,6 +157,7 @@ class Ticket(CustomerOwned):
         self.reopened = 0
         self.replies: list[Reply] = []
         self.satisfaction: Satisfaction | None = None
+        self.sla_breaches: frozenset[SlaTarget] = frozenset()
 
     def reply(self, reply_id: UUID, author: Author, body: str, meta: Meta) -> None:
         """Adds a reply; a customer's reply opens a pending or solved ticket again."""
@@ -201,6 +209,16 @@ class Ticket(CustomerOwned):
             rating=rating, at=meta.occurred_at, comment=personal.get("comment")
         )
         self.updated_at = max(self.updated_at, meta.occurred_at)
+
+    def record_sla_breach(self, target: SlaTarget, policy_version: int, meta: Meta) -> None:
+        """Records that an SLA target was breached (at `meta.occurred_at`, its due time), once
+        per target: a fact for automation, allowed whatever the status."""
+        if target not in self.sla_breaches:
+            self._record_sla_breach(target, policy_version, meta)
+
+    @event("SlaBreached")
+    def _record_sla_breach(self, target: SlaTarget, policy_version: int, meta: Meta) -> None:
+        self.sla_breaches = self.sla_breaches | {target}
 
     @property
     def first_response_seconds(self) -> float | None:

@@ -23,6 +23,7 @@ from rich.text import Text
 
 from infra.api_keys import Role, create_first_admin_key, create_key
 from infra.bootstrap import assemble, bootstrap, prepare_database
+from infra.import_cli import imports
 from infra.logging import configure_logging
 from infra.postgres import database_url, open_pool
 from infra.runtime import stop_on_signals
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
+app.add_typer(imports, name="import")
 console = Console()
 
 

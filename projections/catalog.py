@@ -6,8 +6,11 @@ from projections.customer_360.table import PROJECTION as CUSTOMER_360
 from projections.deals.table import PROJECTION as DEALS
 from projections.leads.table import PROJECTION as LEADS
 from projections.projection import Projection
+from projections.purchases.table import PROJECTION as PURCHASES
 from projections.segments.table import PROJECTION as SEGMENTS
 from projections.settings.table import PROJECTION as SETTINGS
+from projections.sla.clocks_table import PROJECTION as SLA_CLOCKS
+from projections.sla.policies_table import PROJECTION as SLA_POLICIES
 from projections.tickets.table import PROJECTION as TICKETS
 
 PROJECTIONS: dict[str, Projection] = {
@@ -21,5 +24,8 @@ PROJECTIONS: dict[str, Projection] = {
         CAMPAIGNS,
         SETTINGS,
         SEGMENTS,
+        PURCHASES,
+        SLA_POLICIES,
+        SLA_CLOCKS,
     )
 }

@@ -4,12 +4,16 @@ A row is one deal as `domain.deal.Deal` holds it, folded from the deal's events,
 pipeline reports need: `status` (open, won, lost), when it was won or lost (cleared when it
 is reopened), and `stage_history`, every stay in a stage with its win probability then and
 the business times it was entered and left (ISO 8601 strings; `left_at` None while in it).
-Amounts stay Decimal. No wall clock: a rebuild equals the live table.
+For time travel (`projections.deals.history`), each stay also holds when its event was
+recorded (and a lost one its reason), and `amount_history` every amount the deal had, with
+its business and recorded times. Amounts stay Decimal (strings in the histories). No wall
+clock: a rebuild equals the live table.
 """
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from domain.pipeline import LOST, WON
 from projections.envelope import Envelope
@@ -56,27 +60,33 @@ def _opened(_row: Row, event: Envelope) -> Row:
         "closed_at": None,
         "won_at": None,
         "lost_at": None,
-        "stage_history": [_stay(data["stage"], data["probability"], at)],
+        "stage_history": [_stay(data["stage"], data["probability"], event)],
+        "amount_history": [_amount(data, event)],
     }
 
 
 def _moved(row: Row, event: Envelope) -> Row:
-    return _entered(row, event.data["stage"], event.data["probability"], event.occurred_at)
+    return _entered(row, _stay(event.data["stage"], event.data["probability"], event))
 
 
-def _amount_changed(_row: Row, event: Envelope) -> Row:
-    return {"amount": Decimal(event.data["amount"]), "currency": event.data["currency"]}
+def _amount_changed(row: Row, event: Envelope) -> Row:
+    data = event.data
+    return {
+        "amount": Decimal(data["amount"]),
+        "currency": data["currency"],
+        "amount_history": [*row["amount_history"], _amount(data, event)],
+    }
 
 
 def _won(row: Row, event: Envelope) -> Row:
     at = event.occurred_at
-    return _entered(row, WON, 100, at) | {"status": WON, "won_at": at, "closed_at": at}
+    return _entered(row, _stay(WON, 100, event)) | {"status": WON, "won_at": at, "closed_at": at}
 
 
 def _lost(row: Row, event: Envelope) -> Row:
     at, reason = event.occurred_at, event.data["reason"]
     closed = {"status": LOST, "lost_at": at, "closed_at": at, "lost_reason": reason}
-    return _entered(row, LOST, 0, at) | closed
+    return _entered(row, _stay(LOST, 0, event) | {"reason": reason}) | closed
 
 
 def _reopened(row: Row, event: Envelope) -> Row:
@@ -88,19 +98,29 @@ def _unchanged(_row: Row, _event: Envelope) -> Row:
     return {}
 
 
-def _entered(row: Row, stage: str, probability: int, at: datetime) -> Row:
-    """The changes of entering `stage`: the stay in the current one ends at `at`."""
+def _entered(row: Row, stay: dict[str, Any]) -> Row:
+    """The changes of a new `stay`: the one in the current stage ends as it begins."""
     *before, current = row["stage_history"]
-    history = [*before, {**current, "left_at": at.isoformat()}, _stay(stage, probability, at)]
-    return {"stage": stage, "probability": probability, "stage_history": history}
+    history = [*before, {**current, "left_at": stay["entered_at"]}, stay]
+    return {"stage": stay["stage"], "probability": stay["probability"], "stage_history": history}
 
 
-def _stay(stage: str, probability: int, at: datetime) -> dict[str, object]:
+def _stay(stage: str, probability: int, event: Envelope) -> dict[str, Any]:
     return {
         "stage": stage,
         "probability": probability,
-        "entered_at": at.isoformat(),
+        "entered_at": event.occurred_at.isoformat(),
         "left_at": None,
+        "recorded_at": event.recorded_at.isoformat(),
+    }
+
+
+def _amount(data: dict[str, Any], event: Envelope) -> dict[str, Any]:
+    return {
+        "amount": str(Decimal(data["amount"])),
+        "currency": data["currency"],
+        "at": event.occurred_at.isoformat(),
+        "recorded_at": event.recorded_at.isoformat(),
     }
 
 

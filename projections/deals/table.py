@@ -29,12 +29,14 @@ CREATE TABLE IF NOT EXISTS {table} (
     closed_at timestamptz,
     won_at timestamptz,
     lost_at timestamptz,
-    stage_history jsonb NOT NULL
+    stage_history jsonb NOT NULL,
+    amount_history jsonb NOT NULL
 );
 """
 """Times are business times. `status` is open, won or lost; `probability` is the percent of
 the current stage when the deal entered it; `stage_history`: [{stage, probability,
-entered_at, left_at}], oldest first."""
+entered_at, left_at, recorded_at}, and `reason` when lost], `amount_history`: [{amount,
+currency, at, recorded_at}], oldest first."""
 
 INDEXES = """
 CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status, stage);
@@ -46,7 +48,7 @@ ROWS = KeyedTable(
     (
         "deal_id", "customer_id", "version", "last_position", "title", "amount", "currency",
         "stage", "status", "probability", "expected_close_date", "owner", "lost_reason",
-        "opened_at", "closed_at", "won_at", "lost_at", "stage_history",
+        "opened_at", "closed_at", "won_at", "lost_at", "stage_history", "amount_history",
     )
 )  # fmt: skip
 

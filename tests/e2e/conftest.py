@@ -120,3 +120,26 @@ def api(service: Service, keys: dict[str, str]) -> Iterator[httpx.Client]:
     """An HTTP client with a service key."""
     with service.client(keys["service"]) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def shop(new_database: Callable[[], str]) -> Iterator[Service]:
+    """`crm serve` on a database of the test module's own, for answers over every customer
+    or global settings (reports, SLA policies, the churn model)."""
+    running = start_service(crm_env(database_url=new_database(), port=str(free_port())))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def analyst(shop: Service) -> Iterator[httpx.Client]:
+    """An analyst's client of the module's own service."""
+    with shop.client(shop.create_key("analyst")) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def seller(shop: Service) -> Iterator[httpx.Client]:
+    """A service key's client of the module's own service."""
+    with shop.client(shop.create_key("service")) as client:
+        yield client

@@ -32,10 +32,18 @@ OPENED = event(
 )  # fmt: skip
 
 
-def stay(stage: str, probability: int, entered: int, left: int | None = None) -> dict:
+def stay(stage: str, probability: int, entered: int, left: int | None = None, **more) -> dict:
     return {
         "stage": stage, "probability": probability, "entered_at": at(entered).isoformat(),
         "left_at": at(left).isoformat() if left else None,
+        "recorded_at": at(entered).isoformat(), **more,
+    }  # fmt: skip
+
+
+def amount(value: str, currency: str, day: int) -> dict:
+    return {
+        "amount": value, "currency": currency, "at": at(day).isoformat(),
+        "recorded_at": at(day).isoformat(),
     }  # fmt: skip
 
 
@@ -54,6 +62,7 @@ def test_an_opened_deal_is_a_row_in_its_first_stage() -> None:
         "expected_close_date": date(2026, 9, 30), "owner": "jane.doe", "lost_reason": None,
         "opened_at": at(1), "closed_at": None, "won_at": None, "lost_at": None,
         "stage_history": [stay("prospecting", 10, 1)],
+        "amount_history": [amount("12000.00", "EUR", 1)],
     }  # fmt: skip
 
 
@@ -88,12 +97,12 @@ def test_a_lost_deal_keeps_its_reason_until_it_is_reopened() -> None:
     assert (reopened["lost_at"], reopened["won_at"], reopened["closed_at"]) == (None,) * 3
     assert reopened["stage_history"] == [
         stay("prospecting", 10, 1, 4),
-        stay("lost", 0, 4, 6),
+        stay("lost", 0, 4, 6, reason="price"),
         stay("qualification", 20, 6),
     ]
 
 
-def test_an_amount_change_is_exact() -> None:
+def test_an_amount_change_is_exact_and_kept_in_the_amount_history() -> None:
     changed = event(
         "AmountChanged", 2, 2, old_amount="12000.00", old_currency="EUR", amount="15000.50",
         currency="USD",
@@ -102,6 +111,9 @@ def test_an_amount_change_is_exact() -> None:
     assert (row["amount"], str(row["amount"]), row["currency"]) == (
         Decimal("15000.50"), "15000.50", "USD",
     )  # fmt: skip
+    assert row["amount_history"] == [
+        amount("12000.00", "EUR", 1), amount("15000.50", "USD", 2),
+    ]  # fmt: skip
 
 
 def test_the_view_shows_the_history_without_when_stays_ended() -> None:

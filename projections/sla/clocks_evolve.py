@@ -1,0 +1,88 @@
+"""Pure `(row, event) -> row` functions of the `sla_clocks` read model.
+
+A row is what the SLA of one ticket is measured from, folded from the ticket's events: its
+priority, status, first agent reply, and every status it had with its business time, packed
+as `changes` (see `clocks_table`) so that the SLA query reads many tickets in one value; and
+the targets whose breach the ticket recorded (`breaches`).
+No wall clock: a rebuild equals the live table.
+"""
+
+import struct
+from collections.abc import Callable
+from datetime import datetime
+
+from domain.business_time import micros
+from domain.ticket import Author, TicketStatus
+from projections.envelope import Envelope
+from projections.projection import Row
+
+PREFIX = "Ticket."
+OPENED = f"{PREFIX}Opened"
+CHANGE = struct.Struct(">qh")
+"""A packed status change: its business time (µs since 1970-01-01 UTC), its status's index
+in `TicketStatus` (open, pending, solved, closed)."""
+STATUSES = tuple(TicketStatus)
+
+
+def key(event: Envelope) -> str | None:
+    """Rows are per ticket."""
+    return event.stream_id if event.type.startswith(PREFIX) else None
+
+
+def evolve(row: Row | None, event: Envelope) -> Row | None:
+    """The row after `event` (None before the ticket is opened); events already applied (by
+    position) change nothing; a ticket event that is no status change or reply moves only
+    the version."""
+    if key(event) is None or (row is not None and event.position <= row["last_position"]):
+        return row
+    if row is None and event.type != OPENED:
+        return None
+    changes = _APPLIERS.get(event.type, _unchanged)(row or {}, event)
+    updated_at = max(row["updated_at"], event.occurred_at) if row else event.occurred_at
+    applied = {"version": event.stream_version, "last_position": event.position}
+    return (row or {}) | changes | applied | {"updated_at": updated_at}
+
+
+def packed(status: TicketStatus, at: datetime) -> bytes:
+    """One status change, packed."""
+    return CHANGE.pack(micros(at), STATUSES.index(status))
+
+
+def _opened(_row: Row, event: Envelope) -> Row:
+    return {
+        "ticket_id": event.stream_id,
+        "customer_id": event.data["customer_id"],
+        "priority": event.data["priority"],
+        "status": TicketStatus.OPEN.value,
+        "opened_at": event.occurred_at,
+        "first_response_at": None,
+        "changes": packed(TicketStatus.OPEN, event.occurred_at),
+        "breaches": [],
+    }
+
+
+def _replied(row: Row, event: Envelope) -> Row:
+    if event.data["author"] != Author.AGENT or row["first_response_at"] is not None:
+        return {}
+    return {"first_response_at": event.occurred_at}
+
+
+def _status_changed(row: Row, event: Envelope) -> Row:
+    status = TicketStatus(event.data["status"])
+    return {"status": status.value, "changes": row["changes"] + packed(status, event.occurred_at)}
+
+
+def _sla_breached(row: Row, event: Envelope) -> Row:
+    return {"breaches": sorted({*row["breaches"], event.data["target"]})}
+
+
+def _unchanged(_row: Row, _event: Envelope) -> Row:
+    return {}
+
+
+_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+    OPENED: _opened,
+    f"{PREFIX}Replied": _replied,
+    f"{PREFIX}StatusChanged": _status_changed,
+    f"{PREFIX}SlaBreached": _sla_breached,
+}

@@ -1,0 +1,46 @@
+"""Pure `(row, event) -> row` functions of the `sla_policies` read model.
+
+A row is one priority's policy (one `SlaPolicy` aggregate) with every version it had, each
+with the business time it took effect (`effective_at`, the event's `occurred_at`), so that a
+ticket is measured against the version in force when it was settled. Times inside jsonb are
+ISO 8601 strings. No wall clock: a rebuild equals the live table.
+"""
+
+from typing import Any
+
+from projections.envelope import Envelope
+from projections.projection import Row
+
+PREFIX = "SlaPolicy."
+DEFINED = f"{PREFIX}Defined"
+TERMS_SET = (DEFINED, f"{PREFIX}Changed")
+
+
+def key(event: Envelope) -> str | None:
+    """Rows are per policy (per priority)."""
+    return event.stream_id if event.type.startswith(PREFIX) else None
+
+
+def evolve(row: Row | None, event: Envelope) -> Row | None:
+    """The row after `event` (None before the policy is defined); events already applied (by
+    position) change nothing."""
+    if key(event) is None or (row is not None and event.position <= row["last_position"]):
+        return row
+    if row is None and event.type != DEFINED:
+        return None
+    if row is None:
+        row = {"id": event.stream_id, "priority": event.data["priority"], "versions": []}
+    versions = [*row["versions"], _version(event)] if event.type in TERMS_SET else row["versions"]
+    return row | {
+        "versions": versions,
+        "version": event.stream_version,
+        "last_position": event.position,
+    }
+
+
+def _version(event: Envelope) -> dict[str, Any]:
+    return {
+        "version": event.stream_version,
+        "effective_at": event.occurred_at.isoformat(),
+        **event.data["terms"],
+    }
