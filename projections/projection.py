@@ -1,6 +1,6 @@
 """What a projection is, and the applied-position bookkeeping shared by all of them."""
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,25 @@ CREATE TABLE IF NOT EXISTS crm_projections (
 
 Row = dict[str, Any]
 """A read-model row: its columns by name."""
+Applier = Callable[[Row, Envelope], Row]
+"""The columns an event changes in a row (given the row so far)."""
+
+
+def fold_stream(
+    row: Row | None, event: Envelope, first: str, appliers: Mapping[str, Applier]
+) -> Row | None:
+    """The row of one aggregate's stream after `event` (the caller checked it is that
+    stream's): None before the stream's `first` event type; an event already applied (by
+    position) changes nothing; one without an applier moves only `version`."""
+    if row is not None and event.position <= row["last_position"]:
+        return row
+    if row is None and event.type != first:
+        return None
+    apply = appliers.get(event.type)
+    changes = apply(row or {}, event) if apply else {}
+    return (
+        (row or {}) | changes | {"version": event.stream_version, "last_position": event.position}
+    )
 
 
 @dataclass(frozen=True)

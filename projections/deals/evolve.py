@@ -10,14 +10,13 @@ its business and recorded times. Amounts stay Decimal (strings in the histories)
 clock: a rebuild equals the live table.
 """
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from domain.pipeline import LOST, WON
 from projections.envelope import Envelope
-from projections.projection import Row
+from projections.projection import Applier, Row, fold_stream
 
 PREFIX = "Deal."
 OPENED = f"{PREFIX}Opened"
@@ -32,13 +31,7 @@ def key(event: Envelope) -> str | None:
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event` (None before the deal is opened); events already applied (by
     position) change nothing. A deal event this model does not show moves the version."""
-    if key(event) is None or (row is not None and event.position <= row["last_position"]):
-        return row
-    if row is None and event.type != OPENED:
-        return None
-    changes = _APPLIERS.get(event.type, _unchanged)(row or {}, event)
-    applied = {"version": event.stream_version, "last_position": event.position}
-    return (row or {}) | changes | applied
+    return row if key(event) is None else fold_stream(row, event, OPENED, _APPLIERS)
 
 
 def _opened(_row: Row, event: Envelope) -> Row:
@@ -94,10 +87,6 @@ def _reopened(row: Row, event: Envelope) -> Row:
     return _moved(row, event) | {"status": OPEN} | cleared
 
 
-def _unchanged(_row: Row, _event: Envelope) -> Row:
-    return {}
-
-
 def _entered(row: Row, stay: dict[str, Any]) -> Row:
     """The changes of a new `stay`: the one in the current stage ends as it begins."""
     *before, current = row["stage_history"]
@@ -124,7 +113,7 @@ def _amount(data: dict[str, Any], event: Envelope) -> dict[str, Any]:
     }
 
 
-_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+_APPLIERS: dict[str, Applier] = {
     OPENED: _opened,
     f"{PREFIX}StageMoved": _moved,
     f"{PREFIX}AmountChanged": _amount_changed,

@@ -8,13 +8,12 @@ No wall clock: a rebuild equals the live table.
 """
 
 import struct
-from collections.abc import Callable
 from datetime import datetime
 
 from domain.business_time import micros
 from domain.ticket import Author, TicketStatus
 from projections.envelope import Envelope
-from projections.projection import Row
+from projections.projection import Applier, Row, fold_stream
 
 PREFIX = "Ticket."
 OPENED = f"{PREFIX}Opened"
@@ -33,14 +32,13 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event` (None before the ticket is opened); events already applied (by
     position) change nothing; a ticket event that is no status change or reply moves only
     the version."""
-    if key(event) is None or (row is not None and event.position <= row["last_position"]):
+    if key(event) is None:
         return row
-    if row is None and event.type != OPENED:
-        return None
-    changes = _APPLIERS.get(event.type, _unchanged)(row or {}, event)
+    new = fold_stream(row, event, OPENED, _APPLIERS)
+    if new is None or new is row:
+        return new
     updated_at = max(row["updated_at"], event.occurred_at) if row else event.occurred_at
-    applied = {"version": event.stream_version, "last_position": event.position}
-    return (row or {}) | changes | applied | {"updated_at": updated_at}
+    return new | {"updated_at": updated_at}
 
 
 def packed(status: TicketStatus, at: datetime) -> bytes:
@@ -76,11 +74,7 @@ def _sla_breached(row: Row, event: Envelope) -> Row:
     return {"breaches": sorted({*row["breaches"], event.data["target"]})}
 
 
-def _unchanged(_row: Row, _event: Envelope) -> Row:
-    return {}
-
-
-_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+_APPLIERS: dict[str, Applier] = {
     OPENED: _opened,
     f"{PREFIX}Replied": _replied,
     f"{PREFIX}StatusChanged": _status_changed,

@@ -7,12 +7,11 @@ SLA clocks can stop while a ticket is pending. Times inside jsonb are ISO 8601 s
 wall clock: a rebuild equals the live table.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 
 from domain.ticket import Author, TicketStatus
 from projections.envelope import Envelope
-from projections.projection import Row
+from projections.projection import Applier, Row, fold_stream
 
 PREFIX = "Ticket."
 OPENED = f"{PREFIX}Opened"
@@ -26,14 +25,13 @@ def key(event: Envelope) -> str | None:
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event` (None before the ticket is opened); events already applied (by
     position) change nothing. A ticket event this model does not show moves the version."""
-    if key(event) is None or (row is not None and event.position <= row["last_position"]):
+    if key(event) is None:
         return row
-    if row is None and event.type != OPENED:
-        return None
-    changes = _APPLIERS.get(event.type, _unchanged)(row or {}, event)
+    new = fold_stream(row, event, OPENED, _APPLIERS)
+    if new is None or new is row:
+        return new
     updated_at = max(row["updated_at"], event.occurred_at) if row else event.occurred_at
-    applied = {"version": event.stream_version, "last_position": event.position}
-    return (row or {}) | changes | applied | {"updated_at": updated_at}
+    return new | {"updated_at": updated_at}
 
 
 def _opened(_row: Row, event: Envelope) -> Row:
@@ -99,15 +97,11 @@ def _satisfaction_rated(_row: Row, event: Envelope) -> Row:
     return {"satisfaction": rating}
 
 
-def _unchanged(_row: Row, _event: Envelope) -> Row:
-    return {}
-
-
 def _stay(status: TicketStatus, at: datetime) -> dict[str, str]:
     return {"status": status.value, "at": at.isoformat()}
 
 
-_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
+_APPLIERS: dict[str, Applier] = {
     OPENED: _opened,
     f"{PREFIX}Replied": _replied,
     f"{PREFIX}StatusChanged": _status_changed,
