@@ -7,6 +7,7 @@ from projections.deals.table import PROJECTION as DEALS
 from projections.leads.table import PROJECTION as LEADS
 from projections.projection import Projection
 from projections.purchases.table import PROJECTION as PURCHASES
+from projections.ratings.table import PROJECTION as RATINGS
 from projections.segments.table import PROJECTION as SEGMENTS
 from projections.settings.table import PROJECTION as SETTINGS
 from projections.sla.clocks_table import PROJECTION as SLA_CLOCKS
@@ -27,5 +28,6 @@ PROJECTIONS: dict[str, Projection] = {
         PURCHASES,
         SLA_POLICIES,
         SLA_CLOCKS,
+        RATINGS,
     )
 }

@@ -1,5 +1,6 @@
 """Customer commands and queries (CONTRACT.md)."""
 
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,6 +26,7 @@ from commands.tickets import OpenComplaint
 from infra.api_keys import Principal, Role
 from projections import cursor as cursor_codec
 from projections import timeline
+from projections.churn import assessment
 from projections.customer_360 import queries
 
 router = APIRouter(
@@ -126,17 +128,27 @@ def get_customer(
     response: Response,
     customer_id: str,
     principal: Reader,
-    as_of: AwareDatetime | None = None,
+    as_of: Annotated[AwareDatetime | None, Query(description="Business time")] = None,
+    as_of_recorded: Annotated[AwareDatetime | None, Query(description="Recording time")] = None,
 ) -> dict[str, Any]:
-    """The customer 360 view (ETag: its version); `as_of` answers as of a past business time."""
+    """The customer 360 view (ETag: its version); `as_of` answers as it stood at a past
+    business time, `as_of_recorded` with only what had been recorded by then (both: both).
+    Churn risk and lifetime value are as of `as_of` (or now), and null with `as_of_recorded`:
+    the read models they come from know business time only."""
     cid = _customer_id(customer_id)
-    if as_of is None:
+    if as_of is None and as_of_recorded is None:
         found = read(request, queries.get, cid)
     else:
-        found = queries.as_of(read(request, timeline.customer_events, cid), as_of)
+        events = read(request, timeline.customer_events, cid)
+        found = queries.as_of(events, as_of, as_of_recorded)
     if found is None:
         raise HTTPException(404, f"no customer with id {customer_id}")
     response.headers["ETag"] = f'"{found["version"]}"'
+    if as_of_recorded is None:
+        at = (as_of or datetime.now(UTC)).astimezone(UTC)
+        found |= read(request, assessment.outlook, at, cid)
+    else:
+        found |= {"churn_risk": None, "lifetime_value": None}
     return _shown_to(principal, found)
 
 

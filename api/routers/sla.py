@@ -110,11 +110,13 @@ class SummaryBucketView(BaseModel):
 
 
 class SlaSummaryView(BaseModel):
-    """SLA compliance of the tickets opened from `from`, by period and priority."""
+    """SLA compliance of the tickets opened from `from` (to `to`, if given), by period and
+    priority."""
 
     as_of: datetime
     period: Period
     from_: date = Field(alias="from")
+    to: date | None
     buckets: list[SummaryBucketView]
 
 
@@ -189,17 +191,32 @@ def summarize_slas(
     request: Request,
     _: Reader,
     period: Period = "week",
-    from_: Annotated[date | None, Query(alias="from")] = None,
+    from_: Annotated[date | None, Query(alias="from", description="First UTC day")] = None,
+    to: Annotated[date | None, Query(description="Last UTC day (included)")] = None,
     as_of: AwareDatetime | None = None,
 ) -> dict[str, Any]:
     """SLA compliance % per priority and period of opening (UTC day, ISO week or month), the
     median first response and the resolution rate, as of `as_of` (default: now), for the
-    tickets opened from `from` (default: 90 days before)."""
+    tickets opened from `from` (default: 90 days before `as_of` or the end of `to`) to `to`
+    (included; default: no bound but `as_of`)."""
     now = (as_of or datetime.now(UTC)).astimezone(UTC)
-    first = from_ or (now - timedelta(days=SUMMARY_DAYS)).date()
+    if from_ and to and to < from_:
+        raise RequestValidationError(
+            [{"loc": ("query", "to"), "msg": "must not be before `from`", "type": "value_error"}]
+        )
+    until = None if to is None else datetime.combine(to, time.max, UTC)
+    first = from_ or _days_before(min(now, until or now), SUMMARY_DAYS)
     since = datetime.combine(first, time(), UTC)
-    buckets = read(request, sla_summary.sla_summary, now, period, since)
-    return {"as_of": now, "period": period, "from": first, "buckets": buckets}
+    buckets = read(request, sla_summary.sla_summary, now, period, since, until)
+    return {"as_of": now, "period": period, "from": first, "to": to, "buckets": buckets}
+
+
+def _days_before(instant: datetime, days: int) -> date:
+    """The UTC day `days` days before `instant` (the first day of the calendar, at most)."""
+    try:
+        return (instant - timedelta(days=days)).date()
+    except OverflowError:
+        return date.min
 
 
 def _after(cursor: str | None) -> UUID | None:

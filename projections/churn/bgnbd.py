@@ -22,6 +22,8 @@ NEXT_52_WEEKS = 52.0
 LOG_BOUND = 15.0
 """Each fitted parameter lies in [e^-15, e^15]: a bound is reached only where the likelihood
 keeps rising towards a limit model (no heterogeneity in lambda or in p)."""
+UNDERFLOW = -600.0
+"""Below this log, a factor of eq. 10's Euler form underflows (e^-745 is the last double)."""
 FLAT = 1e-3
 """A fit stopped by the line search has converged if no log-parameter moves the mean
 log-likelihood per customer by more than this (along a ridge towards a limit model, the
@@ -107,13 +109,19 @@ def expected_purchases(
 
     Eq. 10's (1 - z) ** (r + x) * 2F1(r + x, b + x; a + b + x - 1; z), z = t / (alpha + T + t),
     is computed by Euler's transformation as (1 - z) ** (a - 1) * 2F1(a + b - 1 - r, a - 1;
-    a + b + x - 1; z): the same value, but its series does not blow up as x grows. Needs
-    a != 1 (eq. 10's removable singularity)."""
+    a + b + x - 1; z): the same value, but its series does not blow up as x grows. Where
+    (1 - z) ** (a - 1) underflows (a fit near the limit of no heterogeneity in p, a and b in
+    the millions), eq. 10's own form is used: its series then converges fast. Needs a != 1
+    (eq. 10's removable singularity)."""
     x_, t_x_, T_ = _summary(x, t_x, T)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     c = a + b + x_ - 1
     z = np.asarray(t, dtype=float) / (alpha + T_ + t)
-    tail = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+    lead = (a - 1) * np.log1p(-z)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        euler = np.exp(lead) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+        direct = np.exp((r + x_) * np.log1p(-z)) * hyp2f1(r + x_, b + x_, c, z)
+    tail = np.where(lead > UNDERFLOW, euler, direct)
     return p_alive(params, x_, t_x_, T_) * c / (a - 1) * (1 - tail)
 
 

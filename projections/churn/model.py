@@ -1,15 +1,12 @@
-"""The BG/NBD model fitted on the purchases read model, as of a date."""
+"""The BG/NBD model fitted on customers' histories as of a date, as the API shows it."""
 
 from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from psycopg import Connection
-
 from domain.errors import CrmError
 from projections.churn.bgnbd import FitError, Model, fit
-from projections.churn.histories import summarise
-from projections.purchases.days import purchase_days
+from projections.churn.histories import Histories
 
 
 class NotEnoughPurchases(CrmError):
@@ -18,9 +15,8 @@ class NotEnoughPurchases(CrmError):
     rule = "not-enough-purchases"
 
 
-def fitted(conn: Connection[Any], as_of: date) -> Model:
-    """The model fitted by maximum likelihood on every customer's purchases up to `as_of`."""
-    histories = summarise(purchase_days(conn, as_of), as_of)
+def fit_histories(histories: Histories[Any], as_of: date) -> Model:
+    """The model fitted by maximum likelihood on the histories as of `as_of`."""
     try:
         return fit(histories.x, histories.t_x, histories.T)
     except FitError as error:

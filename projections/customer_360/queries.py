@@ -55,11 +55,16 @@ def emails(conn: Connection[Any], customer_ids: list[UUID]) -> dict[UUID, str]:
     return dict(rows)  # type: ignore[arg-type]
 
 
-def as_of(events: list[Envelope], when: datetime) -> dict[str, Any] | None:
-    """The 360 view as it stood at business time `when`, folded from the customer's events."""
+def as_of(
+    events: list[Envelope], occurred: datetime | None = None, recorded: datetime | None = None
+) -> dict[str, Any] | None:
+    """The 360 view as it stood at business time `occurred`, as far as it was recorded by
+    `recorded` (None: no bound on that clock), folded from the customer's events."""
     row: Row | None = None
     for event in events:
-        if event.occurred_at <= when:
+        if (occurred is None or event.occurred_at <= occurred) and (
+            recorded is None or event.recorded_at <= recorded
+        ):
             row = evolve(row, event)
     return view(row) if row else None
 

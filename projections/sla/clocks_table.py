@@ -35,6 +35,7 @@ big-endian int8 of µs since 1970-01-01 UTC, then the status as a big-endian int
 INDEXES = """
 CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status, priority);
 CREATE INDEX IF NOT EXISTS {updated_index} ON {table} (updated_at);
+CREATE INDEX IF NOT EXISTS {customer_index} ON {table} (customer_id);
 """
 
 ROWS = KeyedTable(
@@ -49,12 +50,13 @@ def create(conn: Connection[Any], table: str = TABLE) -> None:
 
 
 def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the indexes of tickets by status and by latest change, if missing."""
+    """Creates the indexes of tickets by status, by latest change and by customer, if missing."""
     conn.execute(
         sql.SQL(INDEXES).format(
             table=sql.Identifier(table),
             status_index=sql.Identifier(f"{table}_status_idx"),
             updated_index=sql.Identifier(f"{table}_updated_idx"),
+            customer_index=sql.Identifier(f"{table}_customer_idx"),
         )
     )
 

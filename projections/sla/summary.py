@@ -52,15 +52,21 @@ _FIELDS = (
 
 
 def sla_summary(
-    conn: Connection[Any], as_of: datetime, period: str, since: datetime
+    conn: Connection[Any],
+    as_of: datetime,
+    period: str,
+    since: datetime,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Per period (of opening, from `since`) and priority: tickets, both targets' compliance,
-    the median first response and the resolution rate, as of `as_of`; oldest first."""
+    """Per period (of opening, from `since` to `until` if given, both included) and priority:
+    tickets, both targets' compliance, the median first response and the resolution rate, as
+    of `as_of`; oldest first."""
     conn.execute("SET LOCAL jit = off")
     known = policies(conn)
     instant, after, parts = micros(as_of), None, []
+    first, last = micros(since), None if until is None else micros(until)
     while known:
-        run = ticket_run(conn, known, None, instant, after, LONGEST_RUN, micros(since))
+        run = ticket_run(conn, known, None, instant, after, LONGEST_RUN, first, until=last)
         if len(run):
             parts.append(_facts(run, measure(run.clocks, known, instant), period, instant))
         if len(run) < LONGEST_RUN:

@@ -2,10 +2,11 @@
 order, as numpy arrays (`measure.Clocks`).
 
 PostgreSQL filters what it can (priorities with a policy, tickets opened by the instant
-measured, statuses that can be in the state asked for, the page's cursor) and answers with
-two values: the tickets' fixed-width records, and their packed status changes, each
-concatenated in ticket order. numpy reads both as they are: no Python object per ticket
-(a psycopg row costs ~10 µs here; reading 100,000 tickets this way, a few milliseconds).
+measured and within the bounds asked for, statuses that can be in the state asked for, the
+page's cursor) and answers with two values: the tickets' fixed-width records, and their
+packed status changes, each concatenated in ticket order. numpy reads both as they are: no
+Python object per ticket (a psycopg row costs ~10 µs here; reading 100,000 tickets this way,
+a few milliseconds).
 """
 
 from collections.abc import Collection
@@ -40,15 +41,17 @@ FROM (
     FROM sla_clocks
     WHERE priority = ANY(%(measured)s::text[])
         AND ticket_id > %(after)s
-        AND opened_at BETWEEN %(since)s AND %(as_of)s
+        AND (%(customer)s::uuid IS NULL OR customer_id = %(customer)s)
+        AND opened_at BETWEEN %(since)s AND %(until)s
         AND (%(only)s::text[] IS NULL OR status = ANY(%(only)s::text[]) OR updated_at > %(as_of)s)
         AND (NOT %(unrecorded)s OR cardinality(breaches) < 2)
     ORDER BY ticket_id
     LIMIT %(limit)s
 ) AS chosen
 """
-"""`only`: the statuses a ticket may have now (NULL: any), unless it changed after `as_of`;
-`unrecorded`: only tickets that have not recorded the breach of both targets."""
+"""`until`: the last opening instant counted (`as_of`, or an earlier bound); `only`: the
+statuses a ticket may have now (NULL: any), unless it changed after `as_of`; `unrecorded`:
+only tickets that have not recorded the breach of both targets."""
 
 TICKET = np.dtype(
     [("ticket_id", "V16"), ("customer_id", "V16"), ("priority", ">i2"),
@@ -90,18 +93,23 @@ def ticket_run(
     limit: int,
     since: int = 0,
     unrecorded: bool = False,
+    until: int | None = None,
+    customer: UUID | None = None,
 ) -> TicketRun:
     """Up to `limit` tickets of the given priorities after `after`, opened between `since`
-    and `as_of`, whose status is one of `only` (if given) or changed after `as_of` (and, if
-    `unrecorded`, that have not recorded both targets' breach)."""
+    and `as_of` (and by `until`, if given; both bounds included), whose status is one of
+    `only` (if given) or changed after `as_of` (and, if `unrecorded`, that have not recorded
+    both targets' breach), of `customer` only if given."""
     params = {
         "priorities": list(PRIORITIES),
         "change_size": CHANGE.size,
         "measured": [p.value for p in priorities],
         "only": None if only is None else [s.value for s in only],
         "after": after or FIRST,
+        "customer": customer,
         "as_of": moment(as_of),
         "since": moment(since),
+        "until": moment(as_of if until is None else min(as_of, until)),
         "unrecorded": unrecorded,
         "limit": limit,
     }

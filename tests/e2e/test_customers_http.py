@@ -318,6 +318,41 @@ def test_as_of_answers_as_of_a_past_business_time(api) -> None:
     )
 
 
+def test_as_of_recorded_answers_what_was_known_then_and_as_of_what_had_happened(api) -> None:
+    # Given a customer registered, then a purchase of March 2025 recorded later (backdated)
+    customer_id = register(api, occurred_at="2025-01-01T09:00:00+00:00")
+    response = api.post(
+        f"/v1/customers/{customer_id}/purchases", json=purchase(occurred_at="2025-03-01T10:00:00Z")
+    )
+    assert response.status_code == 201, response.text
+    events = events_of(api, customer_id)
+    registered = events[0]["recorded_at"]
+    (purchased,) = [e["recorded_at"] for e in events if e["type"] == "Customer.PurchaseRecorded"]
+    assert registered < purchased
+
+    def purchases(**when: str) -> int:
+        found = api.get(f"/v1/customers/{customer_id}", params=when)
+        assert found.status_code == 200, found.text
+        return found.json()["purchases"]["count"]
+
+    # When the view is asked as of April 2025 (business time), as recorded at the
+    # registration, as recorded at the purchase, and both at once
+    # Then the purchase had happened by April, but was not known at the registration
+    assert purchases(as_of="2025-04-01T00:00:00Z") == 1
+    assert purchases(as_of_recorded=registered) == 0
+    assert purchases(as_of_recorded=purchased) == 1
+    # And both bounds hold together: known by then, but not yet happened in February
+    assert purchases(as_of="2025-02-01T00:00:00Z", as_of_recorded=purchased) == 0
+    assert purchases(as_of="2025-04-01T00:00:00Z", as_of_recorded=purchased) == 1
+    # And before it was recorded at all, the customer is unknown; a naive time is a 422
+    before = datetime.fromisoformat(registered) - timedelta(microseconds=1)
+    unknown = api.get(f"/v1/customers/{customer_id}", params={"as_of_recorded": before.isoformat()})
+    assert unknown.status_code == 404
+    naive = api.get(f"/v1/customers/{customer_id}", params={"as_of_recorded": "2025-01-01T00:00"})
+    assert naive.status_code == 422
+    assert [e["field"] for e in naive.json()["errors"]] == ["query.as_of_recorded"]
+
+
 def test_search_pages_with_a_cursor(api) -> None:
     tag = f"t{uuid4().hex[:8]}"
     made = {register(api, tags=[tag]) for _ in range(5)}

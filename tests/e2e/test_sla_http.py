@@ -54,6 +54,13 @@ def policy_shown(api: httpx.Client, priority: str, version: int) -> dict:
     return found[0]
 
 
+def normal_buckets(api: httpx.Client, params: dict) -> list[dict]:
+    """The summary's buckets of normal tickets."""
+    summary = api.get("/v1/sla/summary", params=params)
+    assert summary.status_code == 200, summary.text
+    return [b for b in summary.json()["buckets"] if b["priority"] == "normal"]
+
+
 def test_a_policy_is_set_201_with_its_id_and_each_change_is_a_version(seller) -> None:
     # Given a first policy for high tickets
     first = seller.post("/v1/sla-policies", json=POLICY | {"business_hours": OFFICE})
@@ -125,3 +132,52 @@ def test_the_sla_route_is_for_readers_and_checks_its_parameters(shop, analyst) -
     assert analyst.get("/v1/sla/summary", params={"period": "year"}).status_code == 422
     bad_cursor = analyst.get("/v1/sla/tickets", params={"cursor": "@@@"})
     assert [e["field"] for e in bad_cursor.json()["errors"]] == ["query.cursor"]
+
+
+def test_the_summary_counts_the_tickets_opened_up_to_the_end_of_to(seller, analyst) -> None:
+    # Given normal tickets have 60 minutes for a first response and 600 to be solved, round
+    # the clock
+    policy = {"priority": "normal", "first_response_minutes": 60, "resolution_minutes": 600,
+              "business_hours": None, "occurred_at": "2026-02-01T00:00:00Z"}  # fmt: skip
+    assert seller.post("/v1/sla-policies", json=policy).status_code == 201
+    # And, in the week of Monday 2 March, a ticket answered after 30 minutes, one opened in
+    # the last second of Tuesday and one in the first second of Wednesday, none solved
+    answered = complain(seller, "normal", datetime(2026, 3, 2, 10, tzinfo=UTC))
+    body = {"author": "agent", "body": "On it", "occurred_at": "2026-03-02T10:30:00Z"}
+    assert seller.post(f"/v1/tickets/{answered}/replies", json=body).status_code == 201
+    complain(seller, "normal", datetime(2026, 3, 3, 23, 59, 59, tzinfo=UTC))
+    complain(seller, "normal", datetime(2026, 3, 4, tzinfo=UTC))
+    week = {"period": "week", "from": "2026-03-02", "as_of": "2026-03-10T00:00:00Z"}
+    wait_for(lambda: [b["tickets"] for b in normal_buckets(analyst, week)] == [3])
+    # When the summary stops at Tuesday
+    summary = analyst.get("/v1/sla/summary", params=week | {"to": "2026-03-03"})
+    # Then it counts the two tickets opened by Tuesday's end: one response met in 30
+    # minutes, one breached, both resolutions breached (due 10 hours after opening)
+    assert summary.status_code == 200, summary.text
+    assert (summary.json()["from"], summary.json()["to"]) == ("2026-03-02", "2026-03-03")
+    assert normal_buckets(analyst, week | {"to": "2026-03-03"}) == [
+        {"start": "2026-03-02", "priority": "normal", "tickets": 2,
+         "first_response": {"met": 1, "breached": 1, "compliance": 0.5, "median_seconds": 1800.0},
+         "resolution": {"met": 0, "breached": 2, "compliance": 0.0}, "resolution_rate": 0.0},
+    ]  # fmt: skip
+    # And by day, Tuesday's ticket is Tuesday's, and a one-day window (`to` = `from`) holds it
+    by_day = week | {"period": "day", "from": "2026-03-03", "to": "2026-03-03"}
+    assert [(b["start"], b["tickets"]) for b in normal_buckets(analyst, by_day)] == [
+        ("2026-03-03", 1)
+    ]
+    # And without `from`, the 90 days looked at end with `to`'s day
+    ninety = analyst.get("/v1/sla/summary", params={"to": "2026-03-03"})
+    assert (ninety.json()["from"], ninety.json()["to"]) == ("2025-12-03", "2026-03-03")
+
+
+def test_a_summary_ending_before_it_starts_is_a_422_naming_to(analyst) -> None:
+    # When a summary's `to` is before its `from`
+    params = {"from": "2026-03-03", "to": "2026-03-02"}
+    response = analyst.get("/v1/sla/summary", params=params)
+    # Then it is refused, naming `to`
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert [e["field"] for e in response.json()["errors"]] == ["query.to"]
+    # And a default window that would start before the calendar starts on its first day
+    early = analyst.get("/v1/sla/summary", params={"to": "0001-01-02"})
+    assert (early.status_code, early.json()["from"]) == (200, "0001-01-01")

@@ -1,8 +1,9 @@
 """Helpers for tests of the Kafka path: run the relay and a projector in this process."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from kafka import KafkaConsumer, TopicPartition
@@ -14,6 +15,7 @@ from consumers.relay import Relay
 from infra.bootstrap import Container
 from infra.kafka import ensure_topic, open_producer
 from infra.settings import Settings
+from projections import status
 from projections.catalog import PROJECTIONS
 from tests.integration.conftest import context
 
@@ -84,3 +86,13 @@ def topic_messages(settings: Settings) -> list:
         return messages
     finally:
         consumer.close()
+
+
+def consumed(
+    crm: Container, settings: Settings, names: Collection[str], ends: dict[int, int]
+) -> bool:
+    """Whether the named projections have consumed every message up to `ends` (each
+    partition's end offset, `infra.kafka.end_offsets`), and the relay published everything."""
+    with crm.pool.connection() as conn:
+        found = status.through_kafka(conn, settings.kafka_topic, ends, datetime.now(UTC))
+    return all(s.lag_events == 0 for s in found if s.name in names)

@@ -16,8 +16,9 @@ from infra.bootstrap import Container, bootstrap
 from infra.settings import Settings
 from projections.catalog import PURCHASES
 from projections.churn.bgnbd import Parameters, fit
+from projections.churn.buyers import buyers
 from projections.churn.histories import summarise
-from projections.churn.model import NotEnoughPurchases, fitted
+from projections.churn.model import NotEnoughPurchases
 from tests.bgnbd_simulation import simulate_purchases
 from tests.integration.conftest import context, register
 
@@ -56,7 +57,7 @@ def test_the_model_is_fitted_on_the_purchase_days_up_to_as_of(crm) -> None:
     StoreFollower(crm.store, crm.pool, crm.url, [PURCHASES]).catch_up()
     # When the model is fitted as of the end of the year
     with crm.pool.connection() as conn:
-        model = fitted(conn, AS_OF)
+        model = buyers(conn, AS_OF).model
     # Then it is the model of the purchase days up to that date (later ones are left out)
     days = {ids[i]: [at.astimezone(UTC).date() for at in ats] for i, ats in times.items()}
     histories = summarise(days, AS_OF)
@@ -74,4 +75,4 @@ def test_without_repeat_purchases_there_is_no_model(crm) -> None:
     StoreFollower(crm.store, crm.pool, crm.url, [PURCHASES]).catch_up()
     # When / Then the model cannot be fitted: a refusal naming the rule
     with crm.pool.connection() as conn, pytest.raises(NotEnoughPurchases):
-        fitted(conn, AS_OF)
+        buyers(conn, AS_OF)

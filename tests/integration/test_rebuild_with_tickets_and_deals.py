@@ -1,5 +1,5 @@
 """Laws over a real PostgreSQL, with tickets and deals in the customers' histories: rebuilt
-customer_360, tickets and deals tables equal the live ones, `?as_of` far ahead equals the
+customer_360, tickets, deals and ratings tables equal the live ones, `?as_of` far ahead equals the
 live view, and each ticket's and deal's read model shows what replaying its aggregate gives."""
 
 from datetime import UTC, datetime, timedelta
@@ -24,16 +24,18 @@ from domain.errors import CrmError
 from domain.ticket import Author, Priority, TicketStatus
 from infra.event_store import load_aggregate
 from projections import deals, tickets
-from projections.catalog import CUSTOMER_360, DEALS, TICKETS
+from projections.catalog import CUSTOMER_360, DEALS, RATINGS, TICKETS
 from projections.customer_360 import queries
 from projections.rebuild import rebuild
 from projections.timeline import customer_events
 from tests.integration.conftest import context
 from tests.integration.test_rebuild_equals_live import DB_SETTINGS, run_all
-from tests.strategies import business_times, registrations
+from tests.strategies import business_times, customer_commands, registrations
 
 OPEN_STAGES = ("prospecting", "qualification", "proposal", "negotiation")
-READ_MODELS = {CUSTOMER_360: "customer_id", TICKETS: "ticket_id", DEALS: "deal_id"}
+READ_MODELS = {
+    CUSTOMER_360: "customer_id", TICKETS: "ticket_id", DEALS: "deal_id", RATINGS: "rating_id",
+}  # fmt: skip
 
 ticket_commands = st.one_of(
     st.builds(ChangeTicketStatus, status=st.sampled_from(TicketStatus), occurred_at=business_times),
@@ -128,15 +130,23 @@ def assert_faithful(conn, ticket_ids: list[UUID], deal_ids: list[UUID]) -> None:
 
 
 @DB_SETTINGS
-@given(st.lists(st.tuples(registrations, tickets_lived, deals_lived), min_size=1, max_size=3))
+@given(
+    st.lists(
+        st.tuples(
+            registrations, st.lists(customer_commands, max_size=4), tickets_lived, deals_lived
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_read_models_with_tickets_and_deals_rebuild_equal_and_match_the_aggregates(
     container, customers
 ) -> None:
-    # Given customers whose tickets and deals went through random commands
+    # Given customers whose own commands (feedback...), tickets and deals were random
     bus = container.bus
-    ids = run_all(bus, [(registration, []) for registration, _, _ in customers])
+    ids = run_all(bus, [(registration, commands) for registration, commands, _, _ in customers])
     ticket_ids, deal_ids = [], []
-    for customer_id, (_, lived_tickets, lived_deals) in zip(ids, customers, strict=True):
+    for customer_id, (*_, lived_tickets, lived_deals) in zip(ids, customers, strict=True):
         for priority, when, commands in lived_tickets:
             ticket_ids.append(live(bus, complaint(customer_id, priority, when), commands))
         for stage, when, commands in lived_deals:

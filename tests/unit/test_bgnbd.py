@@ -283,3 +283,15 @@ def test_purchase_days_are_utc_dates() -> None:
     assert utc_day(datetime(2026, 3, 2, 0, 0, tzinfo=UTC)) == date(2026, 3, 2)
     with pytest.raises(ValueError, match="UTC offset"):
         utc_day(datetime(2026, 3, 2, 12, 0))
+
+
+def test_expected_purchases_stay_finite_and_continuous_near_the_limit_of_constant_p() -> None:
+    # Given fits near the limit where every customer drops out with the same p = 1/3
+    x, t_x, T = np.array([0, 1, 2, 7]), np.array([0.0, 2.7, 8.6, 35.5]), np.array([1, 4, 25, 36.0])
+    limits = [Parameters(r=2.2, alpha=16.8, a=k, b=2 * k) for k in (1e3, 1e5, 1.5e6)]
+    # When the expected purchases in 90 days are computed on either side of the switch
+    found = [expected_purchases(p, 90 / 7, x, t_x, T) for p in limits]
+    # Then they are finite and agree as a and b grow
+    assert all(np.isfinite(f).all() for f in found)
+    assert found[1] == pytest.approx(found[2], rel=1e-3)
+    assert found[0] == pytest.approx(found[2], rel=1e-2)

@@ -1,0 +1,146 @@
+"""Every customer who bought by a day, as the purchases read model shows them: their BG/NBD
+scores under the model fitted that day, recency, frequency and monetary (RFM) with their
+scores, usual gap between purchase days, and lifetime value.
+
+All of it depends only on the day and the purchases table, so it is kept, per day, until the
+table changes (`buyers`): a page of the churn list or a 360 view costs no new fit.
+"""
+
+import threading
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from numpy.typing import NDArray
+from psycopg import Connection
+
+from projections.churn.bgnbd import Model, Scores, score
+from projections.churn.histories import WEEK, Histories, summarise
+from projections.churn.model import fit_histories
+from projections.churn.risk import Signals, fifths
+
+CENT = Decimal("0.01")
+KEPT = 4
+"""How many (day, table contents) answers are kept."""
+
+PURCHASES = """
+SELECT customer_id, occurred_on, currency, total FROM purchases
+WHERE occurred_on <= %s ORDER BY customer_id, last_position
+"""
+
+
+@dataclass(frozen=True)
+class _Spend:
+    """A customer's orders and spend in their main currency (that of their first recorded
+    purchase, as in the 360 view)."""
+
+    currency: str
+    orders: int
+    total: Decimal
+
+
+@dataclass(frozen=True, eq=False)
+class Buyers:
+    """The customers who bought on or before `day`, in customer-id order."""
+
+    day: date
+    model: Model
+    histories: Histories[UUID]
+    scores: Scores
+    spend: tuple[_Spend, ...]
+    rfm: NDArray[np.int64]
+    """Per customer, the recency, frequency and monetary scores."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {c: i for i, c in enumerate(self.histories.customers)})
+
+    def __len__(self) -> int:
+        return len(self.histories.customers)
+
+    def index(self, customer: UUID) -> int | None:
+        """The customer's place, or None if they had not bought by the day."""
+        return self._index.get(customer)  # type: ignore[attr-defined,no-any-return]
+
+    def signals(self, i: int) -> Signals:
+        """The purchase signals of the customer at place `i` (the rest left at none)."""
+        x, t_x, T = (int(self.histories.x[i]), self.histories.t_x[i], self.histories.T[i])
+        spend = self.spend[i]
+        return Signals(
+            recency_days=round((T - t_x) * WEEK),
+            frequency=x + 1,
+            monetary=spend.total,
+            currency=spend.currency,
+            rfm=(int(self.rfm[i, 0]), int(self.rfm[i, 1]), int(self.rfm[i, 2])),
+            usual_gap_days=round(t_x * WEEK / x, 1) if x else None,
+        )
+
+    def lifetime_value(self, i: int) -> dict[str, Any]:
+        """Expected purchases in the next 12 months (52 weeks) times the average order value
+        in the customer's main currency."""
+        spend, expected = self.spend[i], float(self.scores.next_52_weeks[i])
+        average = (spend.total / spend.orders).quantize(CENT)
+        return {
+            "value": (Decimal(expected) * average).quantize(CENT),
+            "currency": spend.currency,
+            "expected_purchases_12_months": round(expected, 3),
+            "average_order_value": average,
+        }
+
+
+_kept: OrderedDict[tuple[date, int, int], Buyers] = OrderedDict()
+_keeping = threading.Lock()
+
+
+def buyers(conn: Connection[Any], day: date) -> Buyers:
+    """The buyers as of `day`; raises NotEnoughPurchases when the model cannot be fitted."""
+    count, last = conn.execute("SELECT count(*), max(last_position) FROM purchases").fetchone()  # type: ignore[misc]
+    key = (day, count, last or 0)
+    with _keeping:
+        if key in _kept:
+            _kept.move_to_end(key)
+            return _kept[key]
+    found = _computed(conn, day)
+    with _keeping:
+        _kept[key] = found
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
+    return found
+
+
+def _computed(conn: Connection[Any], day: date) -> Buyers:
+    days: defaultdict[UUID, list[date]] = defaultdict(list)
+    spend: dict[UUID, _Spend] = {}
+    for customer, on, currency, total in conn.execute(PURCHASES, (day,)):
+        days[customer].append(on)
+        was = spend.get(customer) or _Spend(currency, 0, Decimal(0))
+        if currency == was.currency:
+            spend[customer] = _Spend(currency, was.orders + 1, was.total + total)
+    histories = summarise(days, day)
+    model = fit_histories(histories, day)
+    spent = tuple(spend[c] for c in histories.customers)
+    return Buyers(
+        day, model, histories, score(model, histories.x, histories.t_x, histories.T), spent,
+        _rfm(histories, spent),
+    )  # fmt: skip
+
+
+def _rfm(histories: Histories[UUID], spend: tuple[_Spend, ...]) -> NDArray[np.int64]:
+    """Recency (days since the last purchase day, fewer is better), frequency (purchase
+    days) and monetary (spend, against buyers in the same currency) scores."""
+    recency = (histories.T - histories.t_x) * WEEK
+    frequency = histories.x.astype(np.float64)
+    scores = np.ones((len(spend), 3), dtype=np.int64)
+    if not spend:
+        return scores
+    scores[:, 0] = fifths(recency, np.sort(recency), higher_is_better=False)
+    scores[:, 1] = fifths(frequency, np.sort(frequency), higher_is_better=True)
+    totals = np.array([float(s.total) for s in spend])
+    currencies = np.array([s.currency for s in spend])
+    for currency in np.unique(currencies):
+        same = currencies == currency
+        scores[same, 2] = fifths(totals[same], np.sort(totals[same]), higher_is_better=True)
+    return scores
