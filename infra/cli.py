@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from infra import single_blas_thread  # noqa: F401 - before numpy is imported
 from infra.api_keys import Role, create_first_admin_key, create_key
 from infra.bootstrap import assemble, bootstrap, prepare_database
 from infra.import_cli import imports

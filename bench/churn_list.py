@@ -1,0 +1,121 @@
+"""The churn list (`GET /v1/churn`) and the 360 view's churn risk on a real PostgreSQL: 25,000
+buyers and about 100,000 purchases (the simulation of `bench.churn`), 10,000 complaints,
+20,000 ratings and 200,000 campaign emails.
+
+The read models are filled straight with SQL (this times the queries, not the projectors).
+As of the end of 2025, it times, each the median of --rounds runs:
+  1. cold: the first page of the list with nothing kept (purchases read, model fitted, RFM
+     scored, every buyer's other signals read and combined);
+  2. warm: the first page again (the fitted buyers are kept until the purchases change);
+  3. one customer: the 360 view's churn risk and lifetime value (`assessment.outlook`), warm.
+It prints; it asserts nothing.
+
+Run:  python -m bench.churn_list [--customers 25000] [--rounds 3]
+      [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+A database crm_bench_<random> is created at --database-url and dropped at the end.
+"""
+
+import argparse
+from datetime import UTC, datetime, time
+from uuid import UUID, uuid4
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from bench.churn import AS_OF, purchase_dates, timed
+from bench.commands import bench_database
+from projections.catalog import PROJECTIONS
+from projections.churn import assessment, buyers
+from projections.sla.policies_table import TABLE as SLA_POLICIES
+
+console = Console()
+AT = datetime.combine(AS_OF, time.max, UTC)
+
+OTHER_SIGNALS = """
+INSERT INTO tickets (ticket_id, customer_id, version, last_position, kind, subject, priority,
+    channel, status, opened_at, updated_at, reopened, replies, status_history)
+SELECT gen_random_uuid(), ids[1 + n % cardinality(ids)], 1, n, 'complaint', 'Late', 'normal',
+    'email', CASE WHEN n % 3 = 0 THEN 'open' ELSE 'solved' END, opened, opened, 0, '[]',
+    jsonb_build_array(jsonb_build_object('status', 'open', 'at', opened))
+    || CASE WHEN n % 3 = 0 THEN '[]'::jsonb ELSE jsonb_build_array(
+        jsonb_build_object('status', 'solved', 'at', opened + interval '2 days')) END
+FROM generate_series(1, 10000) AS n, (SELECT %(ids)s::uuid[] AS ids) AS c,
+    LATERAL (SELECT %(at)s::timestamptz - (n % 300) * interval '1 day' AS opened) AS t;
+
+INSERT INTO ratings (rating_id, customer_id, source, rating, rated_at, last_position)
+SELECT gen_random_uuid(), ids[1 + (n * 7) % cardinality(ids)], 'feedback', 1 + n % 5,
+    %(at)s::timestamptz - (n % 365) * interval '1 day', n
+FROM generate_series(1, 20000) AS n, (SELECT %(ids)s::uuid[] AS ids) AS c;
+
+INSERT INTO campaign_recipients (campaign_id, customer_id, last_position, sent, sent_at,
+    suppressed, opened, first_opened_at, opens, machine_opened, machine_opens, clicked,
+    clicks, bounced)
+SELECT campaign, ids[1 + (n * 13) % cardinality(ids)], n, true, sent, false, n % 2 = 0,
+    CASE WHEN n % 2 = 0 THEN sent + interval '1 hour' END, n % 2, false, 0, false, 0, false
+FROM generate_series(1, 200000) AS n, (SELECT %(ids)s::uuid[] AS ids) AS c,
+    LATERAL (SELECT md5((n % 8)::text)::uuid AS campaign,
+        %(at)s::timestamptz - (n % 8) * interval '22 days' AS sent) AS t
+ON CONFLICT DO NOTHING;
+"""
+
+
+def seed(url: str, customers: int) -> int:
+    """Fills the read models; returns how many purchases there are."""
+    dates = purchase_dates(customers, seed=2005)
+    ids = {n: uuid4() for n in dates}
+    with psycopg.connect(url) as conn:
+        for projection in PROJECTIONS.values():
+            projection.create(conn, projection.name)
+        rows = [(ids[n], day) for n, days in dates.items() for day in days]
+        with conn.cursor().copy(
+            "COPY purchases (customer_id, order_id, occurred_at, recorded_at, total, currency,"
+            " items, last_position) FROM STDIN"
+        ) as copy:
+            for i, (customer, day) in enumerate(rows):
+                moment = datetime.combine(day, time(12), UTC)
+                copy.write_row((customer, f"o{i}", moment, moment, "25.00", "EUR", "[]", i + 1))
+        conn.execute(OTHER_SIGNALS, {"ids": list(ids.values()), "at": AT})
+        for projection in PROJECTIONS.values():
+            projection.index(conn, projection.name)
+        conn.execute("ANALYZE")
+        assert conn.execute(f"SELECT count(*) FROM {SLA_POLICIES}").fetchone() == (0,)
+    return len(rows)
+
+
+def main() -> None:
+    """Seeds a database, times the three reads, prints them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=25_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    with bench_database(args.database_url) as url, psycopg.connect(url) as conn:
+        purchases = seed(url, args.customers)
+        one: UUID = conn.execute("SELECT min(customer_id) FROM purchases").fetchone()[0]  # type: ignore[index]
+
+        def cold() -> assessment.Page:
+            buyers._kept.clear()  # noqa: SLF001 - the bench measures a cold start
+            return assessment.page(conn, AT, None, None, 50)
+
+        figures = {"cold: first page, model fitted": timed(cold, args.rounds)[0]}
+        figures["warm: first page"], page = timed(
+            lambda: assessment.page(conn, AT, None, None, 50), args.rounds
+        )
+        figures["one customer (360 view)"], _ = timed(
+            lambda: assessment.outlook(conn, AT, one), args.rounds
+        )
+        everyone = assessment.assess(conn, AT).items
+    table = Table(title=f"{len(page.buyers):,} buyers, {purchases:,} purchases; medians of "
+                  f"{args.rounds} runs")  # fmt: skip
+    for column in ("read", "seconds", "CPU seconds"):
+        table.add_column(column, justify="left" if column == "read" else "right")
+    for read, (wall, cpu) in figures.items():
+        table.add_row(read, f"{wall:.3f}", f"{cpu:.3f}")
+    console.print(table)
+    levels = {lv: sum(a.risk.level == lv for a in everyone) for lv in ("high", "medium", "low")}
+    console.print(f"first page's top risk {page.items[0].risk.score:.3f}; buyers by level {levels}")
+
+
+if __name__ == "__main__":
+    main()
