@@ -11,6 +11,7 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +22,7 @@ from psycopg import Connection
 from projections.churn.bgnbd import Model, Scores, score
 from projections.churn.histories import WEEK, Histories, summarise
 from projections.churn.model import fit_histories
-from projections.churn.risk import Signals, fifths
+from projections.churn.risk import fifths
 
 CENT = Decimal("0.01")
 KEPT = 4
@@ -45,7 +46,8 @@ class _Spend:
 
 @dataclass(frozen=True, eq=False)
 class Buyers:
-    """The customers who bought on or before `day`, in customer-id order."""
+    """The customers who bought on or before `day`, in customer-id order, with their
+    histories, scores under the model, and purchase signals (arrays in that order)."""
 
     day: date
     model: Model
@@ -53,30 +55,30 @@ class Buyers:
     scores: Scores
     spend: tuple[_Spend, ...]
     rfm: NDArray[np.int64]
-    """Per customer, the recency, frequency and monetary scores."""
+    """Per customer, the recency, frequency and monetary scores (columns)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", {c: i for i, c in enumerate(self.histories.customers)})
+        places = {c: i for i, c in enumerate(self.histories.customers)}
+        object.__setattr__(self, "_places", places)
 
     def __len__(self) -> int:
         return len(self.histories.customers)
 
-    def index(self, customer: UUID) -> int | None:
+    def place(self, customer: UUID) -> int | None:
         """The customer's place, or None if they had not bought by the day."""
-        return self._index.get(customer)  # type: ignore[attr-defined,no-any-return]
+        return self._places.get(customer)  # type: ignore[attr-defined,no-any-return]
 
-    def signals(self, i: int) -> Signals:
-        """The purchase signals of the customer at place `i` (the rest left at none)."""
-        x, t_x, T = (int(self.histories.x[i]), self.histories.t_x[i], self.histories.T[i])
-        spend = self.spend[i]
-        return Signals(
-            recency_days=round((T - t_x) * WEEK),
-            frequency=x + 1,
-            monetary=spend.total,
-            currency=spend.currency,
-            rfm=(int(self.rfm[i, 0]), int(self.rfm[i, 1]), int(self.rfm[i, 2])),
-            usual_gap_days=round(t_x * WEEK / x, 1) if x else None,
-        )
+    @cached_property
+    def recency_days(self) -> NDArray[np.int64]:
+        """Days from each customer's last purchase day to the day."""
+        return np.rint((self.histories.T - self.histories.t_x) * WEEK).astype(np.int64)
+
+    @cached_property
+    def usual_gap_days(self) -> NDArray[np.float64]:
+        """Mean days between each customer's purchase days (NaN after one day only)."""
+        x = self.histories.x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(x > 0, np.round(self.histories.t_x * WEEK / x, 1), np.nan)
 
     def lifetime_value(self, i: int) -> dict[str, Any]:
         """Expected purchases in the next 12 months (52 weeks) times the average order value

@@ -12,7 +12,7 @@ import numpy as np
 from psycopg import Connection
 
 from domain.business_time import micros
-from projections.churn.risk import BREACH_DAYS, EMAIL_DAYS, RATINGS_DAYS, Emails
+from projections.churn.risk import BREACH_DAYS, EMAIL_DAYS, RATINGS_DAYS
 from projections.sla.measure import BREACHED, measure
 from projections.sla.policies import policies
 from projections.sla.ticket_clocks import ticket_run
@@ -66,12 +66,15 @@ def low_ratings(conn: Connection[Any], at: datetime, customer: UUID | None) -> d
     return dict(conn.execute(LOW_RATINGS, params).fetchall())  # type: ignore[arg-type]
 
 
-def emails(conn: Connection[Any], at: datetime, customer: UUID | None) -> dict[UUID, Emails]:
-    """Campaign emails sent and opened in the last two EMAIL_DAYS periods up to `at`."""
+def emails(
+    conn: Connection[Any], at: datetime, customer: UUID | None
+) -> dict[UUID, tuple[int, int, int, int]]:
+    """Campaign emails sent in the last EMAIL_DAYS up to `at` and opened by `at`, then the
+    same of the EMAIL_DAYS before, by customer."""
     middle = at - timedelta(days=EMAIL_DAYS)
     params = {"at": at, "middle": middle, "since": middle - timedelta(days=EMAIL_DAYS)}
     rows = conn.execute(EMAILS, params | {"customer": customer}).fetchall()
-    return {row[0]: Emails(*row[1:]) for row in rows}
+    return {row[0]: row[1:] for row in rows}
 
 
 def sla_breaches(conn: Connection[Any], at: datetime, customer: UUID | None) -> dict[UUID, int]:

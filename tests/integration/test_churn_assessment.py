@@ -1,6 +1,7 @@
 """Churn risk on the read models of a real PostgreSQL, as of a past instant, against
 hand-computed signals: five customers, each firing different signals."""
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +22,8 @@ from infra.settings import Settings
 from projections.catalog import PROJECTIONS
 from projections.churn import assessment
 from projections.churn.bgnbd import p_alive
-from projections.churn.risk import Emails, risk
+from projections.churn.buyers import buyers
+from projections.churn.risk import WEIGHTS
 from tests.integration.conftest import context, register
 
 AT = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -121,64 +123,77 @@ def customers(crm: Container) -> dict[str, UUID]:
     return ids
 
 
-def assessed(crm: Container, ids: dict[str, UUID]) -> dict[str, assessment.Assessment]:
+def listed(crm: Container, at: datetime = AT) -> list[assessment.Assessment]:
     with crm.pool.connection() as conn:
-        found = assessment.assess(conn, AT)
+        return assessment.page(conn, at, None, None, 100).items
+
+
+def by_name(items: list[assessment.Assessment], ids: dict[str, UUID]) -> dict[str, dict]:
     names = {customer: name for name, customer in ids.items()}
-    return {names[a.customer_id]: a for a in found.items}
+    return {names[a.customer_id]: a.signals for a in items}
 
 
 def test_each_signal_is_read_as_of_the_instant_asked(crm, customers) -> None:
     # When the buyers are assessed as of AT
-    found = assessed(crm, customers)
-    signals = {name: a.signals for name, a in found.items()}
+    signals = by_name(listed(crm), customers)
+
+    def each(*fields: str) -> dict[str, tuple]:
+        return {n: tuple(s[f] for f in fields) for n, s in signals.items()}
+
     # Then recency, frequency and usual gaps are counted in UTC days up to AT
-    assert {n: (s.recency_days, s.frequency, s.usual_gap_days) for n, s in signals.items()} == {
+    assert each("recency_days", "frequency", "usual_gap_days") == {
         "ada": (116, 3, 30.0), "ben": (10, 2, 19.0), "cy": (149, 1, None),
         "di": (21, 3, 30.0), "eve": (1, 1, None),
     }  # fmt: skip
     # And monetary is spent in the first purchase's currency, scored within that currency
-    assert {n: (s.monetary, s.currency) for n, s in signals.items()} == {
-        "ada": (300, "EUR"), "ben": (100, "EUR"), "cy": (20, "EUR"), "di": (999, "USD"),
-        "eve": (40, "EUR"),
+    assert each("monetary") == {
+        "ada": ({"total": 300, "currency": "EUR"},), "ben": ({"total": 100, "currency": "EUR"},),
+        "cy": ({"total": 20, "currency": "EUR"},), "di": ({"total": 999, "currency": "USD"},),
+        "eve": ({"total": 40, "currency": "EUR"},),
     }  # fmt: skip
     # By percentile rank in recency [1, 10, 21, 116, 149] days, repeat days [0, 0, 1, 2, 2]
     # and spend in EUR [20, 40, 100, 300] (di alone in USD)
-    assert {n: s.rfm for n, s in signals.items()} == {
-        "ada": (2, 5, 5), "ben": (4, 3, 4), "cy": (1, 1, 1), "di": (3, 5, 3), "eve": (5, 1, 2),
+    assert {n: s["rfm"]["score"] for n, s in signals.items()} == {
+        "ada": "255", "ben": "434", "cy": "111", "di": "353", "eve": "512",
     }  # fmt: skip
     # And complaints open at AT (one solved only later), breaches at AT, recent low ratings
-    assert {n: (s.open_complaints, s.sla_breaches, s.low_ratings) for n, s in signals.items()} == {
+    assert each("open_complaints", "sla_breaches", "low_ratings") == {
         "ada": (2, 0, 0), "ben": (0, 1, 1), "cy": (0, 0, 0), "di": (0, 0, 0), "eve": (0, 0, 0),
     }  # fmt: skip
     # And eve opened both emails of the earlier 90 days and none of the last 90 (by AT)
-    assert signals["eve"].emails == Emails(recent_sent=2, recent_opened=0, earlier_sent=2,
-                                           earlier_opened=2)  # fmt: skip
-    assert {n: s.fired() for n, s in signals.items()} == {
-        "ada": ["overdue", "open_complaints"], "ben": ["low_ratings", "sla_breaches"],
-        "cy": ["lapsing"], "di": [], "eve": ["falling_engagement"],
+    assert signals["eve"]["email_engagement"] == {
+        "recent_sent": 2, "recent_opened": 0, "earlier_sent": 2, "earlier_opened": 2,
+        "falling": True,
+    }  # fmt: skip
+    assert each("fired") == {
+        "ada": (["overdue", "open_complaints"],), "ben": (["low_ratings", "sla_breaches"],),
+        "cy": (["lapsing"],), "di": ([],), "eve": (["falling_engagement"],),
     }  # fmt: skip
 
 
 def test_risk_combines_the_models_p_alive_with_the_signals(crm, customers) -> None:
     # When the buyers are assessed as of AT
+    items = listed(crm)
     with crm.pool.connection() as conn:
-        found = assessment.assess(conn, AT)
-    # Then P(alive) is the fitted model's on each history, and risk combines it with signals
-    model, histories = found.buyers.model, found.buyers.histories
-    expected = p_alive(model, histories.x, histories.t_x, histories.T)
+        found = buyers(conn, AT.date())
+    # Then P(alive) is the fitted model's on each history
+    histories = found.histories
+    expected = p_alive(found.model, histories.x, histories.t_x, histories.T)
     by_customer = dict(zip(histories.customers, expected, strict=True))
-    for item in found.items:
+    for item in items:
         assert item.p_alive == pytest.approx(by_customer[item.customer_id])
-        assert item.risk == risk(item.p_alive, item.signals.fired())
+        # And the risk is 1 - P(alive) x (1 - weight) of each signal that fired
+        stay = math.prod(1 - WEIGHTS[name] for name in item.signals["fired"])
+        assert item.risk == pytest.approx(1 - item.p_alive * stay)
+        assert sum(share for _, share in item.drivers) == pytest.approx(item.risk)
     # And the list runs from the highest risk down
-    scores = [item.risk.score for item in found.items]
+    scores = [item.risk for item in items]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_pages_and_levels_split_the_same_list(crm, customers) -> None:
+    everyone = listed(crm)
     with crm.pool.connection() as conn:
-        everyone = assessment.assess(conn, AT).items
         # When it is read two at a time
         pages, after = [], None
         while True:
@@ -195,14 +210,24 @@ def test_pages_and_levels_split_the_same_list(crm, customers) -> None:
     assert [a for p in pages for a in p] == everyone
     assert [len(p) for p in pages] == [2, 2, 1]
     for lv, items in levels.items():
-        assert items == [a for a in everyone if a.risk.level == lv]
+        assert items == [a for a in everyone if a.level == lv]
+
+
+def test_one_customers_outlook_is_their_item_of_the_list(crm, customers) -> None:
+    everyone = {a.customer_id: a for a in listed(crm)}
+    with crm.pool.connection() as conn:
+        for customer in customers.values():
+            # When one customer is assessed alone (the 360 view)
+            found = assessment.outlook(conn, AT, customer)
+            # Then it is their entry of the list, exactly
+            assert found["churn_risk"] == assessment.shown(everyone[customer]) | {"as_of": AT}
 
 
 def test_later_purchases_and_the_day_after_move_the_answer(crm, customers) -> None:
     # When assessed a week later, eve's purchase of 5 July counts, and cy is a week further
-    found = assessed(crm, customers)
-    with crm.pool.connection() as conn:
-        week_later = assessment.assess(conn, AT + timedelta(days=7)).items
-    later = {a.customer_id: a.signals for a in week_later}
-    assert later[customers["eve"]].frequency == 2
-    assert later[customers["cy"]].recency_days == found["cy"].signals.recency_days + 7
+    now, week_later = (
+        by_name(listed(crm), customers),
+        by_name(listed(crm, AT + timedelta(days=7)), customers),
+    )
+    assert week_later["eve"]["frequency"] == 2
+    assert week_later["cy"]["recency_days"] == now["cy"]["recency_days"] + 7
