@@ -1,12 +1,8 @@
 """The `campaigns` table: its DDL; rows are read and upserted by id (`KeyedTable`)."""
 
-from typing import Any
-
-from psycopg import Connection, sql
-
 from projections.campaigns.evolve import evolve, key
 from projections.keyed_table import KeyedTable
-from projections.projection import Projection
+from projections.table_schema import TableSchema
 
 TABLE = "campaigns"
 
@@ -33,15 +29,7 @@ ROWS = KeyedTable((
 ))  # fmt: skip
 
 
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
+SCHEMA = TableSchema(DDL)
 
 
-def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """No index besides the primary key: campaigns are read one at a time."""
-
-
-PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
-)
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

@@ -1,17 +1,9 @@
 """The `customer_360` table: its DDL, and batch reads and upserts of its rows."""
 
-from collections.abc import Iterable
-from decimal import Decimal
-from functools import cache
-from typing import Any
-
-import orjson
-from psycopg import Connection, sql
-from psycopg.rows import dict_row
-
 from projections.customer_360.evolve import evolve
 from projections.envelope import Envelope
-from projections.projection import Projection, Row
+from projections.keyed_table import KeyedTable
+from projections.table_schema import TableSchema
 
 TABLE = "customer_360"
 
@@ -59,76 +51,21 @@ ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deals jsonb NOT NULL DEFAULT '{{}}'
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS email_engagement jsonb NOT NULL DEFAULT '{{}}';
 """
 
-INDEXES = """
-CREATE INDEX IF NOT EXISTS {external_ref_index} ON {table} (external_ref);
-CREATE INDEX IF NOT EXISTS {tags_index} ON {table} USING gin (tags);
-CREATE INDEX IF NOT EXISTS {email_index} ON {table} (lower(email));
-"""
-
-
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
-
-
-def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table's indexes, named after it, if missing."""
-    conn.execute(
-        sql.SQL(INDEXES).format(
-            table=sql.Identifier(table),
-            external_ref_index=sql.Identifier(f"{table}_external_ref_idx"),
-            tags_index=sql.Identifier(f"{table}_tags_idx"),
-            email_index=sql.Identifier(f"{table}_email_idx"),
-        )
-    )
-
-
-def load(conn: Connection[Any], customer_ids: Iterable[str], table: str = TABLE) -> dict[str, Row]:
-    """The current rows of the given customers, by customer id."""
-    query = sql.SQL("SELECT * FROM {} WHERE customer_id = ANY(%s::uuid[])").format(
-        sql.Identifier(table)
-    )
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, (list(customer_ids),)).fetchall()
-    return {str(row["customer_id"]): row for row in rows}
-
-
-def save(conn: Connection[Any], rows: Iterable[Row], table: str = TABLE) -> None:
-    """Inserts or replaces rows in one statement: they travel as one JSON array, which
-    PostgreSQL turns into records of the table's own row type (one statement per batch,
-    not per row: −40 % client CPU per event when following the event store)."""
-    document = orjson.dumps([{c: row[c] for c in COLUMNS} for row in rows], default=_decimal)
-    if document != b"[]":
-        conn.execute(_upsert(table), (document.decode(),))
-
-
-def _decimal(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(value)  # exact: numeric columns read JSON strings
-    raise TypeError(f"{type(value).__name__} is not a customer_360 value")
-
-
-@cache
-def _upsert(table: str) -> sql.Composed:
-    columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-    return sql.SQL(
-        "INSERT INTO {table} ({columns}) SELECT {columns}"
-        " FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
-        " ON CONFLICT (customer_id) DO UPDATE SET {updates}"
-    ).format(
-        table=sql.Identifier(table),
-        columns=columns,
-        updates=sql.SQL(", ").join(
-            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in COLUMNS[1:]
-        ),
-    )
-
 
 def key(event: Envelope) -> str | None:
     """Rows are per customer."""
     return event.customer_id
 
 
-PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=load, save=save
+ROWS = KeyedTable(COLUMNS)
+SCHEMA = TableSchema(
+    DDL,
+    (
+        ("external_ref", "(external_ref)"),
+        ("tags", "USING gin (tags)"),
+        ("email", "(lower(email))"),
+    ),
 )
+
+
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

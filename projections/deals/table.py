@@ -1,12 +1,8 @@
 """The `deals` table: its DDL, indexes, and batch reads and upserts of its rows."""
 
-from typing import Any
-
-from psycopg import Connection, sql
-
 from projections.deals.evolve import evolve, key
 from projections.keyed_table import KeyedTable
-from projections.projection import Projection
+from projections.table_schema import TableSchema
 
 TABLE = "deals"
 
@@ -38,12 +34,6 @@ the current stage when the deal entered it; `stage_history`: [{stage, probabilit
 entered_at, left_at, recorded_at}, and `reason` when lost], `amount_history`: [{amount,
 currency, at, recorded_at}], oldest first."""
 
-INDEXES = """
-CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status, stage);
-CREATE INDEX IF NOT EXISTS {owner_index} ON {table} (owner, status);
-CREATE INDEX IF NOT EXISTS {customer_index} ON {table} (customer_id);
-"""
-
 ROWS = KeyedTable(
     (
         "deal_id", "customer_id", "version", "last_position", "title", "amount", "currency",
@@ -53,24 +43,14 @@ ROWS = KeyedTable(
 )  # fmt: skip
 
 
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
-
-
-def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the indexes of the pipeline (by status and stage, by owner) and of a customer's
-    deals, if missing."""
-    conn.execute(
-        sql.SQL(INDEXES).format(
-            table=sql.Identifier(table),
-            status_index=sql.Identifier(f"{table}_status_idx"),
-            owner_index=sql.Identifier(f"{table}_owner_idx"),
-            customer_index=sql.Identifier(f"{table}_customer_idx"),
-        )
-    )
-
-
-PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
+SCHEMA = TableSchema(
+    DDL,
+    (
+        ("status", "(status, stage)"),
+        ("owner", "(owner, status)"),
+        ("customer", "(customer_id)"),
+    ),
 )
+
+
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

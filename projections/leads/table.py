@@ -1,12 +1,8 @@
 """The `leads` table: its DDL and index; rows are read and upserted by id (`KeyedTable`)."""
 
-from typing import Any
-
-from psycopg import Connection, sql
-
 from projections.keyed_table import KeyedTable
 from projections.leads.evolve import evolve, key
-from projections.projection import Projection
+from projections.table_schema import TableSchema
 
 TABLE = "leads"
 
@@ -45,20 +41,7 @@ ROWS = KeyedTable((
 ))  # fmt: skip
 
 
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
+SCHEMA = TableSchema(DDL, (("email", "(lower(email))"),))
 
 
-def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the index of leads by email (case-insensitive), if missing."""
-    conn.execute(
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (lower(email))").format(
-            sql.Identifier(f"{table}_email_idx"), sql.Identifier(table)
-        )
-    )
-
-
-PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
-)
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

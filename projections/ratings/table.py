@@ -1,12 +1,8 @@
 """The `ratings` table: its DDL and index; rows are read and upserted by rating id."""
 
-from typing import Any
-
-from psycopg import Connection, sql
-
 from projections.keyed_table import KeyedTable
-from projections.projection import Projection
 from projections.ratings.evolve import evolve, key
+from projections.table_schema import TableSchema
 
 TABLE = "ratings"
 
@@ -26,20 +22,7 @@ satisfaction); `rating` from 1 to 5; `rated_at` is business time."""
 ROWS = KeyedTable(("rating_id", "customer_id", "source", "rating", "rated_at", "last_position"))
 
 
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
+SCHEMA = TableSchema(DDL, (("customer", "(customer_id, rated_at)"),))
 
 
-def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the index of a customer's ratings by time, if missing."""
-    conn.execute(
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (customer_id, rated_at)").format(
-            sql.Identifier(f"{table}_customer_idx"), sql.Identifier(table)
-        )
-    )
-
-
-PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
-)
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

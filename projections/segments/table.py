@@ -1,12 +1,8 @@
 """The `segments` table: its DDL and index; rows are read and upserted by id (`KeyedTable`)."""
 
-from typing import Any
-
-from psycopg import Connection, sql
-
 from projections.keyed_table import KeyedTable
-from projections.projection import Projection
 from projections.segments.evolve import evolve, key
+from projections.table_schema import TableSchema
 
 TABLE = "segments"
 
@@ -24,20 +20,7 @@ CREATE TABLE IF NOT EXISTS {table} (
 ROWS = KeyedTable(("segment_id", "version", "last_position", "name", "criteria"))
 
 
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
+SCHEMA = TableSchema(DDL, (("name", "(name)"),))
 
 
-def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the index of segments by name (lists and lookups by name), if missing."""
-    conn.execute(
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (name)").format(
-            sql.Identifier(f"{table}_name_idx"), sql.Identifier(table)
-        )
-    )
-
-
-PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
-)
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

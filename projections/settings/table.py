@@ -1,12 +1,8 @@
 """The `settings` table: its DDL; rows are read and upserted by id (`KeyedTable`)."""
 
-from typing import Any
-
-from psycopg import Connection, sql
-
 from projections.keyed_table import KeyedTable
-from projections.projection import Projection
 from projections.settings.evolve import evolve, key
+from projections.table_schema import TableSchema
 
 TABLE = "settings"
 
@@ -25,15 +21,7 @@ CREATE TABLE IF NOT EXISTS {table} (
 ROWS = KeyedTable(("id", "kind", "version", "last_position", "document"))
 
 
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
+SCHEMA = TableSchema(DDL)
 
 
-def index(_conn: Connection[Any], _table: str = TABLE) -> None:
-    """No index but the primary key: a handful of rows, read by id."""
-
-
-PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
-)
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

@@ -3,11 +3,12 @@
 from collections.abc import Iterable
 from typing import Any
 
-from psycopg import Connection, sql
+from psycopg import Connection
 
 from projections.keyed_table import KeyedTable
 from projections.projection import Projection, Row
 from projections.sla.clocks_evolve import evolve, key
+from projections.table_schema import TableSchema
 
 TABLE = "sla_clocks"
 
@@ -32,33 +33,10 @@ big-endian int8 of µs since 1970-01-01 UTC, then the status as a big-endian int
 1 pending, 2 solved, 3 closed); the `tickets` table shows the same history as JSON.
 `breaches`: the targets (first_response, resolution) whose breach the ticket recorded."""
 
-INDEXES = """
-CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status, priority);
-CREATE INDEX IF NOT EXISTS {updated_index} ON {table} (updated_at);
-CREATE INDEX IF NOT EXISTS {customer_index} ON {table} (customer_id);
-"""
-
 ROWS = KeyedTable(
     ("ticket_id", "customer_id", "version", "last_position", "priority", "status", "opened_at",
      "updated_at", "first_response_at", "changes", "breaches")
 )  # fmt: skip
-
-
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
-
-
-def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the indexes of tickets by status, by latest change and by customer, if missing."""
-    conn.execute(
-        sql.SQL(INDEXES).format(
-            table=sql.Identifier(table),
-            status_index=sql.Identifier(f"{table}_status_idx"),
-            updated_index=sql.Identifier(f"{table}_updated_idx"),
-            customer_index=sql.Identifier(f"{table}_customer_idx"),
-        )
-    )
 
 
 def save(conn: Connection[Any], rows: Iterable[Row], table: str) -> None:
@@ -68,6 +46,22 @@ def save(conn: Connection[Any], rows: Iterable[Row], table: str) -> None:
     )
 
 
+SCHEMA = TableSchema(
+    DDL,
+    (
+        ("status", "(status, priority)"),
+        ("updated", "(updated_at)"),
+        ("customer", "(customer_id)"),
+    ),
+)
+
+
 PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=save
+    name=TABLE,
+    create=SCHEMA.create,
+    index=SCHEMA.index,
+    key=key,
+    evolve=evolve,
+    load=ROWS.load,
+    save=save,
 )

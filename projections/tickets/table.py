@@ -1,11 +1,7 @@
 """The `tickets` table: its DDL, indexes, and batch reads and upserts of its rows."""
 
-from typing import Any
-
-from psycopg import Connection, sql
-
 from projections.keyed_table import KeyedTable
-from projections.projection import Projection
+from projections.table_schema import TableSchema
 from projections.tickets.evolve import evolve, key
 
 TABLE = "tickets"
@@ -38,11 +34,6 @@ CREATE TABLE IF NOT EXISTS {table} (
 {rating, at, comment}; `status_history`: [{status, at}], oldest first. `description`, reply
 bodies and the rating's comment are personal free text."""
 
-INDEXES = """
-CREATE INDEX IF NOT EXISTS {status_index} ON {table} (status, priority, opened_at);
-CREATE INDEX IF NOT EXISTS {customer_index} ON {table} (customer_id);
-"""
-
 ROWS = KeyedTable(
     (
         "ticket_id", "customer_id", "version", "last_position", "kind", "subject",
@@ -53,22 +44,13 @@ ROWS = KeyedTable(
 )  # fmt: skip
 
 
-def create(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the table if missing."""
-    conn.execute(sql.SQL(DDL).format(table=sql.Identifier(table)))
-
-
-def index(conn: Connection[Any], table: str = TABLE) -> None:
-    """Creates the indexes of open tickets by priority and of a customer's tickets, if missing."""
-    conn.execute(
-        sql.SQL(INDEXES).format(
-            table=sql.Identifier(table),
-            status_index=sql.Identifier(f"{table}_status_idx"),
-            customer_index=sql.Identifier(f"{table}_customer_idx"),
-        )
-    )
-
-
-PROJECTION = Projection(
-    name=TABLE, create=create, index=index, key=key, evolve=evolve, load=ROWS.load, save=ROWS.save
+SCHEMA = TableSchema(
+    DDL,
+    (
+        ("status", "(status, priority, opened_at)"),
+        ("customer", "(customer_id)"),
+    ),
 )
+
+
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

@@ -96,7 +96,7 @@ def test_a_projection_built_as_of_a_past_time_leaves_out_later_events(container)
     with container.pool.connection() as conn:
         table = build_as_of(conn, CUSTOMER_360, moment)
         conn.commit()
-        as_of = customer_360.load(conn, [str(customer_id)], table)[str(customer_id)]
+        as_of = customer_360.ROWS.load(conn, [str(customer_id)], table)[str(customer_id)]
     # Then only the first purchase is in it, in a table named after the moment
     assert table == f"customer_360_as_of_{moment:%Y%m%dt%H%M%Sz}"
     assert (as_of["purchase_count"], as_of["purchase_total"]) == (1, Decimal("5"))
