@@ -32,14 +32,15 @@ Applier = Callable[[Row, Envelope], Row]
 
 def fold_stream(
     row: Row | None, event: Envelope, first: str, appliers: Mapping[str, Applier]
-) -> Row | None:
+) -> Row:
     """The row of one aggregate's stream after `event` (the caller checked it is that
-    stream's): None before the stream's `first` event type; an event already applied (by
-    position) changes nothing; one without an applier moves only `version`."""
+    stream's): an event already applied (by position) changes nothing; one without an
+    applier moves only `version`. An event of a stream whose `first` event was never
+    applied raises LookupError: it is parked, not skipped."""
     if row is not None and event.position <= row["last_position"]:
         return row
     if row is None and event.type != first:
-        return None
+        raise LookupError(f"{event.type} of {event.stream_id}, before its {first}")
     apply = appliers.get(event.type)
     changes = apply(row or {}, event) if apply else {}
     return (

@@ -8,7 +8,7 @@ clock and no derived state of other streams: a rebuild equals the live table.
 from collections.abc import Callable
 
 from projections.envelope import Envelope
-from projections.projection import Row
+from projections.projection import Row, fold_stream
 
 DRAFTED = "Campaign.Drafted"
 
@@ -19,20 +19,9 @@ def key(event: Envelope) -> str | None:
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
-    """The row after `event`; events already applied (by position) change nothing.
-
-    An event of a campaign without a row (its draft was never applied) raises LookupError:
-    the event is parked, not skipped.
-    """
-    apply = _APPLIERS.get(event.type)
-    if apply is None or (row is not None and event.position <= row["last_position"]):
-        return row
-    if row is None and event.type != DRAFTED:
-        raise LookupError(f"{event.type} of campaign {event.stream_id}, never drafted")
-    new = apply(dict(row or {}), event)
-    new["version"] = event.stream_version
-    new["last_position"] = event.position
-    return new
+    """The row after `event`; events already applied (by position) change nothing. An event
+    of a campaign without a row (never drafted) raises LookupError: it is parked, not skipped."""
+    return row if key(event) is None else fold_stream(row, event, DRAFTED, _APPLIERS)
 
 
 def _drafted(_: Row, event: Envelope) -> Row:

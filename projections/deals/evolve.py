@@ -29,8 +29,9 @@ def key(event: Envelope) -> str | None:
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
-    """The row after `event` (None before the deal is opened); events already applied (by
-    position) change nothing. A deal event this model does not show moves the version."""
+    """The row after `event`; events already applied (by position) change nothing. A deal
+    event this model does not show moves the version; one before the deal is opened is
+    parked (LookupError)."""
     return row if key(event) is None else fold_stream(row, event, OPENED, _APPLIERS)
 
 

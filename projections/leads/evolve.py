@@ -9,7 +9,7 @@ positions go into a row, never the wall clock, so a rebuild equals the live tabl
 from collections.abc import Callable
 
 from projections.envelope import Envelope
-from projections.projection import Row
+from projections.projection import Row, fold_stream
 
 CAPTURED = "Lead.Captured"
 
@@ -20,20 +20,9 @@ def key(event: Envelope) -> str | None:
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
-    """The row after `event`; events already applied (by position) change nothing.
-
-    An event of a lead without a row (its capture was never applied) raises LookupError:
-    the event is parked, not skipped.
-    """
-    apply = _APPLIERS.get(event.type)
-    if apply is None or (row is not None and event.position <= row["last_position"]):
-        return row
-    if row is None and event.type != CAPTURED:
-        raise LookupError(f"{event.type} of lead {event.stream_id}, never captured")
-    new = apply(dict(row or {}), event)
-    new["version"] = event.stream_version
-    new["last_position"] = event.position
-    return new
+    """The row after `event`; events already applied (by position) change nothing. An event
+    of a lead without a row (never captured) raises LookupError: it is parked, not skipped."""
+    return row if key(event) is None else fold_stream(row, event, CAPTURED, _APPLIERS)
 
 
 def _captured(_: Row, event: Envelope) -> Row:

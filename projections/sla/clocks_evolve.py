@@ -35,7 +35,7 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     if key(event) is None:
         return row
     new = fold_stream(row, event, OPENED, _APPLIERS)
-    if new is None or new is row:
+    if new is row:
         return new
     updated_at = max(row["updated_at"], event.occurred_at) if row else event.occurred_at
     return new | {"updated_at": updated_at}

@@ -5,6 +5,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import reduce
 
+import pytest
+
 from projections.deals.evolve import evolve, key
 from projections.deals.queries import view
 from projections.envelope import Envelope
@@ -143,5 +145,6 @@ def test_a_deal_event_this_model_does_not_show_moves_only_its_version() -> None:
 def test_other_events_have_no_row_and_a_deal_is_opened_first() -> None:
     other = replace(OPENED, type="Ticket.Opened")
     assert (key(other), evolve(None, other)) == (None, None)
-    assert evolve(None, event("Won", 2, 5, from_stage="prospecting")) is None
+    with pytest.raises(LookupError):  # parked: an event of a deal never opened
+        evolve(None, event("Won", 2, 5, from_stage="prospecting"))
     assert key(OPENED) == DEAL

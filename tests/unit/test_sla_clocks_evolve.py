@@ -3,6 +3,8 @@
 import struct
 from functools import reduce
 
+import pytest
+
 from projections.sla.clocks_evolve import evolve
 from tests.unit.test_tickets_evolve import CUSTOMER, OPENED, TICKET, at, event, reply, status
 
@@ -50,4 +52,5 @@ def test_a_ticket_s_clock_row_holds_its_first_reply_and_every_status_packed() ->
 def test_events_already_applied_or_before_the_opening_change_nothing() -> None:
     opened = fold(OPENED)
     assert evolve(opened, OPENED) == opened
-    assert fold(status(2, 1, "solved")) is None
+    with pytest.raises(LookupError):  # parked: an event of a ticket never opened
+        fold(status(2, 1, "solved"))

@@ -4,6 +4,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import reduce
 
+import pytest
+
 from projections.envelope import Envelope
 from projections.tickets.evolve import evolve, key
 from projections.tickets.queries import view
@@ -127,5 +129,6 @@ def test_a_ticket_event_this_model_does_not_show_moves_only_its_version_and_time
 def test_other_events_have_no_row_and_a_ticket_is_opened_first() -> None:
     other = replace(OPENED, type="Deal.Opened")
     assert (key(other), evolve(None, other)) == (None, None)
-    assert evolve(None, reply(2, 5, "agent")) is None
+    with pytest.raises(LookupError):  # parked: an event of a ticket never opened
+        evolve(None, reply(2, 5, "agent"))
     assert key(OPENED) == TICKET
