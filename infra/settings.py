@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         description="signs tracking links; unset: a random key kept in PostgreSQL (crm_secrets)",
     )
     log_level: str = "INFO"
+    churn_refit_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="how long churn answers may reuse a fit after purchases change (0: never)",
+    )
     workers: int = Field(default=1, description="API processes (each with its own command writer)")
     group_commit_max: int = Field(default=500, description="most commands saved in one transaction")
     db_pool_size: int = 8

@@ -70,7 +70,8 @@ def churn_risks(
         raise RequestValidationError(
             [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
         ) from None
-    found = read(request, assessment.page, at, risk, after, limit)
+    reuse = request.app.state.settings.churn_refit_seconds
+    found = read(request, assessment.page, at, risk, after, limit, reuse)
     return {
         "as_of": at,
         "model": shown(found.buyers.model, found.buyers.day),
@@ -91,4 +92,5 @@ def churn_model(
     """The BG/NBD model fitted on purchases up to `as_of`: r, alpha (weeks), a, b, the
     log-likelihood and the number of customers; 409 when no customer bought twice."""
     day = as_of or datetime.now(UTC).date()
-    return shown(read(request, buyers, day).model, day)
+    reuse = request.app.state.settings.churn_refit_seconds
+    return shown(read(request, buyers, day, reuse).model, day)

@@ -146,7 +146,8 @@ def get_customer(
     response.headers["ETag"] = f'"{found["version"]}"'
     if as_of_recorded is None:
         at = (as_of or datetime.now(UTC)).astimezone(UTC)
-        found |= read(request, assessment.outlook, at, cid)
+        reuse = request.app.state.settings.churn_refit_seconds
+        found |= read(request, assessment.outlook, at, cid, reuse)
     else:
         found |= {"churn_risk": None, "lifetime_value": None}
     return _shown_to(principal, found)

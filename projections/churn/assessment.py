@@ -72,9 +72,12 @@ class Page:
     next_cursor: str | None
 
 
-def assess(conn: Connection[Any], at: datetime, customer: UUID | None = None) -> Assessed:
-    """Every buyer's risk as of `at` (only `customer`'s, if given)."""
-    found = buyers(conn, utc_day(at))
+def assess(
+    conn: Connection[Any], at: datetime, customer: UUID | None = None, reuse_seconds: float = 0
+) -> Assessed:
+    """Every buyer's risk as of `at` (only `customer`'s, if given); the buyers' purchase
+    signals may be up to `reuse_seconds` old (`buyers`)."""
+    found = buyers(conn, utc_day(at), reuse_seconds)
     if customer is None:
         places = np.arange(len(found))
     else:
@@ -96,10 +99,15 @@ def assess(conn: Connection[Any], at: datetime, customer: UUID | None = None) ->
 
 
 def page(
-    conn: Connection[Any], at: datetime, level: str | None, after: Position | None, limit: int
+    conn: Connection[Any],
+    at: datetime,
+    level: str | None,
+    after: Position | None,
+    limit: int,
+    reuse_seconds: float = 0,
 ) -> Page:
     """A page of the buyers at `level` (any if None) as of `at`, after `after`."""
-    assessed = assess(conn, at)
+    assessed = assess(conn, at, reuse_seconds=reuse_seconds)
     order = np.lexsort((assessed.places, -assessed.risks))
     chosen = np.ones(len(order), dtype=bool)
     if level is not None:
@@ -116,11 +124,13 @@ def page(
     return Page(assessed.buyers, items, next_cursor)
 
 
-def outlook(conn: Connection[Any], at: datetime, customer: UUID) -> dict[str, Any]:
+def outlook(
+    conn: Connection[Any], at: datetime, customer: UUID, reuse_seconds: float = 0
+) -> dict[str, Any]:
     """The 360 view's `churn_risk` (the customer's assessment) and `lifetime_value` as of
     `at`: both None before their first purchase, or while no model can be fitted."""
     try:
-        assessed = assess(conn, at, customer)
+        assessed = assess(conn, at, customer, reuse_seconds)
     except NotEnoughPurchases:
         assessed = None
     if assessed is None or not len(assessed.places):

@@ -2,11 +2,12 @@
 scores under the model fitted that day, recency, frequency and monetary (RFM) with their
 scores, usual gap between purchase days, and lifetime value.
 
-All of it depends only on the day and the purchases table, so it is kept, per day, until the
-table changes (`buyers`): a page of the churn list or a 360 view costs no new fit.
+All of it depends only on the day and the purchases table, so it is kept per day (`buyers`):
+a page of the churn list or a 360 view costs no new fit until purchases change.
 """
 
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +27,7 @@ from projections.churn.risk import fifths
 
 CENT = Decimal("0.01")
 KEPT = 4
-"""How many (day, table contents) answers are kept."""
+"""For how many days buyers are kept."""
 
 PURCHASES = """
 SELECT customer_id, occurred_on, currency, total FROM purchases
@@ -93,21 +94,27 @@ class Buyers:
         }
 
 
-_kept: OrderedDict[tuple[date, int, int], Buyers] = OrderedDict()
+_kept: OrderedDict[date, tuple[tuple[int, int], float, Buyers]] = OrderedDict()
+"""Per day: the purchases table's row count and highest position when the buyers were
+computed, when (monotonic seconds), and the buyers."""
 _keeping = threading.Lock()
 
 
-def buyers(conn: Connection[Any], day: date) -> Buyers:
-    """The buyers as of `day`; raises NotEnoughPurchases when the model cannot be fitted."""
+def buyers(conn: Connection[Any], day: date, reuse_seconds: float = 0) -> Buyers:
+    """The buyers as of `day`; raises NotEnoughPurchases when the model cannot be fitted.
+    Kept ones serve until the purchases table changes, and after for up to `reuse_seconds`
+    (a fit costs about a second per 25,000 buyers: not one per purchase)."""
     count, last = conn.execute("SELECT count(*), max(last_position) FROM purchases").fetchone()  # type: ignore[misc]
-    key = (day, count, last or 0)
+    contents, now = (count, last or 0), time.monotonic()
     with _keeping:
-        if key in _kept:
-            _kept.move_to_end(key)
-            return _kept[key]
+        kept = _kept.get(day)
+        if kept and (kept[0] == contents or now - kept[1] < reuse_seconds):
+            _kept.move_to_end(day)
+            return kept[2]
     found = _computed(conn, day)
     with _keeping:
-        _kept[key] = found
+        _kept[day] = (contents, now, found)
+        _kept.move_to_end(day)
         while len(_kept) > KEPT:
             _kept.popitem(last=False)
     return found

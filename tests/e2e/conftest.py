@@ -125,8 +125,10 @@ def api(service: Service, keys: dict[str, str]) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def shop(new_database: Callable[[], str]) -> Iterator[Service]:
     """`crm serve` on a database of the test module's own, for answers over every customer
-    or global settings (reports, SLA policies, the churn model)."""
-    running = start_service(crm_env(database_url=new_database(), port=str(free_port())))
+    or global settings (reports, SLA policies, the churn model); churn answers follow every
+    purchase at once (no fit reused)."""
+    env = crm_env(database_url=new_database(), port=str(free_port()), churn_refit_seconds="0")
+    running = start_service(env)
     yield running
     running.stop()
 

@@ -76,3 +76,24 @@ def test_without_repeat_purchases_there_is_no_model(crm) -> None:
     # When / Then the model cannot be fitted: a refusal naming the rule
     with crm.pool.connection() as conn, pytest.raises(NotEnoughPurchases):
         buyers(conn, AS_OF)
+
+
+def test_a_fit_serves_until_purchases_change_or_for_the_seconds_allowed(crm) -> None:
+    # Given two customers who bought twice each, the read model caught up
+    ids = [register(crm.bus, name=f"twice{i}") for i in range(2)]
+    for n, customer_id in enumerate(ids):
+        buy(crm.bus, customer_id, START, 2 * n).result()
+        buy(crm.bus, customer_id, START + timedelta(days=9 + n), 2 * n + 1).result()
+    follower = StoreFollower(crm.store, crm.pool, crm.url, [PURCHASES])
+    follower.catch_up()
+    with crm.pool.connection() as conn:
+        first = buyers(conn, AS_OF)
+        # Then, purchases unchanged, the same fit serves
+        assert buyers(conn, AS_OF) is first
+        # When a third customer buys
+        buy(crm.bus, register(crm.bus, name="late"), START, 9).result()
+        follower.catch_up()
+        # Then a fit may still serve for the seconds allowed, and is redone otherwise
+        assert buyers(conn, AS_OF, reuse_seconds=3600) is first
+        again = buyers(conn, AS_OF)
+        assert again is not first and again.model.customers == 3
