@@ -87,6 +87,13 @@ class TicketNotSolved(CrmError):
     rule = "ticket-not-solved"
 
 
+class SlaTargetMet(CrmError):
+    """A breach the ticket itself contradicts: the target was met by its due time (whoever
+    measured it had not seen the reply or the resolution yet)."""
+
+    rule = "sla-target-met"
+
+
 class TicketAlreadyRated(CrmError):
     """A ticket's satisfaction is rated once."""
 
@@ -212,9 +219,21 @@ class Ticket(CustomerOwned):
 
     def record_sla_breach(self, target: SlaTarget, policy_version: int, meta: Meta) -> None:
         """Records that an SLA target was breached (at `meta.occurred_at`, its due time), once
-        per target: a fact for automation, allowed whatever the status."""
-        if target not in self.sla_breaches:
-            self._record_sla_breach(target, policy_version, meta)
+        per target: a fact for automation, allowed whatever the status, unless the ticket
+        shows the target met by then (SlaTargetMet)."""
+        if target in self.sla_breaches:
+            return
+        if self._met_by(target, meta.occurred_at):
+            raise SlaTargetMet(f"ticket {self.id} met its {target} target by {meta.occurred_at}")
+        self._record_sla_breach(target, policy_version, meta)
+
+    def _met_by(self, target: SlaTarget, due: datetime) -> bool:
+        """Whether the first agent reply, or the resolution, came by `due`."""
+        if target == SlaTarget.FIRST_RESPONSE:
+            return self.first_response_at is not None and self.first_response_at <= due
+        settled = [t for t in (self.solved_at, self.closed_at) if t is not None]
+        settled_now = self.status in (TicketStatus.SOLVED, TicketStatus.CLOSED)
+        return settled_now and min(settled, default=due) <= due
 
     @event("SlaBreached")
     def _record_sla_breach(self, target: SlaTarget, policy_version: int, meta: Meta) -> None:
