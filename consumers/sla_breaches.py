@@ -8,9 +8,9 @@ time (`occurred_at`). The ticket records a target's breach once, so a breach fou
 (the read model had not caught up yet, a crash before it did) records nothing the second time.
 
 How late a breach is recorded, at most: the looks start `EVERY_SECONDS` apart (20 s), plus
-the wake-up granularity of `crm automate`'s loop (`notifications.follow`: 1 s poll and 0.05 s
-gathering), plus one look (under a second for 100,000 tickets, `bench/README.md`): about 22 s,
-while the other process managers of the loop are not busy (a campaign being sent holds it).
+the tick of its thread in `crm automate` (1 s), plus one look (under a second for 100,000
+tickets, `bench/README.md`): about 22 s, whatever the other process managers are doing (the
+recorder has a thread of its own: a campaign being sent does not hold it).
 """
 
 import time
