@@ -27,7 +27,7 @@ from infra.bootstrap import assemble, bootstrap, prepare_database
 from infra.import_cli import imports
 from infra.logging import configure_logging
 from infra.postgres import database_url, open_pool
-from infra.runtime import stop_on_signals
+from infra.runtime import exit_normally_on_sigterm, stop_on_signals
 from infra.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ def serve() -> None:
     if follower:
         follower.start()
     console.print(f"Serving on http://{settings.host}:{settings.port}", soft_wrap=True)
+    exit_normally_on_sigterm()
     try:
         uvicorn.run(
             "api.asgi:create",

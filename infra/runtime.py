@@ -2,6 +2,7 @@
 
 import gc
 import signal
+import sys
 import threading
 
 GEN0_THRESHOLD = 50_000
@@ -14,6 +15,13 @@ def tune_garbage_collector() -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+
+
+def exit_normally_on_sigterm() -> None:
+    """SIGTERM ends the process as a normal exit, so atexit handlers run (the embedded
+    PostgreSQL stops with its last user). uvicorn raises the signal again once it has shut
+    down gracefully, and SIGTERM's default action would then kill the process on the spot."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def stop_on_signals() -> threading.Event:

@@ -57,6 +57,11 @@ class Service:
         self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=30)
 
+    def terminate(self) -> int:
+        """Stops it as a service manager would (SIGTERM); returns its exit status."""
+        self.process.terminate()
+        return self.process.wait(timeout=30)
+
 
 def start_service(env: dict[str, str]) -> Service:
     """Starts `crm serve` and waits until it answers /healthz."""

@@ -30,4 +30,7 @@ def test_a_restart_keeps_every_customer_and_keys_work_while_it_runs(tmp_path) ->
             assert (view["name"], view["purchases"]["count"]) == ("Grace", 1)
             assert len(api.get(f"/v1/customers/{customer_id}/timeline").json()["items"]) == 2
     finally:
-        second.stop()
+        status = second.terminate()
+    # And a SIGTERM ends it normally, the embedded PostgreSQL stopping with its last user
+    assert status == 0
+    assert not (tmp_path / "crm" / "postgres" / "postmaster.pid").exists()
