@@ -1,11 +1,15 @@
 """Helpers for integration tests (real PostgreSQL)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from commands.bus import CommandBus
 from commands.context import CommandContext, Target
 from commands.customers import RegisterCustomer
+from infra.bootstrap import Container, bootstrap
+from infra.settings import Settings
 
 
 def context(**overrides: object) -> CommandContext:
@@ -24,3 +28,14 @@ def register(bus: CommandBus, **fields: object) -> UUID:
     command = RegisterCustomer(**({"name": "Ada"} | fields))  # type: ignore[arg-type]
     bus.execute(Target(customer_id, creates=True), command, context())
     return customer_id
+
+
+@contextmanager
+def crm_on(database_url: str) -> Iterator[Container]:
+    """A started container on the given database (no .env read), closed afterwards."""
+    built = bootstrap(Settings(database_url=database_url, _env_file=None))
+    built.start()
+    try:
+        yield built
+    finally:
+        built.close()

@@ -17,14 +17,13 @@ from commands.tickets import ChangeTicketStatus, OpenComplaint, RateSatisfaction
 from consumers.store_follower import StoreFollower
 from domain.sla_policy import policy_id
 from domain.ticket import Priority, TicketKind, TicketStatus
-from infra.bootstrap import Container, bootstrap
-from infra.settings import Settings
+from infra.bootstrap import Container
 from projections.catalog import PROJECTIONS
 from projections.churn import assessment
 from projections.churn.bgnbd import p_alive
 from projections.churn.buyers import buyers
 from projections.churn.risk import WEIGHTS
-from tests.integration.conftest import context, register
+from tests.integration.conftest import context, crm_on, register
 
 AT = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0"
@@ -37,10 +36,8 @@ def at(day: str, hour: int = 10) -> datetime:
 @pytest.fixture(scope="module")
 def crm(new_database) -> Iterator[Container]:
     """A container on a database of its own: the model and RFM scores cover every buyer."""
-    built = bootstrap(Settings(database_url=new_database(), _env_file=None))
-    built.start()
-    yield built
-    built.close()
+    with crm_on(new_database()) as built:
+        yield built
 
 
 def run(crm: Container, target: UUID, command: object, creates: bool = False) -> None:

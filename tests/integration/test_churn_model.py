@@ -12,15 +12,14 @@ import pytest
 from commands.context import Target
 from commands.customers import RecordPurchase
 from consumers.store_follower import StoreFollower
-from infra.bootstrap import Container, bootstrap
-from infra.settings import Settings
+from infra.bootstrap import Container
 from projections.catalog import PURCHASES
 from projections.churn.bgnbd import Parameters, fit
 from projections.churn.buyers import buyers
 from projections.churn.histories import summarise
 from projections.churn.model import NotEnoughPurchases
 from tests.bgnbd_simulation import simulate_purchases
-from tests.integration.conftest import context, register
+from tests.integration.conftest import context, crm_on, register
 
 START = datetime(2025, 1, 6, 10, tzinfo=UTC)
 AS_OF = date(2025, 12, 31)
@@ -29,10 +28,8 @@ AS_OF = date(2025, 12, 31)
 @pytest.fixture
 def crm(new_database) -> Iterator[Container]:
     """A container on a database of its own: the model is fitted on every customer."""
-    built = bootstrap(Settings(database_url=new_database(), _env_file=None))
-    built.start()
-    yield built
-    built.close()
+    with crm_on(new_database()) as built:
+        yield built
 
 
 def buy(bus, customer_id: UUID, at: datetime, n: int) -> object:

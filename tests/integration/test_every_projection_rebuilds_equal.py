@@ -23,13 +23,12 @@ from commands.custom_fields import DefineCustomField
 from commands.segments import CriteriaFields, DefineSegment, RedefineSegment
 from consumers.store_follower import StoreFollower
 from domain.custom_fields import SCHEMA_ID, FieldType
-from infra.bootstrap import Container, bootstrap
-from infra.settings import Settings
+from infra.bootstrap import Container
 from projections import dead_letters
 from projections.catalog import PROJECTIONS
 from projections.projection import failures
 from projections.rebuild import rebuild
-from tests.integration.conftest import context, register
+from tests.integration.conftest import context, crm_on, register
 from tests.integration.test_campaigns_bus import ACTIONS, recipients, send, sending_campaign
 from tests.integration.test_leads_and_campaigns_rebuild import (
     act,
@@ -123,10 +122,8 @@ def mixes(draw: st.DrawFn) -> list[tuple[str, Any]]:
 @pytest.fixture(scope="module")
 def crm(new_database) -> Iterator[Container]:
     """A container on a database of its own, for the whole module."""
-    built = bootstrap(Settings(database_url=new_database(), _env_file=None))
-    built.start()
-    yield built
-    built.close()
+    with crm_on(new_database()) as built:
+        yield built
 
 
 def run(crm: Container, kind: str, step: Any, tag: str) -> None:

@@ -12,10 +12,9 @@ from consumers import automation_records
 from consumers.lead_engagement import NAME, LeadEngagement
 from consumers.store_follower import StoreFollower
 from domain.lead_scoring import LEAD_SCORING_ID
-from infra.bootstrap import Container, bootstrap
-from infra.settings import Settings
+from infra.bootstrap import Container
 from projections.catalog import CUSTOMER_360, LEADS
-from tests.integration.conftest import context, register
+from tests.integration.conftest import context, crm_on, register
 from tests.integration.test_campaigns_bus import ACTIONS, send, sending_campaign
 
 RULES = SetScoringRules(
@@ -29,10 +28,8 @@ RULES = SetScoringRules(
 @pytest.fixture
 def crm(new_database) -> Iterator[Container]:
     """A container on a database of its own: the scoring rules are global."""
-    built = bootstrap(Settings(database_url=new_database(), _env_file=None))
-    built.start()
-    yield built
-    built.close()
+    with crm_on(new_database()) as built:
+        yield built
 
 
 def capture(bus, email: str) -> UUID:

@@ -33,15 +33,14 @@ from domain.errors import CrmError
 from domain.lead import Lead, LeadStatus
 from domain.lead_scoring import LEAD_SCORING_ID
 from domain.sales_team import SALES_TEAM_ID
-from infra.bootstrap import Container, bootstrap
+from infra.bootstrap import Container
 from infra.event_store import load_aggregate
-from infra.settings import Settings
 from projections.campaigns import queries as campaigns
 from projections.catalog import CAMPAIGNS, LEADS
 from projections.leads import queries as leads
 from projections.projection import Projection
 from projections.rebuild import rebuild
-from tests.integration.conftest import context
+from tests.integration.conftest import context, crm_on
 from tests.integration.test_rebuild_equals_live import DB_SETTINGS
 
 RULES = [
@@ -100,10 +99,8 @@ lead_actions = st.lists(
 @pytest.fixture(scope="module")
 def crm(new_database) -> Iterator[Container]:
     """A container on a database of its own: scoring rules and reps are global."""
-    built = bootstrap(Settings(database_url=new_database(), _env_file=None))
-    built.start()
-    yield built
-    built.close()
+    with crm_on(new_database()) as built:
+        yield built
 
 
 def act(bus, action: tuple, lead_ids: list[UUID], domain: str) -> None:

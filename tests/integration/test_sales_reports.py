@@ -14,8 +14,7 @@ import pytest
 from commands.context import Target
 from commands.customers import ItemLine, RecordPurchase
 from consumers.store_follower import StoreFollower
-from infra.bootstrap import Container, bootstrap
-from infra.settings import Settings
+from infra.bootstrap import Container
 from projections.catalog import PURCHASES
 from projections.purchases.periods import Period
 from projections.purchases.products import (
@@ -28,7 +27,7 @@ from projections.purchases.products import (
 )
 from projections.purchases.sales import Bucket, CurrencySales, sales
 from projections.purchases.scope import Scope
-from tests.integration.conftest import context, register
+from tests.integration.conftest import context, crm_on, register
 
 EUR, USD = "EUR", "USD"
 SPRING = Scope(date(2025, 2, 1), date(2025, 3, 31))
@@ -56,10 +55,8 @@ def purchase(crm: Container, customer: UUID, order: str, at: str, total: str, cu
 @pytest.fixture(scope="module")
 def crm(new_database) -> Iterator[Container]:
     """A container on a database of its own: reports count every customer's purchases."""
-    built = bootstrap(Settings(database_url=new_database(), _env_file=None))
-    built.start()
-    yield built
-    built.close()
+    with crm_on(new_database()) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,13 @@ from domain.custom_fields import SCHEMA_ID
 from domain.lead_scoring import LEAD_SCORING_ID
 from domain.pipeline import PIPELINE_ID
 from domain.sales_team import SALES_TEAM_ID
-from infra.bootstrap import Container, bootstrap
+from infra.bootstrap import Container
 from infra.event_store import load_aggregate
-from infra.settings import Settings
 from projections.catalog import SEGMENTS, SETTINGS
 from projections.rebuild import rebuild
 from projections.segments import queries as segments
 from projections.settings import queries as settings
-from tests.integration.conftest import context
+from tests.integration.conftest import context, crm_on
 
 RULES = SetScoringRules(
     attribute_rules=[{"name": "Big", "attribute": "size", "min": 200, "points": 20}],
@@ -35,10 +34,8 @@ RULES = SetScoringRules(
 @pytest.fixture(scope="module")
 def crm(new_database) -> Iterator[Container]:
     """A container on a database of its own: the configuration is global."""
-    built = bootstrap(Settings(database_url=new_database(), _env_file=None))
-    built.start()
-    yield built
-    built.close()
+    with crm_on(new_database()) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")

@@ -15,15 +15,14 @@ from consumers.sla_breaches import SlaBreachRecorder
 from consumers.store_follower import StoreFollower
 from domain.sla_policy import policy_id
 from domain.ticket import Author, Priority, TicketStatus
-from infra.bootstrap import Container, bootstrap
-from infra.settings import Settings
+from infra.bootstrap import Container
 from projections import cursor as cursor_codec
 from projections.catalog import SLA_CLOCKS, SLA_POLICIES
 from projections.rebuild import rebuild
 from projections.sla.summary import sla_summary
 from projections.sla.tickets import sla_tickets
 from projections.timeline import customer_events
-from tests.integration.conftest import context, register
+from tests.integration.conftest import context, crm_on, register
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)  # a Monday, 10:00 in Paris
 OFFICE = BusinessHoursSetting(
@@ -33,10 +32,8 @@ OFFICE = BusinessHoursSetting(
 
 @pytest.fixture
 def crm(new_database: Callable[[], str]) -> Iterator[Container]:
-    built = bootstrap(Settings(database_url=new_database(), _env_file=None))
-    built.start()
-    yield built
-    built.close()
+    with crm_on(new_database()) as built:
+        yield built
 
 
 def set_policy(crm: Container, priority: Priority, when: datetime, **terms: object) -> dict:
