@@ -31,11 +31,16 @@ Applier = Callable[[Row, Envelope], Row]
 
 
 def fold_stream(
-    row: Row | None, event: Envelope, first: str, appliers: Mapping[str, Applier]
+    row: Row | None,
+    event: Envelope,
+    first: str,
+    appliers: Mapping[str, Applier],
+    latest: str | None = None,
 ) -> Row:
     """The row of one aggregate's stream after `event` (the caller checked it is that
     stream's): an event already applied (by position) changes nothing; one without an
-    applier moves only `version`. An event of a stream whose `first` event was never
+    applier moves only `version` (and the `latest` column, if named: the latest business
+    time of the stream's events). An event of a stream whose `first` event was never
     applied raises LookupError: it is parked, not skipped."""
     if row is not None and event.position <= row["last_position"]:
         return row
@@ -43,9 +48,10 @@ def fold_stream(
         raise LookupError(f"{event.type} of {event.stream_id}, before its {first}")
     apply = appliers.get(event.type)
     changes = apply(row or {}, event) if apply else {}
-    return (
-        (row or {}) | changes | {"version": event.stream_version, "last_position": event.position}
-    )
+    moved = {"version": event.stream_version, "last_position": event.position}
+    if latest is not None:
+        moved[latest] = max(row[latest], event.occurred_at) if row else event.occurred_at
+    return (row or {}) | changes | moved
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,12 @@ def key(event: Envelope) -> str | None:
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
-    """The row after `event` (None before the ticket is opened); events already applied (by
-    position) change nothing. A ticket event this model does not show moves the version."""
+    """The row after `event`; events already applied (by position) change nothing. A ticket
+    event this model does not show moves the version and `updated_at`; one before the ticket
+    is opened is parked (LookupError)."""
     if key(event) is None:
         return row
-    new = fold_stream(row, event, OPENED, _APPLIERS)
-    if new is row:
-        return new
-    updated_at = max(row["updated_at"], event.occurred_at) if row else event.occurred_at
-    return new | {"updated_at": updated_at}
+    return fold_stream(row, event, OPENED, _APPLIERS, latest="updated_at")
 
 
 def _opened(_row: Row, event: Envelope) -> Row:
