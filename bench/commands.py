@@ -171,6 +171,13 @@ def bench_database(admin_url: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def chosen_database(args: argparse.Namespace) -> AbstractContextManager[str]:
+    """`--reuse-database` as it is, or a fresh database at `--database-url` dropped afterwards."""
+    if args.reuse_database:
+        return nullcontext(args.reuse_database)
+    return bench_database(args.database_url)
+
+
 @contextmanager
 def running(
     args: list[str], env: dict[str, str], ready: str

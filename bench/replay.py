@@ -26,7 +26,7 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import wait
-from contextlib import AbstractContextManager, nullcontext, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,7 +39,7 @@ from eventsourcing.persistence import ApplicationRecorder
 from rich.console import Console
 from rich.table import Table
 
-from bench.commands import bench_database
+from bench.commands import chosen_database
 from bench.writer import context
 from commands.base import Command
 from commands.bus import CommandBus
@@ -274,13 +274,6 @@ def replay(container: Container, events: int) -> int:
     return events
 
 
-def database(args: argparse.Namespace) -> AbstractContextManager[str]:
-    """--reuse-database as it is, or a fresh database dropped afterwards."""
-    if args.reuse_database:
-        return nullcontext(args.reuse_database)
-    return bench_database(args.database_url)
-
-
 def main() -> None:
     """Seeds (unless the database already holds events), runs the rounds, prints the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -290,7 +283,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--reuse-database", metavar="URL", help="seeded unless it holds events")
     args = parser.parse_args()
-    with database(args) as url:
+    with chosen_database(args) as url:
         settings = Settings(database_url=url, _env_file=None)
         container = bootstrap(settings)  # its bus stays idle: no aggregates cached
         try:

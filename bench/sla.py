@@ -26,7 +26,6 @@ import os
 import statistics
 import sys
 import time
-from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -37,7 +36,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from bench.commands import bench_database, free_port, running, wait_until
+from bench.commands import chosen_database, free_port, running, wait_until
 from bench.replay import count_events, registration, run_all
 from commands.base import Command
 from commands.context import Target
@@ -255,12 +254,6 @@ def add_row(table: Table, label: str, items: int, runs: list[tuple[float, object
     table.add_row(label, f"{items:,}", f"{middle:.0f}", f"{low:.0f}", f"{high:.0f}")
 
 
-def database(args: argparse.Namespace) -> AbstractContextManager[str]:
-    if args.reuse_database:
-        return nullcontext(args.reuse_database)
-    return bench_database(args.database_url)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
@@ -268,7 +261,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--reuse-database", metavar="URL", help="seeded unless it holds events")
     args = parser.parse_args()
-    with database(args) as url:
+    with chosen_database(args) as url:
         settings = Settings(database_url=url, _env_file=None)
         bootstrap(settings).close()  # creates the tables
         if not count_events(url):

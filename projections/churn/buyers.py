@@ -95,23 +95,25 @@ class Buyers:
 
 
 _kept: OrderedDict[date, tuple[tuple[int, int], float, Buyers]] = OrderedDict()
-"""Per day: the purchases table's row count and highest position when the buyers were
-computed, when (monotonic seconds), and the buyers."""
+"""Per day: the purchases table's row count and highest position the buyers were computed
+from, when they were last found current (monotonic seconds), and the buyers."""
 _keeping = threading.Lock()
 
 
 def buyers(conn: Connection[Any], day: date, reuse_seconds: float = 0) -> Buyers:
     """The buyers as of `day`; raises NotEnoughPurchases when the model cannot be fitted.
-    Kept ones serve until the purchases table changes, and after for up to `reuse_seconds`
-    (a fit costs about a second per 25,000 buyers: not one per purchase)."""
-    count, last = conn.execute("SELECT count(*), max(last_position) FROM purchases").fetchone()  # type: ignore[misc]
-    contents, now = (count, last or 0), time.monotonic()
+    Kept ones serve without a look at the purchases table for `reuse_seconds` after they
+    were last found current, then for as long as the table is unchanged (a fit costs about
+    a second per 25,000 buyers, and counting the table's rows grows with it: neither is
+    paid per request)."""
+    now = time.monotonic()
     with _keeping:
         kept = _kept.get(day)
-        if kept and (kept[0] == contents or now - kept[1] < reuse_seconds):
-            _kept.move_to_end(day)
+        if kept and now - kept[1] < reuse_seconds:
             return kept[2]
-    found = _computed(conn, day)
+    count, last = conn.execute("SELECT count(*), max(last_position) FROM purchases").fetchone()  # type: ignore[misc]
+    contents = (count, last or 0)
+    found = kept[2] if kept and kept[0] == contents else _computed(conn, day)
     with _keeping:
         _kept[day] = (contents, now, found)
         _kept.move_to_end(day)
