@@ -51,7 +51,7 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        commands.start()
+        await commands.start()
         try:
             yield
         finally:

@@ -18,7 +18,7 @@ from commands.errors import (
     IdempotencyKeyReused,
     VersionMismatch,
 )
-from commands.writer_process import WriterUnavailable
+from commands.wire import WriterUnavailable
 from domain.errors import CrmError, InvalidValue
 
 log = structlog.get_logger()

@@ -81,7 +81,7 @@ class CommandBus:
         self._store = store
         self._pool = pool
         self._max_batch = max_batch
-        self._queue: SimpleQueue[Submission | None] = SimpleQueue()
+        self._queue: SimpleQueue[Submission | Future[None] | None] = SimpleQueue()
         self._in_flight: set[tuple[str, str]] = set()
         self._lock = Lock()
         self._thread = Thread(target=self._run, name="command-bus", daemon=True)
@@ -123,18 +123,16 @@ class CommandBus:
         with self._lock:
             self._in_flight.discard(key)
 
+    def ping(self) -> "Future[None]":
+        """Resolved by the writer thread when it next takes work: it is running."""
+        pong: Future[None] = Future()
+        self._queue.put(pong)
+        return pong
+
     def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
+        while (batch := self._next_batch()) is not None:
+            if not batch:
+                continue  # only pings
             BATCH_SIZE.observe(len(batch))
             try:
                 self._process(batch)
@@ -142,6 +140,26 @@ class CommandBus:
                 log.exception("command batch failed", size=len(batch))
                 for submission in batch:
                     _answer(submission, error)
+
+    def _next_batch(self) -> list[Submission] | None:
+        """What is waiting, up to a batch (pings answered on the way); None to stop."""
+        item = self._queue.get()
+        batch: list[Submission] = []
+        while item is not None:
+            if isinstance(item, Future):
+                item.set_result(None)
+            else:
+                batch.append(item)
+            if len(batch) == self._max_batch:
+                return batch
+            try:
+                item = self._queue.get_nowait()
+            except Empty:
+                return batch
+        if batch:
+            self._queue.put(None)  # stop once this batch is done
+            return batch
+        return None
 
     def _process(self, batch: list[Submission]) -> None:
         keys = [s.key for s in batch if s.key]

@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     Strict,
     StringConstraints,
     ValidationInfo,
@@ -31,6 +32,7 @@ LocalDate = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
     AfterValidator(date.fromisoformat),
+    PlainSerializer(date.isoformat, return_type=str),
 ]
 """A calendar date, "YYYY-MM-DD"."""
 Minutes = Annotated[int, Strict(), Field(ge=1, le=MAX_MINUTES)]

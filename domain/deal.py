@@ -23,7 +23,7 @@ class UnknownStage(InvalidValue):
 
     def __init__(self, detail: str) -> None:
         super().__init__("stage", detail)
-        self.args = (detail,)  # unpickled in the API from the writer process
+        self.args = (detail,)  # rebuilt from its arguments in the API (commands.wire)
 
 
 class DealClosed(CrmError):

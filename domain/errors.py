@@ -32,4 +32,4 @@ class InvalidValue(CrmError):
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail)
         self.field = field
-        self.args = (field, detail)  # unpickled in the API from the writer process
+        self.args = (field, detail)  # rebuilt from its arguments in the API (commands.wire)

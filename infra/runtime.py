@@ -1,5 +1,7 @@
 """Interpreter settings for the long-running processes."""
 
+import ctypes
+import ctypes.util
 import gc
 import signal
 import sys
@@ -30,3 +32,13 @@ def stop_on_signals() -> threading.Event:
     for each in (signal.SIGTERM, signal.SIGINT):
         signal.signal(each, lambda *_: stopping.set())
     return stopping
+
+
+def name_process(name: str) -> None:
+    """Names this process as `ps` and `top` show it (Linux, at most 15 characters)."""
+    libc = ctypes.util.find_library("c")
+    if sys.platform == "linux" and libc:
+        ctypes.CDLL(libc).prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+
+
+PR_SET_NAME = 15

@@ -39,4 +39,7 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default=1, description="API processes (each with its own command writer)")
     group_commit_max: int = Field(default=500, description="most commands saved in one transaction")
+    command_timeout_seconds: float = Field(
+        default=15, gt=0, description="longest a request waits for the command writer (then 503)"
+    )
     db_pool_size: int = 8

@@ -4,11 +4,13 @@ import os
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from commands.writer_process import WriterProcess, WriterUnavailable
 from infra.kafka import end_offsets
 from projections import projection
 
@@ -28,9 +30,26 @@ def healthz() -> dict[str, str]:
     openapi_extra=PUBLIC,
     responses={503: {"description": "Not ready: `checks` says which part is not"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    """The database (and the broker, with Kafka) answers and no read model has stopped;
-    503 otherwise."""
+async def readyz(request: Request) -> JSONResponse:
+    """The database (and the broker, with Kafka) answers, the command writer answers a ping
+    through its channel and command bus, and no read model has stopped; 503 otherwise."""
+    checks = await run_in_threadpool(_store_checks, request)
+    checks["command_writer"] = await _writer_check(request.app.state.commands)
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+    )
+
+
+async def _writer_check(writer: WriterProcess) -> str:
+    try:
+        await writer.ping(timeout=2)
+    except (TimeoutError, WriterUnavailable):
+        return "not answering"
+    return "ok"
+
+
+def _store_checks(request: Request) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     try:
         with request.app.state.pool.connection(timeout=2) as conn:
@@ -44,11 +63,7 @@ def readyz(request: Request) -> JSONResponse:
             checks["broker"] = "ok"
         except KafkaError as error:
             checks["broker"] = f"unavailable: {type(error).__name__}"
-    checks["command_writer"] = "ok" if request.app.state.commands.alive else "not running"
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
-    )
+    return checks
 
 
 @router.get(

@@ -1,0 +1,185 @@
+"""What travels between the API process and its command writer, as JSON (never pickle).
+
+A request payload is a JSON array of messages: a command (its model's name and its data,
+validated again by the writer as the API validated it), a ping, or a stop. An answer payload
+is a JSON array of answers: an outcome, a refusal (a `CrmError` subclass, found by name among
+the classes this program defines, and its arguments), or a failure kind. Nothing a client
+sends can name a class outside those, or reach anything but pydantic's validation.
+"""
+
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import orjson
+from eventsourcing.persistence import OperationalError, PersistenceError
+from psycopg import OperationalError as PsycopgOperationalError
+from psycopg_pool import PoolTimeout
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from commands.base import Command
+from commands.catalog import HANDLERS
+from commands.context import CommandContext, Outcome, Target
+from domain.errors import CrmError
+
+
+class WriterUnavailable(RuntimeError):
+    """The command writer, or the database behind it, could not answer; retry."""
+
+
+class CommandFailed(RuntimeError):
+    """The command writer failed on a command for a reason of its own (answered 500)."""
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CommandMessage(_Message):
+    """A command to decide and save; `seq` names its answer."""
+
+    kind: Literal["command"] = "command"
+    seq: int
+    name: str
+    target: Target
+    context: CommandContext
+    data: dict[str, Any]
+
+
+class Ping(_Message):
+    """Asks the writer to answer that it is running, through its command bus."""
+
+    kind: Literal["ping"] = "ping"
+    seq: int
+
+
+class Stop(_Message):
+    """Asks the writer to answer what it has and stop."""
+
+    kind: Literal["stop"] = "stop"
+
+
+Request = Annotated[CommandMessage | Ping | Stop, Field(discriminator="kind")]
+_REQUESTS = TypeAdapter(list[Request])
+
+
+class OutcomeAnswer(_Message):
+    seq: int
+    outcome: Outcome
+
+
+class Refusal(_Message):
+    seq: int
+    refusal: str
+    args: list[Any]
+
+
+FailureKind = Literal["unavailable", "storage", "internal"]
+
+
+class Failure(_Message):
+    seq: int
+    failure: FailureKind
+
+
+Answer = OutcomeAnswer | Refusal | Failure
+_ANSWERS = TypeAdapter(list[Answer])
+
+
+def command_message(seq: int, target: Target, command: Command, context: CommandContext) -> bytes:
+    """A command as one message of a request payload."""
+    return (
+        CommandMessage(
+            seq=seq,
+            name=type(command).__name__,
+            target=target,
+            context=context,
+            data=command.model_dump(mode="json", exclude_unset=True),
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+def payload(messages: list[bytes]) -> bytes:
+    """Messages (or answers) encoded one by one, as one payload."""
+    return b"[" + b",".join(messages) + b"]"
+
+
+def requests(data: bytes) -> list[CommandMessage | Ping | Stop]:
+    """The messages of a request payload (pydantic's ValidationError if it is not one)."""
+    return _REQUESTS.validate_json(data)
+
+
+def command_of(message: CommandMessage) -> Command:
+    """The command a message carries, validated as at the edge (ValidationError, KeyError)."""
+    return _commands()[message.name].model_validate(message.data)
+
+
+def answer(seq: int, result: Outcome | BaseException) -> bytes:
+    """One answer, as the writer sends it."""
+    if isinstance(result, Outcome):
+        return OutcomeAnswer(seq=seq, outcome=result).model_dump_json().encode()
+    if isinstance(result, CrmError):
+        args = [
+            a if isinstance(a, str | int | float | bool | None) else str(a) for a in result.args
+        ]
+        return orjson.dumps({"seq": seq, "refusal": _name(type(result)), "args": args})
+    return orjson.dumps({"seq": seq, "failure": failure_kind(result)})
+
+
+def answers(data: bytes) -> list[tuple[int, Outcome | Exception]]:
+    """The answers of an answer payload, each a result or the error to raise to its caller."""
+    return [(each.seq, _result(each)) for each in _ANSWERS.validate_json(data)]
+
+
+def failure_kind(error: BaseException) -> FailureKind:
+    """How an error other than a refusal is told to the API."""
+    if isinstance(error, OperationalError | PsycopgOperationalError | PoolTimeout):
+        return "unavailable"
+    if isinstance(error, PersistenceError):
+        return "storage"
+    return "internal"
+
+
+def _result(each: Answer) -> Outcome | Exception:
+    if isinstance(each, OutcomeAnswer):
+        return each.outcome
+    if isinstance(each, Refusal):
+        return _refusal(each.refusal, each.args)
+    if each.failure == "unavailable":
+        return WriterUnavailable("the database is unavailable; retry")
+    if each.failure == "storage":
+        return PersistenceError("the event store refused the write")
+    return CommandFailed("the command writer failed on this command")
+
+
+def _refusal(name: str, args: list[Any]) -> Exception:
+    kind = _refusals().get(name)
+    if kind is None:
+        return CommandFailed(f"unknown refusal {name!r} from the command writer")
+    try:
+        return kind(*args)
+    except TypeError:
+        return CommandFailed(f"refusal {name!r} with arguments it does not take")
+
+
+@cache
+def _commands() -> dict[str, type[Command]]:
+    names = {model.__name__: model for model in HANDLERS}
+    if len(names) != len(HANDLERS):
+        raise RuntimeError("two command models share a name")
+    return names
+
+
+def _refusals() -> dict[str, type[CrmError]]:
+    found: dict[str, type[CrmError]] = {}
+    pending: list[type[CrmError]] = [CrmError]
+    while pending:
+        kind = pending.pop()
+        found[_name(kind)] = kind
+        pending += kind.__subclasses__()
+    return found
+
+
+def _name(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
