@@ -84,7 +84,9 @@ def record_email_send(
 def record_email_open(
     command: RecordEmailOpen, customer: Customer, _: UUID, meta: Meta
 ) -> tuple[Customer, Answer]:
-    customer.record_email_open(command.campaign_id, command.user_agent, meta)
+    customer.record_email_open(
+        command.campaign_id, command.user_agent, meta, window=command.dedupe_window
+    )
     return customer, {}
 
 
@@ -92,7 +94,9 @@ def record_email_open(
 def record_email_click(
     command: RecordEmailClick, customer: Customer, _: UUID, meta: Meta
 ) -> tuple[Customer, Answer]:
-    url = customer.record_email_click(command.campaign_id, command.link_index, meta)
+    url = customer.record_email_click(
+        command.campaign_id, command.link_index, meta, window=command.dedupe_window
+    )
     return customer, {"url": url}
 
 

@@ -3,9 +3,11 @@
 The sender (`crm automate`) records, for each customer of a campaign being sent,
 `RecordEmailSend` (its answer says whether to send), then `RecordEmailBounce` on a permanent
 SMTP failure, and at the end `CompleteCampaign` on the campaign. The tracking routes record
-`RecordEmailOpen` and `RecordEmailClick`.
+`RecordEmailOpen` and `RecordEmailClick`: a repeat within `dedupe_seconds` of the last one
+recorded (CRM_TRACKING_DEDUPE_SECONDS for the routes) is answered but records nothing.
 """
 
+from datetime import timedelta
 from typing import Annotated, ClassVar
 from uuid import UUID
 
@@ -20,6 +22,10 @@ from domain.segment import Segment
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 UserAgent = Annotated[str, StringConstraints(max_length=500)]
 MAX_LISTED_CUSTOMERS = 10_000
+MAX_LINKS = 1000
+"""The most tracked links of one email."""
+MAX_DEDUPE_SECONDS = 366 * 86_400
+"""The longest dedupe window of opens and clicks: a year."""
 
 
 class CreateCampaign(Command):
@@ -81,7 +87,7 @@ class RecordEmailSend(EmailCommand):
     first recorded (a repeat records nothing), or `reason`."""
 
     message_id: Text
-    links: list[Url] = Field(default=[], max_length=1000)
+    links: list[Url] = Field(default=[], max_length=MAX_LINKS)
     rendered: bool = True
 
     def required(self) -> dict[UUID, type[Aggregate]]:
@@ -89,16 +95,30 @@ class RecordEmailSend(EmailCommand):
         return {self.campaign_id: Campaign}
 
 
-class RecordEmailOpen(EmailCommand):
-    """Records an open of the email (from the tracking pixel); machine opens are flagged."""
+class TrackingCommand(EmailCommand):
+    """An open or click: the same one again less than `dedupe_seconds` after the last one
+    recorded (in business time) is a repeat and records nothing. The tracking routes give
+    CRM_TRACKING_DEDUPE_SECONDS; 0 (other callers, such as imports of past engagement)
+    records every one."""
+
+    dedupe_seconds: float = Field(default=0, ge=0, le=MAX_DEDUPE_SECONDS)
+
+    @property
+    def dedupe_window(self) -> timedelta:
+        return timedelta(seconds=self.dedupe_seconds)
+
+
+class RecordEmailOpen(TrackingCommand):
+    """Records an open of the email (from the tracking pixel); machine opens are flagged, and
+    a machine's open is never a repeat of a person's."""
 
     user_agent: UserAgent | None = None
 
 
-class RecordEmailClick(EmailCommand):
-    """Records a click on a tracked link; answers the link's `url`."""
+class RecordEmailClick(TrackingCommand):
+    """Records a click on a tracked link; answers the link's `url` (a repeat's too)."""
 
-    link_index: int = Field(ge=0)
+    link_index: int = Field(ge=0, lt=MAX_LINKS)
 
 
 class RecordEmailBounce(EmailCommand):

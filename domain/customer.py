@@ -1,6 +1,9 @@
 """The Customer aggregate: profile, consent, tags, and every interaction with the company."""
 
+from collections.abc import Hashable
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -13,6 +16,7 @@ from domain.email_delivery import (
     SuppressionReason,
     UnknownLink,
     machine_open,
+    repeated,
 )
 from domain.errors import OrderAlreadyRecorded
 from domain.values import (
@@ -78,6 +82,10 @@ class Customer(Aggregate):
         self.order_ids: set[str] = set()
         self.emails: dict[UUID, EmailDelivery] = {}
         self.bounced: set[UUID] = set()
+        self.last_opens: dict[tuple[UUID, bool], datetime] = {}
+        """(campaign, machine open?) -> business time of the latest open recorded."""
+        self.last_clicks: dict[tuple[UUID, int], datetime] = {}
+        """(campaign, link index) -> business time of the latest click recorded."""
 
     def update(
         self,
@@ -215,27 +223,50 @@ class Customer(Aggregate):
             outcome=Outcome.SUPPRESSED, at=meta.occurred_at, reason=reason
         )
 
-    def record_email_open(self, campaign_id: UUID, user_agent: str | None, meta: Meta) -> None:
-        """Records an open of a campaign's email, flagged as a machine's when it is one."""
+    def record_email_open(
+        self,
+        campaign_id: UUID,
+        user_agent: str | None,
+        meta: Meta,
+        *,
+        window: timedelta = timedelta(0),
+    ) -> None:
+        """Records an open of a campaign's email, flagged as a machine's when it is one. An
+        open of the same kind (a person's, or a machine's) less than `window` after the last
+        one recorded is a repeat and records nothing: a machine's open never hides a person's.
+        A zero window records every open."""
         sent = self._sent(campaign_id)
         why = machine_open(user_agent, sent.at, meta.occurred_at)
-        self._open_email(campaign_id, why is not None, why, meta)
+        if not repeated(
+            self.last_opens.get((campaign_id, why is not None)), meta.occurred_at, window
+        ):
+            self._open_email(campaign_id, why is not None, why, meta)
 
     @event("EmailOpened")
     def _open_email(self, campaign_id: UUID, machine: bool, why: str | None, meta: Meta) -> None:
-        """Opens change nothing the rules read; read models count them."""
+        _keep_latest(self.last_opens, (campaign_id, machine), meta.occurred_at)
 
-    def record_email_click(self, campaign_id: UUID, link_index: int, meta: Meta) -> str:
-        """Records a click on the link at `link_index` of the email sent; returns its URL."""
+    def record_email_click(
+        self,
+        campaign_id: UUID,
+        link_index: int,
+        meta: Meta,
+        *,
+        window: timedelta = timedelta(0),
+    ) -> str:
+        """Records a click on the link at `link_index` of the email sent; returns its URL. A
+        click on the same link less than `window` after the last one recorded is a repeat and
+        records nothing (its URL is returned all the same). A zero window records every one."""
         links = self._sent(campaign_id).links
         if not 0 <= link_index < len(links):
             raise UnknownLink(f"the email of campaign {campaign_id} has no link {link_index}")
-        self._click_email(campaign_id, link_index, links[link_index], meta)
+        if not repeated(self.last_clicks.get((campaign_id, link_index)), meta.occurred_at, window):
+            self._click_email(campaign_id, link_index, links[link_index], meta)
         return links[link_index]
 
     @event("EmailClicked")
     def _click_email(self, campaign_id: UUID, link_index: int, url: str, meta: Meta) -> None:
-        """Clicks change nothing the rules read; read models count them."""
+        _keep_latest(self.last_clicks, (campaign_id, link_index), meta.occurred_at)
 
     def record_email_bounce(self, campaign_id: UUID, reason: str, meta: Meta) -> None:
         """Records that the email sent bounced; a second bounce records nothing."""
@@ -252,6 +283,13 @@ class Customer(Aggregate):
         if delivery is None or delivery.outcome != Outcome.SENT:
             raise EmailNotSent(f"campaign {campaign_id} sent this customer no email")
         return delivery
+
+
+def _keep_latest(latest: dict[Any, datetime], key: Hashable, at: datetime) -> None:
+    """Keeps the later of `at` and the time already kept for `key` (events stored before the
+    repeat rule may be out of order; a replay must end where the live aggregate did)."""
+    known = latest.get(key)
+    latest[key] = at if known is None else max(known, at)
 
 
 def _diff(old: object, new: object, asked: Changes) -> Changes:

@@ -77,3 +77,15 @@ def machine_open(user_agent: str | None, sent_at: datetime, opened_at: datetime)
     if opened_at - sent_at < MACHINE_WINDOW:
         return f"within-{MACHINE_WINDOW.seconds}s-of-sending"
     return None
+
+
+def repeated(last: datetime | None, at: datetime, window: timedelta) -> bool:
+    """Whether a tracking hit at `at` repeats the same one last recorded at `last` (of the same
+    customer, campaign and link, or kind of open): it came less than `window` after it, or
+    before it (hits come in order of business time, so an earlier one is a late copy). With
+    no hit recorded yet, or a zero window, nothing is a repeat.
+
+    A repeat (a reload, a mail client fetching the pixel on every view, a forwarded copy, a
+    script replaying the link) is answered but not recorded, so that replaying a link cannot
+    grow a customer's stream: at most one event per window and key, whatever the traffic."""
+    return last is not None and window > timedelta(0) and at - last < window
