@@ -152,6 +152,7 @@ def measure(url: str, customers: int, clients: int) -> None:
         "CRM_SMTP_URL": f"smtp://127.0.0.1:{port}",
         "CRM_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
         "CRM_LOG_LEVEL": "WARNING",
+        "CRM_TRACKING_RATE_LIMIT": "",  # every pixel is fetched from this one address
     }
     base = env["CRM_PUBLIC_URL"]
     postgres = PostgresCpu(url)

@@ -1,6 +1,9 @@
 """What all commands share: immutability, strict fields, storable text, and business time."""
 
+import math
+import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -8,8 +11,12 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    Field,
+    PlainValidator,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -18,8 +25,166 @@ from domain.aggregate import Aggregate
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 T = TypeVar("T")
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-LongText = Annotated[str, StringConstraints(max_length=20_000)]
+MAX_INT = 2**31 - 1
+"""The largest PostgreSQL `int`: counts and versions that read models keep in `int` columns."""
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer every JSON reader holds exactly (I-JSON, RFC 7493): the bound of the
+numbers of custom fields and lead attributes (JSON in events and read models)."""
+MAX_CUSTOM_TEXT = 2_000
+"""The longest text value of a custom field or lead attribute."""
+MAX_ENTRIES = 100
+"""The most keys of a map (custom fields, consent, lead attributes) or items of a tag list."""
+
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+"""Bidirectional embeddings, overrides and isolates: they reorder how text is shown."""
+_NOT_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
+_NOT_IN_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def _refuse(found: re.Match[str] | None, what: str) -> None:
+    if found:
+        raise ValueError(f"{what} (found U+{ord(found.group()):04X})")
+
+
+def single_line(value: str) -> str:
+    """`value` if it is one line of plain text: no control character (C0, DEL, C1, tab and
+    newline included), line or paragraph separator, or bidirectional override or isolate.
+
+    Zero-width characters are allowed: the joiner and non-joiner (U+200D, U+200C) are part of
+    how Persian, Indic scripts and emoji sequences are written, the zero-width space (U+200B)
+    marks word breaks in Thai or Khmer, and none of them reorders what is shown around it
+    (the left-to-right and right-to-left marks, U+200E and U+200F, neither).
+    """
+    _refuse(
+        _NOT_IN_A_LINE.search(value),
+        "must be one line without control or bidirectional override characters",
+    )
+    return value
+
+
+def multi_line(value: str) -> str:
+    """`value` if it is plain text: lines (newline) and tabs, but no other control character
+    (carriage return included) nor bidirectional override or isolate (see `single_line`)."""
+    _refuse(
+        _NOT_IN_TEXT.search(value),
+        "must not contain control characters other than newline and tab, nor bidirectional"
+        " override characters",
+    )
+    return value
+
+
+Line = AfterValidator(single_line)
+"""Refuses text that is not one line (see `single_line`)."""
+Lines = AfterValidator(multi_line)
+"""Refuses text with control characters other than newline and tab (see `multi_line`)."""
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Line]
+"""One line of text (a subject, a reason, a label)."""
+LongText = Annotated[str, StringConstraints(max_length=20_000), Lines]
+"""Free text of several lines (notes, comments)."""
+
+UUID_FORM = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+"""The one written form of an id: 8-4-4-4-12 hex digits, either case."""
+
+
+def parse_uuid(text: str) -> UUID | None:
+    """The id `text` writes in its canonical form, or None (braces, a `urn:uuid:` prefix, no
+    hyphens: not an id)."""
+    return UUID(text) if UUID_FORM.fullmatch(text) else None
+
+
+def _canonical_uuid(value: Any) -> Any:
+    if isinstance(value, str) and parse_uuid(value) is None:
+        raise ValueError("must be a UUID written as 8-4-4-4-12 hex digits")
+    return value
+
+
+Id = Annotated[
+    UUID,
+    BeforeValidator(_canonical_uuid),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "uuid",
+            "pattern": f"^{UUID_FORM.pattern}$",
+            "minLength": 36,
+            "maxLength": 36,
+        }
+    ),
+]
+"""A UUID in the body: its canonical form only, as in paths."""
+
+
+MONEY_DIGITS, MONEY_PLACES = 14, 4
+MAX_MONEY = Decimal("9999999999.9999")
+"""The largest amount: 14 digits, 4 of them after the point (`numeric` columns hold it, and
+sums of any number of them)."""
+_MONEY_TEXT = MONEY_DIGITS + 1
+
+
+def text_at_most(length: int) -> BeforeValidator:
+    """Refuses text longer than `length` before it is parsed (a number given as a string)."""
+
+    def short(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > length:
+            raise ValueError(f"must be at most {length} characters")
+        return value
+
+    return BeforeValidator(short)
+
+
+Money = Annotated[
+    Decimal,
+    text_at_most(_MONEY_TEXT),
+    Field(ge=0, le=MAX_MONEY, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(MAX_MONEY)},
+                {
+                    "type": "string",
+                    "pattern": r"^[0-9]{1,10}(\.[0-9]{1,4})?$",
+                    "maxLength": _MONEY_TEXT,
+                },
+            ]
+        }
+    ),
+]
+"""An amount (a total, a price, a deal's value), as a JSON number or a string of digits."""
+
+
+def custom_value(value: Any) -> Any:
+    """A custom field's (or lead attribute's) value: text of one or more lines, a finite
+    number within +-(2^53 - 1), true, false or null."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError(
+                f"must be a finite number from -{MAX_SAFE_INTEGER} to {MAX_SAFE_INTEGER}"
+            )
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_CUSTOM_TEXT:
+            raise ValueError(f"must be at most {MAX_CUSTOM_TEXT} characters")
+        return multi_line(value)
+    raise ValueError("must be text, a number, true, false or null")
+
+
+CUSTOM_VALUE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "maxLength": MAX_CUSTOM_TEXT},
+        {"type": "number", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+}
+CustomValue = Annotated[Any, PlainValidator(custom_value), WithJsonSchema(CUSTOM_VALUE_SCHEMA)]
+"""A custom field or lead attribute value as a command takes it (the events' values, in
+`domain.values`, stay lenient: a stored event must always load)."""
 
 
 def storable(value: T) -> T:

@@ -13,13 +13,13 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from commands.base import Command, LongText, Text
+from commands.base import MAX_INT, Command, Id, Line, LongText, Text
 from commands.segments import CriteriaFields
 from domain.aggregate import Aggregate
 from domain.campaign import Campaign
 from domain.segment import Segment
 
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2000), Line]
 UserAgent = Annotated[str, StringConstraints(max_length=500)]
 MAX_LISTED_CUSTOMERS = 10_000
 MAX_LINKS = 1000
@@ -51,8 +51,8 @@ class CreateCampaign(Command):
     subject: Text
     body_html: LongText
     segment: CriteriaFields | None = None
-    segment_id: UUID | None = None
-    customer_ids: list[UUID] | None = Field(
+    segment_id: Id | None = None
+    customer_ids: list[Id] | None = Field(
         default=None, min_length=1, max_length=MAX_LISTED_CUSTOMERS
     )
 
@@ -70,14 +70,14 @@ class RequestCampaignSend(Command):
 class CompleteCampaign(Command):
     """The sender's end of a send: how many emails went out, how many were suppressed."""
 
-    sent: int = Field(ge=0)
-    suppressed: int = Field(ge=0)
+    sent: int = Field(ge=0, le=MAX_INT)
+    suppressed: int = Field(ge=0, le=MAX_INT)
 
 
 class EmailCommand(Command):
     """A command on a customer about one campaign's email."""
 
-    campaign_id: UUID
+    campaign_id: Id
 
 
 class RecordEmailSend(EmailCommand):

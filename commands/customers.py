@@ -1,7 +1,6 @@
 """Commands on customers, validated at the edge (a 422 names the field at fault)."""
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
@@ -17,18 +16,66 @@ from pydantic import (
 )
 from pydantic_extra_types.currency_code import ISO4217
 
-from commands.base import Command, LongText, Text
+from commands.base import MAX_ENTRIES, Command, CustomValue, Line, LongText, Money, Text
 from domain.aggregate import Aggregate
 from domain.custom_fields import SCHEMA_ID, CustomFieldSchema
-from domain.values import Address, Channel, CustomValue, Direction, FamilyMember, FeedbackSource
+from domain.values import Channel, Direction, FeedbackSource
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()./-]{4,32}$")]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+MAX_QUANTITY = 1_000_000
+"""An order line's largest quantity: 1,000 lines of it make 10^9, and a product's quantity
+summed over any number of orders (a `numeric` sum in the purchases read model) cannot
+overflow."""
+MAX_ORDER_LINES = 1_000
+MAX_FAMILY = 50
+MAX_SOCIAL_LINKS = 20
 EXTERNAL_REF = "customer.external_ref"
 
-Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Line]
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=32, pattern=r"^\+?[0-9 ()./-]{4,32}$"),
+]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Line]
+Key = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+Email = Annotated[EmailStr, Field(max_length=254)]
+"""An email address: 254 characters at most (the longest path of RFC 5321)."""
+Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Line]
+AddressLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Line
+]
+PostalCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), Line
+]
+Relation = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Line
+]
+Tags = Annotated[list[Tag], Field(max_length=MAX_ENTRIES)]
+"""Tags, hobbies or memberships: 100 of 64 characters at most."""
+CustomFields = Annotated[dict[Key, CustomValue], Field(max_length=MAX_ENTRIES)]
+"""Values by key: 100 keys at most; text of 2,000 characters at most, or a number."""
+
+
+class AddressFields(BaseModel):
+    """A postal address: each line one line of text, of 200 characters at most."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line1: AddressLine | None = None
+    line2: AddressLine | None = None
+    postal_code: PostalCode | None = None
+    city: AddressLine | None = None
+    region: AddressLine | None = None
+    country: AddressLine | None = None
+
+
+class FamilyMemberFields(BaseModel):
+    """A relative the customer told us about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    relation: Relation
+    name: Name | None = None
+    birthday: date | None = None
 
 
 def _underscored(value: Any) -> Any:
@@ -39,20 +86,20 @@ class CustomerFields(Command):
     """Every field of a customer's profile; `None` for a field not given."""
 
     name: Name | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
-    address: Address | None = None
+    address: AddressFields | None = None
     birthday: date | None = None
-    family: list[FamilyMember] | None = None
-    social_links: dict[Key, HttpUrl] | None = None
+    family: Annotated[list[FamilyMemberFields], Field(max_length=MAX_FAMILY)] | None = None
+    social_links: Annotated[dict[Key, HttpUrl], Field(max_length=MAX_SOCIAL_LINKS)] | None = None
     website: HttpUrl | None = None
     preferred_channel: Channel | None = None
     source: Text | None = None
-    hobbies: list[Tag] | None = None
-    memberships: list[Tag] | None = None
-    tags: list[Tag] | None = None
-    custom_fields: dict[Key, CustomValue] | None = None
-    consent: dict[Key, bool] | None = None
+    hobbies: Tags | None = None
+    memberships: Tags | None = None
+    tags: Tags | None = None
+    custom_fields: CustomFields | None = None
+    consent: Annotated[dict[Key, bool], Field(max_length=MAX_ENTRIES)] | None = None
 
     def consulted(self) -> dict[UUID, type[Aggregate]]:
         """The custom field schema, to check the custom fields given."""
@@ -132,8 +179,8 @@ class ItemLine(BaseModel):
 
     sku: Ref | None = None
     name: Text | None = None
-    quantity: int = Field(default=1, ge=1)
-    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    unit_price: Money | None = None
 
 
 class RecordPurchase(Command):
@@ -157,8 +204,8 @@ class RecordPurchase(Command):
     )
 
     order_id: Ref
-    items: list[ItemLine] = []
-    total: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
+    items: list[ItemLine] = Field(default=[], max_length=MAX_ORDER_LINES)
+    total: Money
     currency: ISO4217
     payment_method: Text | None = None
 

@@ -6,7 +6,6 @@ configuration), so that a stage is never checked against a configuration read ea
 """
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, ClassVar
 from uuid import UUID
 
@@ -20,7 +19,7 @@ from pydantic import (
 )
 from pydantic_extra_types.currency_code import ISO4217
 
-from commands.base import Command, Text
+from commands.base import Command, Id, Money, Text
 from domain.aggregate import Aggregate
 from domain.customer import Customer
 from domain.pipeline import CLOSED, PIPELINE_ID, Pipeline
@@ -28,10 +27,10 @@ from domain.pipeline import CLOSED, PIPELINE_ID, Pipeline
 StageName = Annotated[
     str,
     BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$"),
+    StringConstraints(max_length=40, pattern=r"^[a-z][a-z0-9_-]{0,39}$"),
 ]
 """A stage's name: lower case, as in `proposal` (input is trimmed and lowered)."""
-Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+Amount = Money
 
 
 class StagedCommand(Command):
@@ -63,7 +62,7 @@ class OpenDeal(StagedCommand):
         }
     )
 
-    customer_id: UUID
+    customer_id: Id
     title: Text
     amount: Amount
     currency: ISO4217

@@ -11,23 +11,86 @@ from decimal import Decimal
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_extra_types.currency_code import ISO4217
 
-from commands.base import Command, Text
-from commands.customers import Key, Name
+from commands.base import (
+    MAX_SAFE_INTEGER,
+    Command,
+    Id,
+    Line,
+    Text,
+    custom_value,
+    single_line,
+    text_at_most,
+)
+from commands.customers import CustomFields, Email, Key, Name
 from commands.deals import Amount, StageName
 from domain.aggregate import Aggregate
 from domain.customer import Customer
 from domain.lead_scoring import LEAD_SCORING_ID, EngagementKind, LeadScoring
 from domain.pipeline import PIPELINE_ID, Pipeline
 from domain.sales_team import DEFAULT_TERRITORY_ATTRIBUTE, SALES_TEAM_ID, SalesTeam
-from domain.values import CustomValue
 
 Points = Annotated[int, Field(ge=-1000, le=1000)]
-Bound = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=20)]
-RuleValue = str | int | Annotated[float, Field(allow_inf_nan=False)] | bool
+MAX_BOUND = 10**15
+Bound = Annotated[
+    Decimal,
+    text_at_most(40),
+    Field(allow_inf_nan=False, max_digits=20, ge=-MAX_BOUND, le=MAX_BOUND),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": -MAX_BOUND, "maximum": MAX_BOUND},
+                {"type": "string", "maxLength": 40},
+            ]
+        }
+    ),
+]
+"""A rule's bound on a number attribute, within +-10^15."""
+MAX_RULE_TEXT = 500
+
+
+def _rule_value(value: object) -> object:
+    """One line of text, a number (within the bounds of an attribute's) or a boolean."""
+    if isinstance(value, str):
+        if len(value) > MAX_RULE_TEXT:
+            raise ValueError(f"must be at most {MAX_RULE_TEXT} characters")
+        return single_line(value)
+    if value is None:
+        raise ValueError("must be text, a number, true or false")
+    return custom_value(value)
+
+
+RuleValue = Annotated[
+    object,
+    PlainValidator(_rule_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_RULE_TEXT},
+                {"type": "number", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
+                {"type": "boolean"},
+            ]
+        }
+    ),
+]
+"""What a rule compares an attribute with."""
+MAX_TERRITORIES = 200
+Territory = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Line
+]
+"""A value of the territory attribute (a country code, a region)."""
 
 
 class CaptureLead(Command):
@@ -50,10 +113,10 @@ class CaptureLead(Command):
     )
 
     name: Name
-    email: EmailStr
+    email: Email
     company: Text | None = None
     source: Text | None = None
-    attributes: dict[Key, CustomValue] = {}
+    attributes: CustomFields = {}
 
     def consulted(self) -> dict[UUID, type[Aggregate]]:
         """The sales team (owner, earlier lead by email) and the scoring rules in force."""
@@ -106,7 +169,7 @@ class ConvertLead(Command):
         }
     )
 
-    customer_id: UUID | None = None
+    customer_id: Id | None = None
     deal: DealDraft | None = None
     matched_customer_id: SkipJsonSchema[UUID | None] = None
 
@@ -223,10 +286,10 @@ class SalesRepSetting(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
+    id: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")]
     name: Text
     active: bool = True
-    territories: list[Text] = Field(default=[], max_length=500)
+    territories: list[Territory] = Field(default=[], max_length=MAX_TERRITORIES)
 
 
 class SetSalesReps(Command):

@@ -1,13 +1,11 @@
 """Commands on saved segments."""
 
-from decimal import Decimal
 from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from commands.base import Command, Text
-from commands.customers import Key, Tag
-from domain.values import CustomValue
+from commands.base import MAX_INT, Command, Money, Text
+from commands.customers import CustomFields, Tag
 
 SEGMENT_NAME = "segment.name"
 
@@ -23,14 +21,14 @@ class CriteriaFields(BaseModel):
     )
 
     tag: Tag | None = None
-    min_purchases: int | None = Field(default=None, ge=0)
-    max_purchases: int | None = Field(default=None, ge=0)
-    min_total: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    max_total: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
+    min_purchases: int | None = Field(default=None, ge=0, le=MAX_INT)
+    max_purchases: int | None = Field(default=None, ge=0, le=MAX_INT)
+    min_total: Money | None = None
+    max_total: Money | None = None
     last_purchase_before: AwareDatetime | None = None
     last_purchase_after: AwareDatetime | None = None
     source: Text | None = None
-    custom_fields: dict[Key, CustomValue] = {}
+    custom_fields: CustomFields = {}
 
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> "CriteriaFields":

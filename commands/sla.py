@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from commands.base import Command
+from commands.base import MAX_INT, Command
 from domain.business_time import BusinessHours, Weekday
 from domain.sla_policy import SlaTerms
 from domain.ticket import Priority, SlaTarget
@@ -26,11 +26,13 @@ from domain.ticket import Priority, SlaTarget
 MAX_MINUTES = 366 * 24 * 60
 """A year: the longest target."""
 
-ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+ClockTime = Annotated[
+    str, StringConstraints(max_length=5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+]
 """A wall-clock time, "HH:MM" (00:00 to 23:59)."""
 LocalDate = Annotated[
     str,
-    StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+    StringConstraints(max_length=10, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
     AfterValidator(date.fromisoformat),
     PlainSerializer(date.isoformat, return_type=str),
 ]
@@ -136,5 +138,5 @@ class RecordSlaBreach(Command):
     under a policy version: sent by `crm automate`, once per ticket and target."""
 
     target: SlaTarget
-    policy_version: int = Field(ge=1)
+    policy_version: int = Field(ge=1, le=MAX_INT)
     occurred_at: AwareDatetime

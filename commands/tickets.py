@@ -6,14 +6,16 @@ from uuid import UUID
 from pydantic import ConfigDict, Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from commands.base import Command, LongText, Text
+from commands.base import Command, Lines, LongText, Text
 from commands.customers import Ref
 from domain.aggregate import Aggregate
 from domain.customer import Customer
 from domain.ticket import Author, Priority, TicketKind, TicketStatus
 from domain.values import Channel
 
-Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+Body = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), Lines
+]
 
 
 class OpenComplaint(Command):

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,7 +30,20 @@ class Settings(BaseSettings):
     public_url: str | None = None
     secret_key: SecretStr | None = Field(
         default=None,
-        description="signs tracking links; unset: a random key kept in PostgreSQL (crm_secrets)",
+        description="keys tracking links (via HKDF); unset: a random key kept in PostgreSQL"
+        " (crm_secrets)",
+    )
+    tracking_dedupe_seconds: float = Field(
+        default=3600,
+        ge=0,
+        le=366 * 86_400,
+        description="an email open or click repeated within this many seconds of the last one"
+        " recorded is answered but not recorded (0: record every one)",
+    )
+    tracking_rate_limit: str = Field(
+        default="600/minute",
+        description="tracking requests answered per client address and API process, in a"
+        " moving window ('600/minute', '20/second;600/minute'); empty: no limit",
     )
     log_level: str = "INFO"
     churn_refit_seconds: float = Field(
@@ -43,3 +57,10 @@ class Settings(BaseSettings):
         default=15, gt=0, description="longest a request waits for the command writer (then 503)"
     )
     db_pool_size: int = 8
+
+    @field_validator("tracking_rate_limit")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # ValueError names what it cannot read
+        return value.strip()

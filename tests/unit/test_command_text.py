@@ -1,4 +1,7 @@
-"""Commands refuse text that PostgreSQL cannot store, naming the field (no I/O)."""
+"""Commands refuse text that PostgreSQL cannot store, and text with control or bidirectional
+override characters, naming the field (no I/O)."""
+
+import json
 
 import pytest
 from hypothesis import given
@@ -7,8 +10,12 @@ from pydantic import ValidationError
 
 from commands.base import storable
 from commands.customers import LogInteraction, RecordPurchase, RegisterCustomer
+from commands.deals import OpenDeal
+from commands.tickets import ReplyToTicket
 
 NUL, LONE_SURROGATE = "\x00", "\ud800"
+DEAL = {"customer_id": "0c7e4a5e-8d43-4b1e-9a53-3f0d2b6c1a10", "title": "Tea", "amount": "1",
+        "currency": "EUR", "stage": "prospecting"}  # fmt: skip
 ANY_TEXT = st.text(st.characters(exclude_categories=()))  # surrogates included
 
 
@@ -49,3 +56,62 @@ def _texts(value) -> list[str]:
 
 def _has_surrogate(text: str) -> bool:
     return any(0xD800 <= ord(char) <= 0xDFFF for char in text)
+
+
+BIDI_AND_CONTROLS = [
+    "\u202e",  # right-to-left override
+    "\u202a",  # left-to-right embedding
+    "\u2066",  # left-to-right isolate
+    "\u2069",  # pop directional isolate
+    "\x1b",  # escape (C0)
+    "\x7f",  # delete
+    "\x85",  # next line (C1)
+    "\r",
+]
+
+
+@pytest.mark.parametrize("char", BIDI_AND_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize(
+    ("command", "fields", "field"),
+    [
+        (RegisterCustomer, {"name": "Ada{}Lovelace"}, "name"),
+        (RegisterCustomer, {"name": "Ada", "tags": ["v{}ip"]}, "tags.0"),
+        (RegisterCustomer, {"name": "Ada", "address": {"city": "Par{}is"}}, "address.city"),
+        (
+            RegisterCustomer,
+            {"name": "Ada", "custom_fields": {"tier": "g{}old"}},
+            "custom_fields.tier",
+        ),
+        (RecordPurchase, {"order_id": "A{}1", "total": "1", "currency": "EUR"}, "order_id"),
+        (LogInteraction, {"channel": "call", "direction": "inbound", "notes": "a{}b"}, "notes"),
+        (OpenDeal, {**DEAL, "title": "Tea{}pot"}, "title"),
+        (ReplyToTicket, {"author": "agent", "body": "Hello{}there"}, "body"),
+    ],
+)
+def test_control_and_bidi_override_characters_are_refused_naming_the_field(
+    command, fields, field, char
+) -> None:
+    given = json.loads(json.dumps(fields).replace("{}", json.dumps(char)[1:-1]))
+    with pytest.raises(ValidationError) as refused:
+        command.model_validate(given)
+    assert [".".join(map(str, e["loc"])) for e in refused.value.errors()] == [field]
+    assert f"U+{ord(char):04X}" in refused.value.errors()[0]["msg"]
+
+
+@pytest.mark.parametrize("char", ["\n", "\t", "\u2028"], ids=["newline", "tab", "U+2028"])
+def test_one_line_text_refuses_line_breaks_and_tabs_but_not_zero_width_joiners(char) -> None:
+    # Given a name with a line break or tab; When registered; Then refused, naming it
+    with pytest.raises(ValidationError) as refused:
+        RegisterCustomer.model_validate({"name": f"Ada{char}Lovelace"})
+    assert [e["loc"] for e in refused.value.errors()] == [("name",)]
+    # And zero-width joiners and non-joiners, which Persian and emoji are written with, are kept
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \U0001f469\u200d\U0001f4bb"
+    assert RegisterCustomer.model_validate({"name": persian}).name == persian
+
+
+def test_free_text_keeps_newlines_and_tabs_but_not_carriage_returns() -> None:
+    notes = "Called back:\n\t- wants the blue kettle\n\t- delivery on Friday"
+    logged = LogInteraction(channel="call", direction="inbound", notes=notes)
+    assert logged.notes == notes
+    with pytest.raises(ValidationError):
+        LogInteraction(channel="call", direction="inbound", notes=notes.replace("\n", "\r\n"))
