@@ -16,6 +16,7 @@ import multiprocessing
 import signal
 import socket
 import threading
+from collections.abc import Coroutine
 from queue import SimpleQueue
 from typing import Any
 
@@ -70,6 +71,7 @@ class WriterProcess:
         self._transport: asyncio.Transport | None = None
         self._frames: FrameWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Starts a writer process and connects to it."""
@@ -128,12 +130,26 @@ class WriterProcess:
         self._outbox.append(message)
         if len(self._outbox) == 1:
             self._loop.call_soon(self._send_outbox)  # type: ignore[union-attr]
+        timer = self._loop.call_later(self._timeout, self._timed_out, seq)  # type: ignore[union-attr]
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._timeout)
-        except TimeoutError:
-            self._waiting.pop(seq, None)
-            self._loop.create_task(self._check_writer())  # type: ignore[union-attr]
-            raise WriterUnavailable("the command writer did not answer in time; retry") from None
+            return await future
+        finally:
+            timer.cancel()
+
+    def _timed_out(self, seq: int) -> None:
+        """A caller waited too long: it gets a 503, and the writer is checked."""
+        future = self._waiting.pop(seq, None)
+        if future is not None and not future.done():
+            future.set_exception(
+                WriterUnavailable("the command writer did not answer in time; retry")
+            )
+            self._background(self._check_writer())
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Runs `work` on the loop, keeping a reference until it is done."""
+        task = self._loop.create_task(work)  # type: ignore[union-attr]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _send_outbox(self) -> None:
         """Sends the messages of this loop iteration's requests, in frames below the limit."""
@@ -197,7 +213,7 @@ class WriterProcess:
                 future.set_exception(WriterUnavailable("the command writer stopped; retry"))
         if not self._stopping:
             log.error("command writer exited; starting it again")
-            self._loop.create_task(self.start())  # type: ignore[union-attr]
+            self._background(self.start())
 
 
 class _Answers(asyncio.Protocol):
