@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 
 from api import problems
 from api.auth import service_key
-from commands.base import Command
+from commands.base import Command, parse_uuid
 from commands.context import CommandContext, Target
 from infra.api_keys import Principal
 from infra.postgres import with_connection
@@ -109,11 +109,13 @@ def command_route(
 
 
 def aggregate_id(text: str, kind: str) -> UUID:
-    """The id in a path; 404 naming the `kind` of aggregate if it is not a UUID."""
-    try:
-        return UUID(text)
-    except ValueError:
-        raise HTTPException(404, f"no {kind} with id {text}") from None
+    """The id in a path; 404 naming the `kind` of aggregate unless it is a UUID in its
+    canonical form (8-4-4-4-12 hex digits, either case: braces, `urn:uuid:` or no hyphens
+    name nothing)."""
+    found = parse_uuid(text)
+    if found is None:
+        raise HTTPException(404, f"no {kind} with id {text}")
+    return found
 
 
 def existing(text: str, kind: str) -> Callable[[], Target]:
