@@ -20,12 +20,13 @@ from projections.purchases.scope import IN_RANGE, KNOWN, Scope
 
 LINES = f"""
 SELECT p.customer_id, p.order_id, p.occurred_at, p.currency, p.items, line ->> 'sku' AS sku,
-       line ->> 'name' AS name, (line ->> 'quantity')::bigint AS quantity,
+       line ->> 'name' AS name, (line ->> 'quantity')::numeric AS quantity,
        (line ->> 'unit_price')::numeric AS unit_price
 FROM purchases p CROSS JOIN LATERAL jsonb_array_elements(p.items) AS line
 WHERE {KNOWN} AND {IN_RANGE} AND line ->> 'sku' IS NOT NULL
 """
-"""The order lines with a SKU of the purchases in scope."""
+"""The order lines with a SKU of the purchases in scope (quantities `numeric`, as their sums:
+no sum of them overflows)."""
 
 
 class Ranking(StrEnum):
@@ -42,7 +43,7 @@ _ORDER = {
 
 BEST_SELLERS = f"""
 WITH lines AS NOT MATERIALIZED ({LINES}), products AS (
-    SELECT currency, sku, sum(quantity)::bigint AS quantity, count(*) AS orders,
+    SELECT currency, sku, sum(quantity) AS quantity, count(*) AS orders,
            sum(revenue) AS revenue
     FROM (
         SELECT currency, sku, customer_id, order_id, sum(quantity) AS quantity,
@@ -116,8 +117,9 @@ def best_sellers(
     _without_jit(conn)
     rows = conn.execute(query, scope.params() | {"limit": limit}).fetchall()
     found: dict[str, list[Product]] = {}
-    for currency, *product in rows:
-        found.setdefault(currency, []).append(Product(*product))
+    for currency, sku, name, quantity, orders, revenue in rows:
+        product = Product(sku, name, int(quantity), orders, revenue)
+        found.setdefault(currency, []).append(product)
     return [CurrencyProducts(currency, products) for currency, products in found.items()]
 
 
