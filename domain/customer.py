@@ -18,7 +18,7 @@ from domain.email_delivery import (
     machine_open,
     repeated,
 )
-from domain.errors import OrderAlreadyRecorded
+from domain.errors import InvalidValue, OrderAlreadyRecorded
 from domain.values import (
     Changes,
     Channel,
@@ -30,6 +30,11 @@ from domain.values import (
     Profile,
     PurchaseItem,
 )
+
+MAX_CUSTOM_FIELDS = 100
+"""The most custom fields a customer holds (changes merge into them: each is bounded)."""
+MAX_CONSENTS = 100
+"""The most consent answers a customer holds (changes merge into them too)."""
 
 
 class Customer(Aggregate):
@@ -97,12 +102,21 @@ class Customer(Aggregate):
         consent: dict[str, bool] | None,
         meta: Meta,
     ) -> None:
-        """Changes what differs from the current profile; records nothing when nothing differs."""
+        """Changes what differs from the current profile; records nothing when nothing differs.
+        Refuses (422) custom fields or consent that would merge into more than a customer
+        holds (MAX_CUSTOM_FIELDS, MAX_CONSENTS): a null removes a custom field first."""
         new_personal = Personal.model_validate(self.personal.model_dump() | personal)
         new_profile = Profile.model_validate(self.profile.model_dump() | profile)
         personal_changes = _diff(self.personal, new_personal, personal)
         profile_changes = _diff(self.profile, new_profile, profile)
         field_changes = {k: v for k, v in custom_fields.items() if self.custom_fields.get(k) != v}
+        merged = {k: v for k, v in (self.custom_fields | field_changes).items() if v is not None}
+        if len(merged) > max(MAX_CUSTOM_FIELDS, len(self.custom_fields)):
+            raise InvalidValue(
+                "custom_fields", f"a customer holds at most {MAX_CUSTOM_FIELDS} custom fields"
+            )
+        if len(self.consent | (consent or {})) > max(MAX_CONSENTS, len(self.consent)):
+            raise InvalidValue("consent", f"a customer holds at most {MAX_CONSENTS} consents")
         if personal_changes or profile_changes or field_changes:
             self._change_profile(personal_changes, profile_changes, field_changes, meta)
         if tags is not None and set(tags) != self.tags:

@@ -55,8 +55,15 @@ class AttributeRule(Value):
         return _same(value, self.equals)
 
 
+MAX_ENGAGEMENT_POINTS = 1_000_000
+"""The most points (or fewest, negated) an engagement rule gives, `max_points` or not: a
+score (at most 200 attribute rules of 1,000 points and 20 engagement rules) then fits the
+leads read model's `int` however many emails a lead opens."""
+
+
 class EngagementRule(Value):
-    """Points for each engagement of a kind, up to `max_points` in all (if set)."""
+    """Points for each engagement of a kind, up to `max_points` in all (if set), and within
+    +-MAX_ENGAGEMENT_POINTS."""
 
     name: str
     kind: EngagementKind
@@ -66,7 +73,8 @@ class EngagementRule(Value):
     def points_for(self, count: int) -> int:
         """The points `count` engagements of this rule's kind give."""
         earned = count * self.points
-        return earned if self.max_points is None else min(earned, self.max_points)
+        capped = earned if self.max_points is None else min(earned, self.max_points)
+        return max(-MAX_ENGAGEMENT_POINTS, min(capped, MAX_ENGAGEMENT_POINTS))
 
 
 class ScoringRules(Value):

@@ -6,8 +6,8 @@ from uuid import uuid4
 
 import pytest
 
-from domain.customer import Customer
-from domain.errors import OrderAlreadyRecorded
+from domain.customer import MAX_CUSTOM_FIELDS, Customer
+from domain.errors import InvalidValue, OrderAlreadyRecorded
 from tests.unit.builders import META, customer
 
 
@@ -134,3 +134,28 @@ def test_a_copy_for_a_command_shares_no_mutable_state() -> None:
         1,
     )
     assert ada.collect_events() == []
+
+
+def change(ada: Customer, **given) -> None:
+    fields = {"custom_fields": {}, "consent": None} | given
+    ada.update(personal={}, profile={}, tags=None, meta=META, **fields)
+
+
+def test_custom_fields_and_consent_merge_up_to_a_hundred_and_no_more() -> None:
+    # Given a customer with 100 custom fields and 100 consent answers
+    ada = customer(
+        custom_fields={f"f{i}": i for i in range(MAX_CUSTOM_FIELDS)},
+        consent={f"c{i}": True for i in range(100)},
+    )
+    # When a change would merge in a 101st; Then it is refused naming the field
+    with pytest.raises(InvalidValue) as refused:
+        change(ada, custom_fields={"one_more": 1})
+    assert refused.value.field == "custom_fields"
+    with pytest.raises(InvalidValue) as refused:
+        change(ada, consent={"sms": True})
+    assert refused.value.field == "consent"
+    # And one that removes a field (null) to add another, or changes a value, is recorded
+    change(ada, custom_fields={"f0": None, "one_more": 1}, consent={"c0": False})
+    assert len(ada.custom_fields) == MAX_CUSTOM_FIELDS
+    assert ada.custom_fields["one_more"] == 1
+    assert ada.consent["c0"] is False

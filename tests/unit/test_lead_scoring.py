@@ -83,6 +83,21 @@ def test_engagement_gives_points_per_open_and_click_up_to_a_cap() -> None:
     assert score(given, {}, {OPENED: 4, CLICKED: 3}).points == 26
 
 
+def test_an_uncapped_engagement_rule_gives_at_most_a_million_points_either_way() -> None:
+    # Given rules of 1,000 points per open and -1,000 per click, without max_points
+    given = rules(
+        engagement=(
+            EngagementRule(name="Opens", kind=OPENED, points=1000),
+            EngagementRule(name="Clicks", kind=CLICKED, points=-1000),
+        )
+    )
+    # When a lead opens and clicks three million times (the leads read model keeps an int)
+    scored = score(given, {}, {OPENED: 3_000_000, CLICKED: 5_000_000})
+    # Then each rule gives at most a million points, or takes a million
+    assert [line.points for line in scored.explanation] == [1_000_000, -1_000_000]
+    assert score(given, {}, {OPENED: 999}).points == 999_000
+
+
 def test_the_explanation_names_each_rule_that_gave_points_in_rule_order() -> None:
     given = rules(
         rule("Large company", "company_size", 20, min=Decimal(200)),
