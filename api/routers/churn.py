@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, Field
 
 from api import problems
 from api.auth import Reader
@@ -119,7 +119,9 @@ class ChurnRisk(BaseModel):
     level: Level
     drivers: list[Driver]
     p_alive: float
-    expected_purchases_90_days: float
+    expected_purchases_90_days: float | None = Field(
+        description="Null where the fitted model gives no finite number"
+    )
     signals: SignalsView
 
 

@@ -181,9 +181,14 @@ def shown(assessment: Assessment) -> dict[str, Any]:
         "level": assessment.level,
         "drivers": [{"signal": name, "share": round(s, 4)} for name, s in assessment.drivers],
         "p_alive": round(assessment.p_alive, 4),
-        "expected_purchases_90_days": round(assessment.next_90_days, 3),
+        "expected_purchases_90_days": finite(assessment.next_90_days, 3),
         "signals": assessment.signals,
     }
+
+
+def finite(value: float, digits: int) -> float | None:
+    """`value` rounded, or None where the model gives no number (NaN or infinite)."""
+    return round(value, digits) if np.isfinite(value) else None
 
 
 def position(cursor: str) -> Position:

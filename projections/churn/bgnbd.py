@@ -82,7 +82,9 @@ def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Model:
         method="L-BFGS-B",
         bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
     )
-    if not (result.success or np.abs(result.jac).max() <= FLAT * x_.size):
+    if not np.isfinite(result.fun) or not (
+        result.success or np.abs(result.jac).max() <= FLAT * x_.size
+    ):
         raise FitError(f"the fit did not converge: {result.message}")
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
     return Model(r, alpha, a, b, log_likelihood=-float(result.fun), customers=x_.size)
@@ -122,6 +124,9 @@ def expected_purchases(
         euler = np.exp(lead) * hyp2f1(a + b - 1 - r, a - 1, c, z)
         direct = np.exp((r + x_) * np.log1p(-z)) * hyp2f1(r + x_, b + x_, c, z)
     tail = np.where(lead > UNDERFLOW, euler, direct)
+    lost = ~np.isfinite(tail)
+    if lost.any():
+        tail = np.where(lost, _summed_tail(params, x_, z, lost), tail)
     return p_alive(params, x_, t_x_, T_) * c / (a - 1) * (1 - tail)
 
 
@@ -132,6 +137,46 @@ def score(params: Parameters, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Sco
         expected_purchases(params, NEXT_90_DAYS, x, t_x, T),
         expected_purchases(params, NEXT_52_WEEKS, x, t_x, T),
     )
+
+
+SERIES_TERMS = 20_000
+"""The most terms `_summed_tail` adds before it gives up (NaN)."""
+_RESCALE = 1e200
+
+
+def _summed_tail(params: Parameters, x: Floats, z: Floats, where: NDArray[np.bool_]) -> Floats:
+    """Eq. 10's (1 - z) ** (r + x) * 2F1(r + x, b + x; a + b + x - 1; z) by adding up the
+    hypergeometric series term by term (in rescaled floats), at `where` (NaN elsewhere).
+
+    For the fits where scipy's hyp2f1 answers NaN or infinity: near the limit of no
+    heterogeneity in lambda (r and alpha in the hundreds of thousands, as a few buyers with
+    regular gaps give), with a near 1. There the series' terms grow while n < (r + x) z,
+    about the purchases expected at the customer's rate, then shrink geometrically: a few
+    thousand terms at most for any real customer; NaN if SERIES_TERMS do not suffice."""
+    r, b, c_ = params.r, params.b, params.a + params.b - 1
+    shape = np.broadcast(x, z, where).shape
+    x_, z_ = np.broadcast_to(x, shape)[where], np.broadcast_to(z, shape)[where]
+    big, little, bottom = r + x_, b + x_, c_ + x_
+    term, total, scale = np.ones_like(z_), np.ones_like(z_), np.zeros_like(z_)
+    done = np.zeros(z_.shape, dtype=bool)
+    for n in range(SERIES_TERMS):
+        ratio = (big + n) * (little + n) * z_ / ((bottom + n) * (n + 1))
+        term = term * ratio
+        total = total + term
+        large = np.abs(total) > _RESCALE
+        term, total = (
+            np.where(large, term / _RESCALE, term),
+            np.where(large, total / _RESCALE, total),
+        )
+        scale = scale + np.where(large, np.log(_RESCALE), 0.0)
+        done |= (np.abs(ratio) < 1) & (np.abs(term) <= 1e-17 * np.abs(total))
+        if done.all():
+            break
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        summed = np.sign(total) * np.exp(big * np.log1p(-z_) + scale + np.log(np.abs(total)))
+    found = np.full(shape, np.nan)
+    found[where] = np.where(done, summed, np.nan)
+    return found
 
 
 def _summary(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> tuple[Floats, Floats, Floats]:

@@ -6,6 +6,7 @@ All of it depends only on the day and the purchases table, so it is kept per day
 a page of the churn list or a 360 view costs no new fit until purchases change.
 """
 
+import math
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -83,13 +84,15 @@ class Buyers:
 
     def lifetime_value(self, i: int) -> dict[str, Any]:
         """Expected purchases in the next 12 months (52 weeks) times the average order value
-        in the customer's main currency."""
+        in the customer's main currency; `value` and `expected_purchases_12_months` are None
+        where the model gives no number."""
         spend, expected = self.spend[i], float(self.scores.next_52_weeks[i])
         average = (spend.total / spend.orders).quantize(CENT)
+        known = math.isfinite(expected)
         return {
-            "value": (Decimal(expected) * average).quantize(CENT),
+            "value": (Decimal(expected) * average).quantize(CENT) if known else None,
             "currency": spend.currency,
-            "expected_purchases_12_months": round(expected, 3),
+            "expected_purchases_12_months": round(expected, 3) if known else None,
             "average_order_value": average,
         }
 

@@ -130,3 +130,28 @@ def test_the_360_view_shows_the_churn_risk_and_lifetime_value(shop, analyst, bou
         now = datetime.now(UTC).isoformat()
         recorded = seller.get(f"/v1/customers/{ada}", params={"as_of_recorded": now}).json()
         assert (recorded["churn_risk"], recorded["lifetime_value"]) == (None, None)
+
+
+def test_a_fit_on_a_few_regular_buyers_answers_numbers_not_nan(shop, analyst, bought) -> None:
+    # Given the purchases up to 10 March 2025: four buyers, two of them once a week or so,
+    # on which the model is fitted near its limit of one purchase rate for all
+    at = "2025-03-10T23:59:59Z"
+    # When the churn list and each buyer's 360 view are read as of then
+    answer = analyst.get("/v1/churn", params={"as_of": at})
+    # Then every forecast is a number (they were NaN: null in the list, "NaN" in the view)
+    assert answer.status_code == 200, answer.text
+    assert "NaN" not in answer.text and "Infinity" not in answer.text
+    items = answer.json()["items"]
+    assert len(items) == 4
+    assert all(isinstance(i["expected_purchases_90_days"], float) for i in items)
+    with shop.client(shop.create_key("service")) as seller:
+        for item in items:
+            view = seller.get(f"/v1/customers/{item['customer_id']}", params={"as_of": at})
+            assert "NaN" not in view.text and "Infinity" not in view.text
+            value = view.json()["lifetime_value"]
+            assert Decimal(value["value"]).is_finite()
+            assert isinstance(value["expected_purchases_12_months"], float)
+    # And the OpenAPI document says where a forecast may be null
+    churn_risk = shop.client().get("/openapi.json").json()["components"]["schemas"]["ChurnRisk"]
+    forecast = churn_risk["properties"]["expected_purchases_90_days"]
+    assert {"type": "null"} in forecast["anyOf"]

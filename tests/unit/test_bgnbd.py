@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import numpy as np
 import pytest
 from scipy import integrate
-from scipy.special import hyp2f1
+from scipy.special import exp1, hyp2f1
 from scipy.stats import chi2
 
 from projections.churn.bgnbd import (
@@ -295,3 +295,34 @@ def test_expected_purchases_stay_finite_and_continuous_near_the_limit_of_constan
     assert all(np.isfinite(f).all() for f in found)
     assert found[1] == pytest.approx(found[2], rel=1e-3)
     assert found[0] == pytest.approx(found[2], rel=1e-2)
+
+
+def test_expected_purchases_are_finite_at_the_limit_of_one_purchase_rate() -> None:
+    # Given a fit at the limit of no heterogeneity in lambda (r and alpha in the millions, as
+    # a few buyers with regular gaps give) and p ~ Beta(1, 1), where scipy's 2F1 gives NaN
+    params = Parameters(r=1e6, alpha=1e6, a=1 + 1e-7, b=1 - 1e-7)
+    t = 90 / 7
+    # When a customer without repeat purchase (alive) is forecast
+    found = expected_purchases(params, t, 0, 0.0, 1.0)
+    # Then it is the limit's: buying once a week until dropping out with p ~ U(0, 1), they
+    # expect the integral of (1 - e^(-p t)) / p over p, that is gamma + ln t + E1(t)
+    assert found == pytest.approx(np.euler_gamma + math.log(t) + exp1(t), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("x", "t_x", "T"),
+    [
+        ([1], [1.0], [2.0]),
+        ([1, 1], [1.0, 1.0], [1.0, 1.0]),
+        ([1] + [0] * 50, [1 / 7] + [0] * 50, [1 / 7] + [0] * 50),
+        ([300], [300 / 7], [300 / 7]),
+    ],
+    ids=["one-repeat", "two-alike", "one-repeat-among-one-offs", "daily"],
+)
+def test_fits_on_a_few_regular_buyers_forecast_finite_purchases(x, t_x, T) -> None:
+    # Given a fit on a few buyers with no variety (the first days of a shop)
+    scored = score(fit(x, t_x, T), x, t_x, T)
+    # When they are scored; Then every forecast is a number, and none is negative
+    for forecast in (scored.next_90_days, scored.next_52_weeks):
+        assert np.isfinite(forecast).all()
+        assert (forecast >= 0).all()
