@@ -143,7 +143,7 @@ def churn_risks(
         Instant | None,
         Query(description="A time, or a date taken as its last instant (UTC); now by default"),
     ] = None,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """Every customer who has bought, with their churn signals, P(alive), expected purchases

@@ -34,6 +34,7 @@ router = APIRouter(
 )
 
 Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=200, description="A page's `next_cursor`")]
 
 
 command = partial(command_route, router)
@@ -94,11 +95,11 @@ def _shown_to(principal: Principal, view: dict[str, Any]) -> dict[str, Any]:
 def list_customers(
     request: Request,
     principal: Reader,
-    q: StorableText | None = None,
-    tag: StorableText | None = None,
-    segment: StorableText | None = None,
-    external_ref: StorableText | None = None,
-    cursor: str | None = None,
+    q: Annotated[StorableText | None, Query(max_length=200)] = None,
+    tag: Annotated[StorableText | None, Query(max_length=64)] = None,
+    segment: Annotated[StorableText | None, Query(max_length=500)] = None,
+    external_ref: Annotated[StorableText | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     """Search and list customers, a page at a time: `{items, next_cursor}`. `segment` is a
@@ -155,7 +156,7 @@ def get_customer(
 
 @router.get("/{customer_id}/timeline", responses=problems.documented(404))
 def get_timeline(
-    request: Request, customer_id: str, _: Auditor, cursor: str | None = None, limit: Limit = 100
+    request: Request, customer_id: str, _: Auditor, cursor: Cursor = None, limit: Limit = 100
 ) -> dict[str, Any]:
     """Every event of the customer, oldest first, with who, why and when: `{items, next_cursor}`."""
     cid = _customer_id(customer_id)

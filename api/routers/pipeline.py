@@ -24,7 +24,9 @@ Time = AwareDatetime | None
 def get_pipeline(
     request: Request,
     _: Reader,
-    owner: Annotated[StorableText | None, Query(description="The deals' owner")] = None,
+    owner: Annotated[
+        StorableText | None, Query(max_length=500, description="The deals' owner")
+    ] = None,
     opened_from: Annotated[Time, Query(description="Opened at or after (business time)")] = None,
     opened_to: Annotated[Time, Query(description="Opened before (business time)")] = None,
     as_of: Annotated[Time, Query(description="As it stood then (business time)")] = None,

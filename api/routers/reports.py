@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from api import problems
 from api.auth import Reader
 from api.commanding import read
-from commands.base import StorableText
+from commands.base import MAX_INT, StorableText
 from projections.purchases import periods, products, sales
 from projections.purchases.periods import Period
 from projections.purchases.products import Ranking
@@ -117,7 +117,7 @@ def bought_together_report(
     scoped: Scoped,
     sku: Annotated[StorableText, Query(min_length=1, max_length=200)],
     limit: Limit = 20,
-    min_orders: Annotated[int, Query(ge=1)] = 1,
+    min_orders: Annotated[int, Query(ge=1, le=MAX_INT)] = 1,
 ) -> BoughtTogetherReport:
     """The products most often bought in the same orders as `sku`, with support,
     confidence and lift (for cross-selling)."""

@@ -165,7 +165,7 @@ def list_ticket_slas(
     state: State | None = None,
     priority: Priority | None = None,
     as_of: AwareDatetime | None = None,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
     """Tickets with their SLA targets, due times (UTC), business time used and state, as of
