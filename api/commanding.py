@@ -97,14 +97,15 @@ def command_route(
 ) -> Callable[[Endpoint], Endpoint]:
     """Registers a command route whose body is `model` (parsed by `run`): its success status,
     answer model, body, headers and errors documented (a command that `creates` its
-    aggregate never answers 404)."""
+    aggregate answers 404 only for another aggregate it requires)."""
+    not_found = not creates or model.required is not Command.required
     return router.api_route(
         path,
         methods=[method],
         status_code=status,
         response_model=CommandAccepted,
         openapi_extra=openapi(model),
-        responses=problems.documented(409, 412, *(() if creates else (404,))),
+        responses=problems.documented(409, 412, *((404,) if not_found else ())),
     )
 
 
