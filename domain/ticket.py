@@ -100,6 +100,14 @@ class TicketAlreadyRated(CrmError):
     rule = "ticket-already-rated"
 
 
+class TicketFull(CrmError):
+    """A ticket holds at most MAX_REPLIES replies: a longer exchange is another ticket."""
+
+    rule = "ticket-full"
+
+
+MAX_REPLIES = 1_000
+"""The most replies of one ticket: its read-model row holds them all (20 MB at most)."""
 RATABLE = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
 REOPENED_BY_CUSTOMER = frozenset({TicketStatus.PENDING, TicketStatus.SOLVED})
 
@@ -167,8 +175,11 @@ class Ticket(CustomerOwned):
         self.sla_breaches: frozenset[SlaTarget] = frozenset()
 
     def reply(self, reply_id: UUID, author: Author, body: str, meta: Meta) -> None:
-        """Adds a reply; a customer's reply opens a pending or solved ticket again."""
+        """Adds a reply; a customer's reply opens a pending or solved ticket again. Refused
+        once the ticket has MAX_REPLIES."""
         self._refuse_if_closed()
+        if len(self.replies) >= MAX_REPLIES:
+            raise TicketFull(f"a ticket holds at most {MAX_REPLIES} replies; open another")
         self._reply(reply_id, author, {"body": body}, meta)
         if author == Author.CUSTOMER and self.status in REOPENED_BY_CUSTOMER:
             self._change_status(TicketStatus.OPEN, meta)

@@ -12,11 +12,13 @@ from commands.catalog import HANDLERS
 from commands.tickets import ChangeTicketStatus, OpenComplaint, RateSatisfaction
 from domain.customer import Customer
 from domain.ticket import (
+    MAX_REPLIES,
     Author,
     Priority,
     Ticket,
     TicketAlreadyRated,
     TicketClosed,
+    TicketFull,
     TicketKind,
     TicketNotSolved,
     TicketStatus,
@@ -143,6 +145,19 @@ def test_a_reply_to_a_closed_ticket_is_refused_and_records_nothing(author: Autho
         ticket.reply(uuid4(), author, "Hello?", at(2))
     assert refused.value.rule == "ticket-closed"
     assert (ticket.version, ticket.collect_events(), ticket.replies) == (2, [], [])
+
+
+def test_a_ticket_takes_a_thousand_replies_and_no_more() -> None:
+    # Given a ticket with MAX_REPLIES replies (its read-model row holds them all)
+    ticket = opened()
+    for n in range(MAX_REPLIES):
+        ticket.reply(uuid4(), Author.AGENT, f"Reply {n}", at(n))
+    ticket.collect_events()
+    # When one more is sent; Then it is refused, naming the rule, and nothing is recorded
+    with pytest.raises(TicketFull) as refused:
+        ticket.reply(uuid4(), Author.CUSTOMER, "And another thing", at(MAX_REPLIES))
+    assert refused.value.rule == "ticket-full"
+    assert (len(ticket.replies), ticket.collect_events()) == (MAX_REPLIES, [])
 
 
 @pytest.mark.parametrize("status", [TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.SOLVED])
