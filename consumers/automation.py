@@ -97,7 +97,7 @@ def _follow_events(
         except Stopped:
             log.info("automation stopped; it resumes from what it recorded")
         except UNREACHABLE as error:
-            log.warning("automation starts again from its records", error=repr(error))
+            log.warning("automation starts again from its records", error=error)
             threading.Event().wait(RETRY_SECONDS)
             container.pool.check()
 
@@ -114,7 +114,7 @@ def _record_breaches(
         try:
             recorder.step()
         except UNREACHABLE as error:
-            log.warning("sla breach recorder: database unreachable", error=repr(error))
+            log.warning("sla breach recorder: database unreachable", error=error)
         except Exception:
             log.exception("sla breach recorder failed; it looks again later")
             pause = EVERY_SECONDS

@@ -98,7 +98,7 @@ class ProjectorRunner:
                 log.warning(
                     "projector waiting for PostgreSQL or Kafka",
                     projection=self._projection.name,
-                    error=repr(error),
+                    error=error,
                 )
                 threading.Event().wait(RETRY_SECONDS)
 
@@ -148,7 +148,7 @@ def run_projectors(
         try:
             ProjectorRunner(settings, pool, projection).run(lambda: not stopping.is_set())
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            log.error("projector stopped", projection=projection.name, error=repr(error))
+            log.error("projector stopped", projection=projection.name, error=error)
             failures.append(error)
             stopping.set()
 

@@ -164,7 +164,7 @@ def _publish(
         try:
             _publish_until_failure(settings, store, pool, url, still_leading)
         except (*BROKER_TROUBLE, *UNREACHABLE) as error:
-            log.warning("relay starts again from its recorded position", error=repr(error))
+            log.warning("relay starts again from its recorded position", error=error)
             threading.Event().wait(RETRY_SECONDS)
             pool.check()
 

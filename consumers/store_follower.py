@@ -71,7 +71,7 @@ class StoreFollower:
             try:
                 self._listen_and_follow(keep_going)
             except UNREACHABLE as error:
-                log.warning("event store unreachable, retrying", error=str(error))
+                log.warning("event store unreachable, retrying", error=error)
                 threading.Event().wait(1.0)
                 self._pool.check()  # drop the connections a database restart broke
 
@@ -86,7 +86,12 @@ class StoreFollower:
                 except Exception as error:  # noqa: BLE001 - the projection stops and says why
                     reason = f"position {events[0].position}..{events[-1].position}: {error!r}"
                     projection.record_failure(conn, each.name, reason)
-                    log.error("projection stopped", projection=each.name, reason=reason)
+                    log.error(  # the reason stays out: the error's message may hold values
+                        "projection stopped",
+                        projection=each.name,
+                        positions=f"{events[0].position}..{events[-1].position}",
+                        error=error,
+                    )
                     break
         PROJECTED.labels(each.name).inc(applied)
         return applied

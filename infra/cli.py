@@ -25,7 +25,7 @@ from infra import single_blas_thread  # noqa: F401 - before numpy is imported
 from infra.api_keys import Role, create_first_admin_key, create_key
 from infra.bootstrap import assemble, bootstrap, prepare_database
 from infra.import_cli import imports
-from infra.logging import configure_logging
+from infra.logging import configure_logging, error_summary
 from infra.postgres import database_url, open_pool
 from infra.runtime import exit_normally_on_sigterm, stop_on_signals
 from infra.settings import Settings
@@ -144,7 +144,7 @@ def automate() -> None:
     try:
         run_automation(assemble(settings, url), settings, lambda: not stopping.is_set())
     except Exception as error:  # noqa: BLE001 - shown, then a failing exit status
-        console.print(f"[red]automation stopped:[/red] {error!r}", soft_wrap=True)
+        console.print(f"[red]automation stopped:[/red] {error_summary(error)}", soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -166,7 +166,7 @@ def project(
     try:
         run_projectors(settings, pool, chosen, stopping)
     except Exception as error:  # noqa: BLE001 - shown, then a failing exit status
-        console.print(f"[red]projector stopped:[/red] {error!r}", soft_wrap=True)
+        console.print(f"[red]projector stopped:[/red] {error_summary(error)}", soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
         pool.close()

@@ -44,7 +44,7 @@ def lead(
                 log.info("active; the others stand by", role=role)
                 work(_Lease(session, keep_going))
         except UNREACHABLE as error:
-            log.warning("lock session lost; standing by again", role=role, error=repr(error))
+            log.warning("lock session lost; standing by again", role=role, error=error)
             threading.Event().wait(STANDBY_SECONDS)
 
 
@@ -80,6 +80,6 @@ def _answers(session: Connection[Any]) -> bool:
     try:
         session.execute("SELECT 1")
     except psycopg.Error as error:
-        log.warning("the lock's session is gone: the lock is lost", error=repr(error))
+        log.warning("the lock's session is gone: the lock is lost", error=error)
         return False
     return True
