@@ -5,6 +5,7 @@ from typing import cast
 from uuid import UUID
 
 from commands.campaigns import (
+    AddCampaignRecipients,
     CompleteCampaign,
     CreateCampaign,
     RecordEmailBounce,
@@ -39,6 +40,14 @@ def create_campaign(
         audience=audience,
         meta=meta,
     )
+    return campaign, {}
+
+
+@handles(AddCampaignRecipients, Campaign)
+def add_campaign_recipients(
+    command: AddCampaignRecipients, campaign: Campaign, _: UUID, meta: Meta
+) -> tuple[Campaign, Answer]:
+    campaign.add_recipients(tuple(command.customer_ids), meta)
     return campaign, {}
 
 

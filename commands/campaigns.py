@@ -61,6 +61,13 @@ class CreateCampaign(Command):
         return {self.segment_id: Segment} if self.segment_id else {}
 
 
+class AddCampaignRecipients(Command):
+    """Adds customers to a draft campaign's list, up to MAX_LISTED_CUSTOMERS per request, so
+    that a list of any size is sent in parts (a segment is resolved by the sender instead)."""
+
+    customer_ids: list[Id] = Field(min_length=1, max_length=MAX_LISTED_CUSTOMERS)
+
+
 class RequestCampaignSend(Command):
     """Asks the sender to send a draft campaign (once)."""
 

@@ -11,6 +11,9 @@ from domain.errors import CrmError, InvalidValue
 from domain.segment import Criteria
 from domain.values import Meta, Value
 
+MAX_RECIPIENTS = 1_000_000
+"""The most customers a campaign's list may hold (added in parts)."""
+
 
 class CampaignStatus(StrEnum):
     """Draft until a send is requested; sending while the sender works; sent once it is done."""
@@ -89,6 +92,26 @@ class Campaign(Aggregate):
         self.status = CampaignStatus.DRAFT
         self.sent: int | None = None
         self.suppressed: int | None = None
+
+    def add_recipients(self, customer_ids: tuple[UUID, ...], meta: Meta) -> None:
+        """Adds listed customers to a draft's audience (an audience of any size is drafted
+        in parts); ids it lists already are left out, and nothing new records nothing."""
+        if self.status != CampaignStatus.DRAFT:
+            raise CampaignAlreadySent(f"campaign {self.id} is {self.status} already")
+        listed = self.audience.customer_ids
+        if listed is None:
+            raise InvalidValue("customer_ids", "the campaign's audience is a segment, not a list")
+        known = set(listed)
+        new = tuple(i for i in dict.fromkeys(customer_ids) if i not in known)
+        if len(listed) + len(new) > MAX_RECIPIENTS:
+            raise InvalidValue("customer_ids", f"a list holds at most {MAX_RECIPIENTS} customers")
+        if new:
+            self._add_recipients(new, meta)
+
+    @event("RecipientsAdded")
+    def _add_recipients(self, customer_ids: tuple[UUID, ...], meta: Meta) -> None:
+        listed = self.audience.customer_ids or ()
+        self.audience = self.audience.model_copy(update={"customer_ids": listed + customer_ids})
 
     def request_send(self, meta: Meta) -> None:
         """Asks the sender to send it; a campaign is sent once."""

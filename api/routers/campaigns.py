@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from api import problems
 from api.auth import Reader
 from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
-from commands.campaigns import CreateCampaign, RequestCampaignSend
+from commands.campaigns import AddCampaignRecipients, CreateCampaign, RequestCampaignSend
 from projections.campaign_recipients import queries as recipients
 from projections.campaigns import queries as campaigns
 
@@ -28,6 +28,12 @@ command = partial(command_route, router)
 async def create_campaign(request: Request) -> JSONResponse:
     """Draft a campaign: name, subject and body_html (Jinja2), and one audience."""
     return await run(request, CreateCampaign, new_aggregate, router.prefix)
+
+
+@command("POST", "/{campaign_id}/recipients", 200, AddCampaignRecipients)
+async def add_campaign_recipients(request: Request, campaign_id: str) -> JSONResponse:
+    """Add customers to a draft campaign's list (up to 10,000 a request; any number in all)."""
+    return await run(request, AddCampaignRecipients, existing(campaign_id, "campaign"))
 
 
 @command("POST", "/{campaign_id}/send", 202, RequestCampaignSend)

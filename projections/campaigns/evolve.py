@@ -38,6 +38,12 @@ def _drafted(_: Row, event: Envelope) -> Row:
     }
 
 
+def _recipients_added(row: Row, event: Envelope) -> Row:
+    audience = row["audience"]
+    listed = [*audience["customer_ids"], *event.data["customer_ids"]]
+    return row | {"audience": audience | {"customer_ids": listed}}
+
+
 def _send_requested(row: Row, _: Envelope) -> Row:
     return row | {"status": "sending"}
 
@@ -49,6 +55,7 @@ def _completed(row: Row, event: Envelope) -> Row:
 
 _APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
     DRAFTED: _drafted,
+    "Campaign.RecipientsAdded": _recipients_added,
     "Campaign.SendRequested": _send_requested,
     "Campaign.Completed": _completed,
 }

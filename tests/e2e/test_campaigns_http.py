@@ -100,6 +100,28 @@ def test_invalid_campaigns_are_422_naming_the_field(api) -> None:
     assert api.get(f"/v1/campaigns/{uuid4()}").status_code == 404
 
 
+def test_a_list_of_any_size_is_drafted_in_parts(api) -> None:
+    # Given a campaign drafted for the first 10,000 customers of a list of 25,000
+    listed = [str(uuid4()) for _ in range(25_000)]
+    campaign_id = create_campaign(api, customer_ids=listed[:10_000])
+    recipients = f"/v1/campaigns/{campaign_id}/recipients"
+    # When the rest is added in parts of at most 10,000 (one id of the first part again)
+    for part in (listed[10_000:20_000], [listed[0], *listed[20_000:]]):
+        added = api.post(recipients, json={"customer_ids": part})
+        assert added.status_code == 200, added.text
+    # Then the campaign lists every customer once, in order
+    shown = read_at_least(api, f"/v1/campaigns/{campaign_id}", version=3)
+    assert shown.json()["audience"]["customer_ids"] == listed
+    # And a part over 10,000, or a part once the send is requested, is refused
+    too_many = api.post(recipients, json={"customer_ids": [str(uuid4()) for _ in range(10_001)]})
+    assert too_many.status_code == 422
+    assert [e["field"] for e in too_many.json()["errors"]] == ["customer_ids"]
+    assert api.post(f"/v1/campaigns/{campaign_id}/send").status_code == 202
+    late = api.post(recipients, json={"customer_ids": [str(uuid4())]})
+    assert late.status_code == 409
+    assert late.json()["type"] == "/problems/campaign-already-sent"
+
+
 def test_opens_and_clicks_are_tracked_and_counted_by_recipient(api, sender) -> None:
     # Given a campaign being sent, and two customers the sender recorded it sent to
     ada, bob = (

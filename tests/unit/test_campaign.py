@@ -4,6 +4,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 from domain.campaign import (
     Audience,
@@ -16,8 +17,10 @@ from domain.customer import Customer
 from domain.email_delivery import EmailNotSent, Outcome, UnknownLink, machine_open
 from domain.errors import InvalidValue
 from domain.segment import Criteria
+from infra.event_store import OrjsonTranscoder, PydanticMapper
 from tests.unit.builders import META, customer
 
+MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
 SENT_AT = META.occurred_at
 LATER = META.model_copy(update={"occurred_at": SENT_AT + timedelta(minutes=5)})
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
@@ -181,3 +184,29 @@ def test_a_second_bounce_records_nothing() -> None:
     ada.record_email_bounce(campaign_id, "550", LATER)
     ada.record_email_bounce(campaign_id, "550", LATER)
     assert [type(e).__name__ for e in ada.collect_events()] == ["EmailBounced"]
+
+
+def test_a_list_is_drafted_in_parts_each_customer_once() -> None:
+    first, second, third = uuid4(), uuid4(), uuid4()
+    spring = campaign(customer_ids=(first,))
+    spring.add_recipients((second, first, second), META)
+    spring.add_recipients((first,), META)  # nothing new: nothing recorded
+    assert spring.audience.customer_ids == (first, second)
+    recorded = spring.collect_events()
+    assert [type(e).__name__ for e in recorded] == ["Drafted", "RecipientsAdded"]
+    spring.add_recipients((third,), META)
+    recorded += spring.collect_events()
+    assert spring.audience.customer_ids == (first, second, third)
+    stored = [MAPPER.to_stored_event(e) for e in recorded]
+    replayed = project_aggregate(None, [MAPPER.to_domain_event(s) for s in stored])
+    assert replayed.audience == spring.audience
+
+
+def test_recipients_join_only_a_draft_of_listed_customers() -> None:
+    with pytest.raises(InvalidValue) as refused:
+        campaign().add_recipients((uuid4(),), META)
+    assert refused.value.field == "customer_ids"
+    sending = campaign(customer_ids=(uuid4(),))
+    sending.request_send(META)
+    with pytest.raises(CampaignAlreadySent):
+        sending.add_recipients((uuid4(),), META)

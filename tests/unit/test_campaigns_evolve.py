@@ -78,3 +78,11 @@ def test_other_events_have_no_row_and_orphans_are_refused() -> None:
     assert key(DRAFTED) == CAMPAIGN
     with pytest.raises(LookupError):
         evolve(None, event("SendRequested", 2))
+
+
+def test_recipients_added_in_parts_extend_the_listed_audience() -> None:
+    listed = AUDIENCE | {"segment": None, "customer_ids": ["a"]}
+    drafted = event("Drafted", 1, name="S", subject="Hi", body_html="<p>Hi</p>", audience=listed)
+    row = fold(drafted, event("RecipientsAdded", 2, customer_ids=["b", "c"]))
+    assert row["audience"]["customer_ids"] == ["a", "b", "c"]
+    assert row["version"] == 2
