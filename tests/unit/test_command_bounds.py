@@ -46,11 +46,14 @@ def unbounded(schema: dict[str, Any], defs: dict[str, Any], path: str = "") -> l
         found += unbounded(schema.get("items", {}), defs, f"{path}.[]")
     if kind == "object":
         extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
+        values = [extra] if isinstance(extra, dict) else []
+        values += list(schema.get("patternProperties", {}).values())
+        if values:
             if "maxProperties" not in schema:
                 found.append(f"{path}: map without maxProperties")
             found += unbounded(schema.get("propertyNames", {}), defs, f"{path}.<key>")
-            found += unbounded(extra, defs, f"{path}.<value>")
+            for value in values:
+                found += unbounded(value, defs, f"{path}.<value>")
         for name, field in schema.get("properties", {}).items():
             found += unbounded(field, defs, f"{path}.{name}" if path else name)
     return found
@@ -69,6 +72,7 @@ def test_the_walk_finds_an_unbounded_field() -> None:
             "tags": {"type": "array", "items": {"type": "string"}},
             "rating": {"type": "integer", "minimum": 1},
             "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            "keyed": {"type": "object", "patternProperties": {"^k$": {"type": "number"}}},
         },
     }
     assert unbounded(schema, {}) == [
@@ -77,6 +81,8 @@ def test_the_walk_finds_an_unbounded_field() -> None:
         "rating: integer without minimum and maximum",
         "fields: map without maxProperties",
         "fields.<value>: text without maxLength",
+        "keyed: map without maxProperties",
+        "keyed.<value>: number without minimum and maximum",
     ]
 
 
