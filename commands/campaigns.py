@@ -13,13 +13,13 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from commands.base import MAX_INT, Command, Id, Line, LongText, Text
+from commands.base import MAX_INT, Command, Id, LongText, Text
 from commands.segments import CriteriaFields
 from domain.aggregate import Aggregate
 from domain.campaign import Campaign
 from domain.segment import Segment
 
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2000), Line]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 UserAgent = Annotated[str, StringConstraints(max_length=500)]
 MAX_LISTED_CUSTOMERS = 10_000
 MAX_LINKS = 1000
