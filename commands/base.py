@@ -2,6 +2,8 @@
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -14,11 +16,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainValidator,
     StringConstraints,
     WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from domain.aggregate import Aggregate
 
@@ -35,10 +41,16 @@ MAX_CUSTOM_TEXT = 2_000
 MAX_ENTRIES = 100
 """The most keys of a map (custom fields, consent, lead attributes) or items of a tag list."""
 
-_BIDI = "\u202a-\u202e\u2066-\u2069"
+_BIDI = r"\u202a-\u202e\u2066-\u2069"
 """Bidirectional embeddings, overrides and isolates: they reorder how text is shown."""
-_NOT_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
-_NOT_IN_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+NOT_IN_A_LINE = rf"\u0000-\u001f\u007f-\u009f\u2028\u2029{_BIDI}"
+"""What one line of text may not hold (a character class's ranges, JSON Schema's syntax)."""
+NOT_IN_TEXT = rf"\u0000-\u0008\u000b-\u001f\u007f-\u009f{_BIDI}"
+"""What free text may not hold."""
+ONE_LINE_PATTERN = f"^[^{NOT_IN_A_LINE}]*$"
+FREE_TEXT_PATTERN = f"^[^{NOT_IN_TEXT}]*$"
+_NOT_IN_A_LINE = re.compile(f"[{NOT_IN_A_LINE}]")
+_NOT_IN_TEXT = re.compile(f"[{NOT_IN_TEXT}]")
 
 
 def _refuse(found: re.Match[str] | None, what: str) -> None:
@@ -73,9 +85,27 @@ def multi_line(value: str) -> str:
     return value
 
 
-Line = AfterValidator(single_line)
+@dataclass(frozen=True)
+class _PlainText:
+    """Refuses text by `check`, and says so in the JSON schema by `pattern`."""
+
+    check: Callable[[str], str]
+    pattern: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(schema) | {"pattern": self.pattern}
+
+
+Line = _PlainText(single_line, ONE_LINE_PATTERN)
 """Refuses text that is not one line (see `single_line`)."""
-Lines = AfterValidator(multi_line)
+Lines = _PlainText(multi_line, FREE_TEXT_PATTERN)
 """Refuses text with control characters other than newline and tab (see `multi_line`)."""
 
 
@@ -176,7 +206,7 @@ def custom_value(value: Any) -> Any:
 
 CUSTOM_VALUE_SCHEMA = {
     "anyOf": [
-        {"type": "string", "maxLength": MAX_CUSTOM_TEXT},
+        {"type": "string", "maxLength": MAX_CUSTOM_TEXT, "pattern": FREE_TEXT_PATTERN},
         {"type": "number", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
         {"type": "boolean"},
         {"type": "null"},

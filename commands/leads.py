@@ -26,6 +26,7 @@ from pydantic_extra_types.currency_code import ISO4217
 
 from commands.base import (
     MAX_SAFE_INTEGER,
+    ONE_LINE_PATTERN,
     Command,
     Id,
     Line,
@@ -78,7 +79,7 @@ RuleValue = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "maxLength": MAX_RULE_TEXT},
+                {"type": "string", "maxLength": MAX_RULE_TEXT, "pattern": ONE_LINE_PATTERN},
                 {"type": "number", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
                 {"type": "boolean"},
             ]

@@ -2,13 +2,20 @@
 override characters, naming the field (no I/O)."""
 
 import json
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from commands.base import storable
+from commands.base import (
+    FREE_TEXT_PATTERN,
+    ONE_LINE_PATTERN,
+    multi_line,
+    single_line,
+    storable,
+)
 from commands.customers import LogInteraction, RecordPurchase, RegisterCustomer
 from commands.deals import OpenDeal
 from commands.tickets import ReplyToTicket
@@ -115,3 +122,18 @@ def test_free_text_keeps_newlines_and_tabs_but_not_carriage_returns() -> None:
     assert logged.notes == notes
     with pytest.raises(ValidationError):
         LogInteraction(channel="call", direction="inbound", notes=notes.replace("\n", "\r\n"))
+
+
+@given(st.text(st.characters(exclude_categories=("Cs",)), max_size=20))
+def test_the_json_schema_pattern_says_what_the_check_refuses(text) -> None:
+    # Given any text; When checked as one line, and as free text; Then each check accepts it
+    # exactly when its pattern in the JSON schema (the OpenAPI document) matches it
+    for check, pattern in ((single_line, ONE_LINE_PATTERN), (multi_line, FREE_TEXT_PATTERN)):
+        matches = re.fullmatch(pattern.removesuffix("$") + r"\Z", text) is not None
+        try:
+            accepted = check(text) == text
+        except ValueError:
+            accepted = False
+        assert accepted == matches
+    schema = RegisterCustomer.model_json_schema()
+    assert schema["properties"]["name"]["pattern"] == ONE_LINE_PATTERN
