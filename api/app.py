@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from api import commanding, problems
 from api.auth import SECURITY_SCHEME, KeyCache
+from api.http_limits import BodyLimit
 from api.middleware import CorrelationId
 from api.routers import (
     campaigns,
@@ -69,7 +70,8 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     app.state.settings = settings
     app.state.commands = commands
     app.state.keys = KeyCache()
-    app.add_middleware(CorrelationId)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CorrelationId)  # outermost: refusals carry the id too
     problems.install(app)
     app.include_router(customers.router)
     app.include_router(tickets.router)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import psycopg
 import typer
 import uvicorn
+from prometheus_client import values as prometheus_values
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -60,6 +61,9 @@ def serve() -> None:
     configure_logging(settings.log_level)
     metrics_dir = tempfile.mkdtemp(prefix="crm-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # children count into shared files
+    # and so does this process (the API's, with one worker) for metrics made from now on:
+    # prometheus_client chose in-process values when it was imported, before the directory
+    prometheus_values.ValueClass = prometheus_values.get_value_class()
     url = database_url(settings)  # starts the embedded PostgreSQL if none is configured
     os.environ["CRM_DATABASE_URL"] = url  # the API worker processes inherit it
     prepare_database(settings.model_copy(update={"database_url": url}))
@@ -82,6 +86,8 @@ def serve() -> None:
             port=settings.port,
             log_config=None,
             access_log=False,
+            http="api.http_protocol:BoundedHttpTools",  # header, time and connection bounds
+            timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
         )
     finally:
         if follower:

@@ -26,6 +26,29 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    max_body_bytes: int = Field(default=1_048_576, ge=1, description="largest request body (413)")
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, description="largest request line and headers together (431)"
+    )
+    max_headers: int = Field(default=100, ge=1, description="most request header fields (431)")
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, description="longest a request's line and headers may take (408)"
+    )
+    body_timeout_seconds: float = Field(
+        default=30, gt=0, description="longest a request's body may take after its headers (408)"
+    )
+    keep_alive_seconds: float = Field(
+        default=5, gt=0, description="an idle keep-alive connection is closed after this"
+    )
+    max_concurrency: int = Field(
+        default=256, ge=1, description="requests in progress per API process (503 beyond)"
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="open connections per API process; one more closes the one waiting longest"
+        " for a request, or is refused (503) if all have one in progress",
+    )
     smtp_url: str | None = None
     public_url: str | None = None
     secret_key: SecretStr | None = Field(
