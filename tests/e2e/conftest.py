@@ -63,12 +63,13 @@ class Service:
         return self.process.wait(timeout=30)
 
 
-def start_service(env: dict[str, str]) -> Service:
-    """Starts `crm serve` and waits until it answers /healthz."""
+def start_service(env: dict[str, str], output: list[str] | None = None) -> Service:
+    """Starts `crm serve` and waits until it answers /healthz; its output (its child
+    processes' too) is kept in `output` if given."""
     process = subprocess.Popen(
         [CRM, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    first_key, lines = None, []
+    first_key, lines = None, [] if output is None else output
     assert process.stdout is not None
     for line in process.stdout:
         lines.append(line)
@@ -79,7 +80,7 @@ def start_service(env: dict[str, str]) -> Service:
     else:
         raise RuntimeError("crm serve did not start:\n" + "".join(lines))
     service = Service(process, f"http://127.0.0.1:{env['CRM_PORT']}", env, first_key)
-    _drain(process)
+    _drain(process, lines if output is not None else None)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -91,14 +92,16 @@ def start_service(env: dict[str, str]) -> Service:
     raise RuntimeError("crm serve did not answer /healthz")
 
 
-def _drain(process: subprocess.Popen[str]) -> None:
-    """Keeps reading the server's output so that it never blocks on a full pipe."""
+def _drain(process: subprocess.Popen[str], into: list[str] | None) -> None:
+    """Keeps reading the server's output (into `into`, if given) so that it never blocks
+    on a full pipe."""
     import threading
 
     def read() -> None:
         assert process.stdout is not None
-        for _ in process.stdout:
-            pass
+        for line in process.stdout:
+            if into is not None:
+                into.append(line)
 
     threading.Thread(target=read, daemon=True).start()
 
