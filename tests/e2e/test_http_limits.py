@@ -384,3 +384,24 @@ def test_a_new_connection_is_refused_503_when_every_connection_has_a_request_in_
         assert_canary_answered(service, key)
     finally:
         service.stop()
+
+
+def test_sigterm_stops_the_service_within_10_seconds_while_clients_hold_connections(
+    bounded, key
+) -> None:
+    """Last in this module: with half-sent requests and half-sent bodies still open, a
+    service manager's SIGTERM stops `crm serve` in time."""
+    holding = [connect(bounded) for _ in range(20)]
+    try:
+        for sock in holding[:10]:
+            sock.sendall(b"POST /v1/customers HTTP/1.1\r\n")
+        for sock in holding[10:]:
+            sock.sendall(command(bounded, key, "Held", extra=b" " * 100)[:-20])
+        assert_canary_answered(bounded, key)
+        started = time.monotonic()
+        bounded.process.terminate()
+        bounded.process.wait(timeout=10)
+        assert time.monotonic() - started < 10
+    finally:
+        for sock in holding:
+            sock.close()
