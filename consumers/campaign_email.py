@@ -4,10 +4,15 @@ rewritten to tracked URLs, the open pixel, a plain-text part, and the message th
 HTML is read with the standard library's `html.parser`, never with regular expressions. The
 tracked links are the `<a href>` targets that are http(s) URLs (not `mailto:`, `tel:` or
 `#anchors`), in document order: the i-th is recorded as EmailSent's `links[i]` and rewritten
-to the click URL of index i. Everything else in the HTML is kept byte for byte.
+to the click URL of index i.
+
+A link target (`href`, `src` and the other URL_ATTRIBUTES of any tag) that could do more
+than open a page or a mail or phone app (`javascript:`, `data:`, `vbscript:`... however its
+characters are written) is removed: a customer's field rendered into an `href` cannot become
+a script. Everything else in the HTML is kept byte for byte.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from html import escape
@@ -24,6 +29,16 @@ from infra.settings import Settings
 MAX_URL = 2000
 """Longest link that is tracked (as RecordEmailSend takes it); longer ones are left alone."""
 MAX_TRACKED = RecordEmailSend.model_fields["links"].metadata[0].max_length
+URL_ATTRIBUTES = frozenset(
+    {"href", "src", "xlink:href", "action", "formaction", "background", "poster", "data"}
+    | {"lowsrc", "dynsrc", "longdesc", "cite", "codebase", "ping"}
+)
+"""Attributes whose value a mail client may follow or load as a URL."""
+SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+IGNORED_IN_URLS = str.maketrans("", "", "\t\n\r")
+"""What a browser removes anywhere in a URL before reading it."""
+STRIPPED_AROUND_URLS = "".join(map(chr, range(0x21)))
+"""What a browser strips around a URL: C0 controls and the space."""
 BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr"}
 HIDDEN = {"script", "style", "head", "title"}
 
@@ -34,16 +49,46 @@ def trackable(href: str | None) -> bool:
     return target.lower().startswith(("http://", "https://")) and len(target) <= MAX_URL
 
 
-class _Anchors(HTMLParser):
-    """Finds the tracked `<a>` start tags: where each is, its text, its attributes; and where
-    the last `</body>` is."""
+def safe_url(value: str) -> bool:
+    """Whether a link target can only open a page or a mail or phone app: an http(s),
+    mailto or tel URL, or one without a scheme (a relative path, an `#anchor`). It is read
+    as a browser reads it: character references decoded (`&#x09;`, as html.parser gives
+    attribute values), tabs and newlines removed, controls and spaces around it stripped;
+    a colon before any `/`, `?` or `#` starts a scheme."""
+    target = value.translate(IGNORED_IN_URLS).strip(STRIPPED_AROUND_URLS)
+    scheme, colon, _ = target.partition(":")
+    if not colon or any(mark in scheme for mark in "/?#"):
+        return True
+    return scheme.isascii() and scheme.lower() in SAFE_SCHEMES
+
+
+def _unsafe(name: str, value: str | None) -> bool:
+    return name in URL_ATTRIBUTES and value is not None and not safe_url(value)
+
+
+@dataclass(frozen=True)
+class _Tag:
+    """A start tag to write again: where it is, its name and attributes, and whether it is
+    a tracked link."""
+
+    start: int
+    end: int
+    name: str
+    attrs: list[tuple[str, str | None]]
+    tracked: bool
+
+
+class _Tags(HTMLParser):
+    """Finds the start tags to write again: the tracked `<a>` links and the tags with an
+    unsafe link target; and where the last `</body>` is."""
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
         self._line_starts = [0]
         for line in html.splitlines(keepends=True):
             self._line_starts.append(self._line_starts[-1] + len(line))
-        self.tags: list[tuple[int, int, list[tuple[str, str | None]]]] = []
+        self.tags: list[_Tag] = []
+        self.tracked = 0
         self.body_end: int | None = None
         self.feed(html)
         self.close()
@@ -54,9 +99,12 @@ class _Anchors(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         href = dict(attrs).get("href")
-        if tag == "a" and trackable(href) and len(self.tags) < MAX_TRACKED:
+        tracked = tag == "a" and trackable(href) and self.tracked < MAX_TRACKED
+        if tracked or any(_unsafe(name, value) for name, value in attrs):
             start = self._offset()
-            self.tags.append((start, start + len(self.get_starttag_text() or ""), attrs))
+            end = start + len(self.get_starttag_text() or "")
+            self.tags.append(_Tag(start, end, tag, attrs, tracked))
+            self.tracked += tracked
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "body":
@@ -65,28 +113,31 @@ class _Anchors(HTMLParser):
 
 def links(html: str) -> list[str]:
     """The tracked links' targets, in order (entities decoded: `&amp;` is `&`)."""
-    return [(dict(attrs)["href"] or "").strip() for _, _, attrs in _Anchors(html).tags]
+    return [(dict(tag.attrs)["href"] or "").strip() for tag in _Tags(html).tags if tag.tracked]
 
 
 def tracked(html: str, click_url: Callable[[int], str], pixel_url: str) -> str:
-    """The HTML with the i-th tracked link pointing at `click_url(i)`, and the open pixel
-    before `</body>` (or at the end)."""
-    anchors = _Anchors(html)
-    pieces, done = [], 0
-    for index, (start, end, attrs) in enumerate(anchors.tags):
-        pieces += [html[done:start], _start_tag("a", attrs, href=click_url(index))]
-        done = end
+    """The HTML with the i-th tracked link pointing at `click_url(i)`, unsafe link targets
+    removed (see `safe_url`), and the open pixel before `</body>` (or at the end)."""
+    found = _Tags(html)
+    pieces, done, index = [], 0, 0
+    for tag in found.tags:
+        href = click_url(index) if tag.tracked else None
+        pieces += [html[done : tag.start], _start_tag(tag, href)]
+        done, index = tag.end, index + tag.tracked
     rest = html[done:]
     pixel = f'<img src="{escape(pixel_url)}" width="1" height="1" alt="">'
-    at = anchors.body_end - done if anchors.body_end is not None else len(rest)
+    at = found.body_end - done if found.body_end is not None else len(rest)
     return "".join([*pieces, rest[:at], pixel, rest[at:]])
 
 
-def _start_tag(tag: str, attrs: Sequence[tuple[str, str | None]], *, href: str) -> str:
-    parts = [tag]
-    for name, given in attrs:
-        value = href if name == "href" else given
-        parts.append(name if value is None else f'{name}="{escape(value)}"')
+def _start_tag(tag: _Tag, href: str | None) -> str:
+    """The tag written again: `href` as given (if any), without its unsafe attributes."""
+    parts = [tag.name]
+    for name, given in tag.attrs:
+        value = href if href is not None and name == "href" else given
+        if not _unsafe(name, value):
+            parts.append(name if value is None else f'{name}="{escape(value)}"')
     return f"<{' '.join(parts)}>"
 
 
