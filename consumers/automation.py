@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 import structlog
 
 from consumers.campaign_email import Tracking, tracking_for
-from consumers.campaign_sender import RETRY_SECONDS, CampaignSender, Stopped
+from consumers.campaign_sender import RETRY_SECONDS, CampaignSender, Stopped, render_limits
 from consumers.lead_engagement import LeadEngagement
 from consumers.notifications import follow
 from consumers.sla_breaches import EVERY_SECONDS, SlaBreachRecorder
+from domain.template_limits import Limits
 from infra import tracking
 from infra.leadership import StillLeading, lead
 from infra.mailer import Mailer, parse_smtp_url
@@ -65,7 +66,8 @@ def _automate(
     )
     recording.start()
     try:
-        _follow_events(container, mailer, tracking_, channel, still_leading)
+        limits = render_limits(settings)
+        _follow_events(container, mailer, tracking_, channel, still_leading, limits)
     finally:
         done.set()
         recording.join()
@@ -77,11 +79,12 @@ def _follow_events(
     tracking_: Tracking,
     channel: str,
     still_leading: StillLeading,
+    limits: Limits,
 ) -> None:
     """The process managers that follow the event store, started again after an outage."""
     while still_leading():
         try:
-            sender = CampaignSender(container, mailer, tracking_, still_leading)
+            sender = CampaignSender(container, mailer, tracking_, still_leading, limits=limits)
             engagement = LeadEngagement(container)
             log.info(
                 "automation following the event store",

@@ -13,8 +13,10 @@ Crash safety, at least once: after a kill the sender resumes at the first page n
 as done. Its customers get their first answers back (nothing is recorded twice), and the
 emails of that page that were handed over before the crash go out a second time, with the
 same Message-ID (so mail clients and servers can tell the copies). SMTP or PostgreSQL being
-away is waited out; no recipient is skipped. A customer whose template fails to render is
-recorded as suppressed (`render-failed`) and logged by customer id, without customer data.
+away is waited out; no recipient is skipped. A customer whose template fails to render, or
+would take more than the render `Limits` (time, characters, loop iterations: a template
+looping on one customer's data), is recorded as suppressed (`render-failed`) and logged by
+customer id, without customer data; the campaign goes on with the next customers.
 A 5xx refusal is recorded as a bounce.
 """
 
@@ -38,7 +40,9 @@ from consumers.campaign_email import Tracking
 from domain.campaign import Campaign, CampaignStatus
 from domain.email_delivery import SuppressionReason
 from domain.email_template import RenderError, customer_fields, render
+from domain.template_limits import DEFAULT_LIMITS, Limits
 from infra.mailer import Mailer, Rejected, SmtpUnavailable
+from infra.settings import Settings
 from projections.customer_360.queries import matching
 from projections.envelope import Envelope
 from projections.stored_events import head, with_topics
@@ -61,6 +65,15 @@ class Stopped(Exception):
     """Told to stop in the middle of a campaign: it resumes from its recorded page."""
 
 
+def render_limits(settings: Settings) -> Limits:
+    """What rendering one customer's email may take (CRM_TEMPLATE_RENDER_*)."""
+    return Limits(
+        seconds=settings.template_render_seconds,
+        output_chars=settings.template_render_chars,
+        loop_iterations=settings.template_render_iterations,
+    )
+
+
 class CampaignSender:
     """Sends each campaign whose send is requested, once, at least once per recipient."""
 
@@ -72,10 +85,11 @@ class CampaignSender:
         keep_going: Callable[[], bool],
         *,
         page_size: int = 500,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store, self._pool, self._bus = container.store, container.pool, container.bus
         self._mailer, self._tracking = mailer, tracking
-        self._keep_going, self._page_size = keep_going, page_size
+        self._keep_going, self._page_size, self._limits = keep_going, page_size, limits
         self.position = records.position(self._pool, NAME)
 
     def step(self) -> bool:
@@ -164,7 +178,7 @@ class CampaignSender:
         """The customer's subject and HTML body; UNRENDERED if the template fails for them."""
         fields = customer_fields(**{k: v for k, v in row.items() if k != "customer_id"})
         try:
-            return render(campaign.subject, campaign.body_html, fields)
+            return render(campaign.subject, campaign.body_html, fields, self._limits)
         except RenderError as error:
             log.warning(
                 "template did not render; suppressed",

@@ -68,6 +68,24 @@ class Settings(BaseSettings):
         description="tracking requests answered per client address and API process, in a"
         " moving window ('600/minute', '20/second;600/minute'); empty: no limit",
     )
+    template_render_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="longest one customer's campaign email may take to render (subject and"
+        " body); past it the email is suppressed as render-failed",
+    )
+    template_render_chars: int = Field(
+        default=1_000_000,
+        ge=1_000,
+        description="most characters one customer's campaign email may write (and any value"
+        " its template makes); past it the email is suppressed as render-failed",
+    )
+    template_render_iterations: int = Field(
+        default=100_000,
+        ge=1,
+        description="most loop iterations (and macro calls) rendering one customer's campaign"
+        " email may take; past it the email is suppressed as render-failed",
+    )
     log_level: str = "INFO"
     churn_refit_seconds: float = Field(
         default=60,
