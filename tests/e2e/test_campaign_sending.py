@@ -240,6 +240,61 @@ def test_a_customer_the_template_does_not_render_for_is_suppressed_as_render_fai
     assert fine
 
 
+def test_a_template_too_costly_for_one_customer_suppresses_only_that_customer(
+    api, sink: Sink
+) -> None:
+    # Given three subscribers, and a template looping n * n times on each one's n: 10**10
+    # iterations for Bob, a handful for Ada and Cy
+    tag, domain = f"loops-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
+    ada, bob, cy = (
+        register(
+            api,
+            name=name,
+            email=f"{name.lower()}@{domain}",
+            tags=[tag],
+            consent={"email_marketing": True},
+            custom_fields={"n": n},
+        )  # fmt: skip
+        for name, n in (("Ada", 2), ("Bob", 100_000), ("Cy", 3))
+    )
+    body = (
+        "<p>Hi {{ customer.name }}{% for i in range(customer.custom_fields.n) %}"
+        "{% for j in range(customer.custom_fields.n) %}{% endfor %}.{% endfor %}</p>"
+    )
+    campaign_id = create_campaign(api, tag, body)
+    # When its send is requested
+    assert api.post(f"/v1/campaigns/{campaign_id}/send").status_code == 202
+    # Then the campaign ends, sent to Ada and Cy, with Bob suppressed: render-failed
+    shown = sent_campaign(api, campaign_id, seconds=20)
+    assert (shown["sent"], shown["suppressed"]) == (2, 1)
+    wait_for(lambda: sink.count(domain) == 2)
+    assert "<p>Hi Ada..</p>" in html_of(sink.to(f"ada@{domain}")[0])
+    assert "<p>Hi Cy...</p>" in html_of(sink.to(f"cy@{domain}")[0])
+    assert sink.to(f"bob@{domain}") == []
+    (suppressed,) = [e for e in events_of(api, bob) if e["type"] == "Customer.EmailSuppressed"]
+    assert suppressed["data"]["reason"] == "render-failed"
+    assert ada and cy
+
+
+def test_a_link_to_a_customers_field_cannot_become_a_script(api, sink: Sink) -> None:
+    # Given a subscriber whose site field is a script URL, and a campaign linking to it
+    tag, domain = f"sites-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
+    register(
+        api, name="Eve", email=f"eve@{domain}", tags=[tag], consent={"email_marketing": True},
+        custom_fields={"site": " JaVaScRiPt:alert(document.domain)"},
+    )  # fmt: skip
+    body = '<p><a href="{{ customer.custom_fields.site }}">Your site</a></p>'
+    campaign_id = create_campaign(api, tag, body)
+    # When it is sent
+    assert api.post(f"/v1/campaigns/{campaign_id}/send").status_code == 202
+    assert sent_campaign(api, campaign_id)["sent"] == 1
+    # Then Eve's email has the link's text, going nowhere
+    wait_for(lambda: sink.count(domain) == 1)
+    html = html_of(sink.to(f"eve@{domain}")[0])
+    assert "<p><a>Your site</a></p>" in html
+    assert "script" not in html.lower()
+
+
 def test_kill_9_of_the_sender_mid_campaign_resends_at_most_a_few_and_records_once(
     api, stack, sink: Sink
 ) -> None:
