@@ -15,7 +15,11 @@ from commands.leads import CaptureLead, SetSalesReps, SetScoringRules
 from commands.segments import DefineSegment
 from commands.sla import RecordSlaBreach
 
-COMMANDS = sorted(HANDLERS, key=lambda model: model.__name__)
+COMMANDS = sorted(
+    (model for model in HANDLERS if model.__module__.startswith("commands.")),
+    key=lambda model: model.__name__,
+)
+"""The product's commands (not those other test modules register for their own use)."""
 FIXED_SIZE_FORMATS = {"date", "date-time"}
 """Parsed into a date or time, whose stored size does not depend on the text."""
 
