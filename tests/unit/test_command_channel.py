@@ -144,7 +144,7 @@ def test_a_command_is_validated_again_by_the_writer() -> None:
 
 
 def test_no_class_outside_the_refusals_can_be_named() -> None:
-    answer = b'{"seq": 1, "refusal": "os.system", "args": ["true"]}'
+    answer = b'{"kind": "refusal", "seq": 1, "refusal": "os.system", "args": ["true"]}'
     ((_, result),) = wire.answers(wire.payload([answer]))
     assert isinstance(result, wire.CommandFailed)
 
