@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from consumers.notifications import follow
 from infra.event_store import EventStore, open_event_store
-from infra.logging import configure_logging
+from infra.logging import configure_logging, error_summary
 from infra.metrics import PROJECTED
 from infra.postgres import UNREACHABLE, open_pool
 from projections import projection
@@ -84,13 +84,11 @@ class StoreFollower:
                 except UNREACHABLE:
                     raise
                 except Exception as error:  # noqa: BLE001 - the projection stops and says why
-                    reason = f"position {events[0].position}..{events[-1].position}: {error!r}"
+                    positions = f"{events[0].position}..{events[-1].position}"
+                    reason = f"position {positions}: {error_summary(error)}"  # no values
                     projection.record_failure(conn, each.name, reason)
-                    log.error(  # the reason stays out: the error's message may hold values
-                        "projection stopped",
-                        projection=each.name,
-                        positions=f"{events[0].position}..{events[-1].position}",
-                        error=error,
+                    log.error(
+                        "projection stopped", projection=each.name, positions=positions, error=error
                     )
                     break
         PROJECTED.labels(each.name).inc(applied)

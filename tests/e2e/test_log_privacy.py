@@ -5,13 +5,14 @@ import time
 import uuid
 from collections.abc import Callable
 
+import httpx
 import psycopg
 
 from tests.e2e.conftest import crm_env, free_port, start_service
 from tests.waiting import wait_for
 
 
-def test_a_logged_error_carries_no_value_from_the_request(
+def test_a_logged_or_shown_error_carries_no_value_from_the_request(
     new_database: Callable[[], str],
 ) -> None:
     """A read model refuses a row (a constraint added by hand): the error logged is the
@@ -38,5 +39,11 @@ def test_a_logged_error_carries_no_value_from_the_request(
         assert stopped["error"] == "CheckViolation (SQLSTATE 23514)"
         assert stopped["projection"] == "customer_360"
         assert [line for line in lines if marker in line] == []
+        # And the stopped projection's reason, shown to anyone by /readyz, names no value
+        ready = httpx.get(f"{service.url}/readyz")
+        assert ready.status_code == 503
+        reason = ready.json()["checks"]["projections"]["customer_360"]
+        assert reason.endswith(": CheckViolation (SQLSTATE 23514)"), reason
+        assert marker not in ready.text
     finally:
         service.stop()
