@@ -1,6 +1,5 @@
 """Typed custom fields: which values fit which definitions."""
 
-
 import pytest
 
 from domain.custom_fields import CustomFieldSchema, FieldDefinition, FieldType
