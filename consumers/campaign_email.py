@@ -8,8 +8,9 @@ to the click URL of index i.
 
 A link target (`href`, `src` and the other URL_ATTRIBUTES of any tag) that could do more
 than open a page or a mail or phone app (`javascript:`, `data:`, `vbscript:`... however its
-characters are written) is removed: a customer's field rendered into an `href` cannot become
-a script. Everything else in the HTML is kept byte for byte.
+characters are written) is removed, and so are event handlers (`onclick`...), `srcdoc` and a
+meta refresh: a customer's field rendered into an attribute cannot become a script.
+Everything else in the HTML is kept byte for byte.
 """
 
 from collections.abc import Callable
@@ -62,8 +63,15 @@ def safe_url(value: str) -> bool:
     return scheme.isascii() and scheme.lower() in SAFE_SCHEMES
 
 
-def _unsafe(name: str, value: str | None) -> bool:
-    return name in URL_ATTRIBUTES and value is not None and not safe_url(value)
+def _unsafe(tag: str, name: str, value: str | None) -> bool:
+    """Whether an attribute could run a script: an unsafe link target, an event handler
+    (`onclick`...), a document (`srcdoc`), or a `<meta http-equiv="refresh">` (which goes
+    wherever its content says)."""
+    if name in URL_ATTRIBUTES:
+        return value is not None and not safe_url(value)
+    if name.startswith("on") or name == "srcdoc":
+        return True
+    return tag == "meta" and name == "http-equiv" and (value or "").strip().lower() == "refresh"
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ class _Tags(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         href = dict(attrs).get("href")
         tracked = tag == "a" and trackable(href) and self.tracked < MAX_TRACKED
-        if tracked or any(_unsafe(name, value) for name, value in attrs):
+        if tracked or any(_unsafe(tag, name, value) for name, value in attrs):
             start = self._offset()
             end = start + len(self.get_starttag_text() or "")
             self.tags.append(_Tag(start, end, tag, attrs, tracked))
@@ -136,7 +144,7 @@ def _start_tag(tag: _Tag, href: str | None) -> str:
     parts = [tag.name]
     for name, given in tag.attrs:
         value = href if href is not None and name == "href" else given
-        if not _unsafe(name, value):
+        if not _unsafe(tag.name, name, value):
             parts.append(name if value is None else f'{name}="{escape(value)}"')
     return f"<{' '.join(parts)}>"
 

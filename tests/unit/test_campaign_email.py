@@ -155,3 +155,20 @@ def test_a_customers_field_rendered_into_a_link_cannot_become_a_script(site: str
     done = campaign_email.tracked(html, click, "https://crm.example.com/v1/t/o/open")
     assert script_targets(done) == []
     assert done.startswith("<a>Site</a><img")
+
+
+def test_event_handlers_documents_and_meta_refresh_are_removed_the_rest_kept() -> None:
+    # Given a template placing a customer's field in an event handler, a frame's document
+    # and a meta refresh, beside ordinary attributes
+    fields = customer_fields(name="Eve", email=None, custom_fields={"x": "alert(1)"})
+    body = (
+        '<meta http-equiv="refresh" content="0;url=javascript:{{ customer.custom_fields.x }}">'
+        '<p onclick="{{ customer.custom_fields.x }}" ONMOUSEOVER="x()" class="hi">Hi</p>'
+        '<iframe srcdoc="&lt;script&gt;{{ customer.custom_fields.x }}&lt;/script&gt;"></iframe>'
+    )
+    _, html = render("s", body, fields)
+    # When the email is made, Then only the attributes that could run a script are gone
+    done = campaign_email.tracked(html, click, "https://crm.example.com/v1/t/o/open")
+    assert done.startswith(
+        '<meta content="0;url=javascript:alert(1)"><p class="hi">Hi</p><iframe></iframe>'
+    )
