@@ -1,5 +1,6 @@
 """The one place that turns errors into RFC 9457 problem+json responses."""
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -94,6 +95,20 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in parts)
 
 
+def allowed_methods(app: FastAPI, path: str) -> str:
+    """The methods the OpenAPI document gives the path (`Allow` of a 405)."""
+    if not hasattr(app.state, "path_methods"):
+        app.state.path_methods = [
+            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"), ops)
+            for template, ops in app.openapi()["paths"].items()
+        ]
+    methods = {m.upper() for rule, ops in app.state.path_methods if rule.match(path) for m in ops}
+    return ", ".join(sorted(methods & HTTP_METHODS))
+
+
+HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
+
+
 def install(app: FastAPI) -> None:
     """Registers the error handlers on an app."""
 
@@ -115,8 +130,11 @@ def install(app: FastAPI) -> None:
         return problem(status, error.detail, type_=f"/problems/{error.rule}", rule=error.rule)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        return problem(error.status_code, str(error.detail), headers=error.headers)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        headers = error.headers
+        if error.status_code == 405:  # Allow: every method of the path, not one route's
+            headers = (headers or {}) | {"Allow": allowed_methods(app, request.url.path)}
+        return problem(error.status_code, str(error.detail), headers=headers)
 
     @app.exception_handler(WriterUnavailable)
     @app.exception_handler(PersistenceError)

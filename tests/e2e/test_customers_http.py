@@ -423,3 +423,15 @@ def test_a_malformed_if_match_is_a_422_naming_the_header(api) -> None:
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "header.If-Match"
+
+
+def test_a_method_the_path_does_not_take_is_405_allowing_every_method_it_takes(api) -> None:
+    for path, allowed in (
+        ("/v1/customers", "GET, POST"),
+        (f"/v1/customers/{uuid4()}", "GET, PATCH"),
+        (f"/v1/customers/{uuid4()}/purchases", "POST"),
+    ):
+        refused = api.request("DELETE", path)
+        assert refused.status_code == 405, path
+        assert refused.headers["allow"] == allowed
+        assert refused.headers["content-type"] == PROBLEM
