@@ -5,7 +5,8 @@ sequences that follow the document's links), with an admin key and a service key
 a bounded time. Whatever it sends, the service answers no 5xx and nothing its document does
 not describe (status, media type, headers, body schema). The other checks' findings (a
 request the document allows refused by a rule the schema cannot express, a read model that
-has not caught up with a command) are printed for reading, not failed on.
+has not caught up with a command) are printed for reading, not failed on; a 405 must allow
+exactly the path's methods.
 
 CRM_TEST_FUZZ_SECONDS (default 40) bounds each run; CRM_TEST_FUZZ_SEED picks other inputs.
 """
