@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,12 +107,23 @@ def _drain(process: subprocess.Popen[str], into: list[str] | None) -> None:
     threading.Thread(target=read, daemon=True).start()
 
 
+@contextmanager
+def serving(database_url: str, **settings: str) -> Iterator[Service]:
+    """`crm serve` on `database_url` and a free port, with these CRM_ settings; stopped at
+    the end (unless the test stopped it)."""
+    running = start_service(crm_env(database_url=database_url, port=str(free_port()), **settings))
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.stop()
+
+
 @pytest.fixture(scope="session")
 def service(new_database: Callable[[], str]) -> Iterator[Service]:
     """`crm serve` on its own fresh database."""
-    running = start_service(crm_env(database_url=new_database(), port=str(free_port())))
-    yield running
-    running.stop()
+    with serving(new_database()) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -135,10 +147,8 @@ def shop(new_database: Callable[[], str]) -> Iterator[Service]:
     """`crm serve` on a database of the test module's own, for answers over every customer
     or global settings (reports, SLA policies, the churn model); churn answers follow every
     purchase at once (no fit reused)."""
-    env = crm_env(database_url=new_database(), port=str(free_port()), churn_refit_seconds="0")
-    running = start_service(env)
-    yield running
-    running.stop()
+    with serving(new_database(), churn_refit_seconds="0") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

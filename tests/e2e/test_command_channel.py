@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.conftest import Service, crm_env, free_port, start_service
+from tests.e2e.conftest import Service, serving
 from tests.e2e.reading import read_at_least
 from tests.e2e.test_customers_http import purchase, register
 from tests.waiting import wait_for
@@ -26,22 +26,15 @@ TIMEOUT_SECONDS = 2
 
 
 @pytest.fixture(scope="module")
-def serving(new_database: Callable[[], str]) -> Iterator[Service]:
+def impatient(new_database: Callable[[], str]) -> Iterator[Service]:
     """`crm serve` whose callers wait at most TIMEOUT_SECONDS for the writer."""
-    env = crm_env(
-        database_url=new_database(),
-        port=str(free_port()),
-        command_timeout_seconds=str(TIMEOUT_SECONDS),
-    )
-    running = start_service(env)
-    yield running
-    if running.process.poll() is None:
-        running.stop()
+    with serving(new_database(), command_timeout_seconds=str(TIMEOUT_SECONDS)) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def seller(serving: Service) -> Iterator[httpx.Client]:
-    with serving.client(serving.create_key("service")) as client:
+def seller(impatient: Service) -> Iterator[httpx.Client]:
+    with impatient.client(impatient.create_key("service")) as client:
         yield client
 
 
@@ -100,9 +93,9 @@ def test_many_large_purchases_at_once_are_all_recorded(seller) -> None:
     canary_answers_at_once(seller)
 
 
-def test_a_writer_that_stops_answering_is_replaced(serving, seller) -> None:
+def test_a_writer_that_stops_answering_is_replaced(impatient, seller) -> None:
     # Given a writer that stops answering (frozen, as by a stuck disk or a deadlock)
-    frozen = writer_of(serving)
+    frozen = writer_of(impatient)
     frozen.send_signal(signal.SIGSTOP)
     try:
         # When a command is sent, it is answered 503 (retry) once the timeout passes
@@ -119,16 +112,16 @@ def test_a_writer_that_stops_answering_is_replaced(serving, seller) -> None:
         # Then the frozen writer is replaced by a new one, and commands go on
         wait_for(lambda: not frozen.is_running(), 15)
     wait_for(lambda: seller.get("/readyz").status_code == 200, 15)
-    assert writer_of(serving).pid != frozen.pid
+    assert writer_of(impatient).pid != frozen.pid
     canary_answers_at_once(seller)
 
 
-def test_sigterm_stops_the_service_within_10_seconds_after_all_this(serving, seller) -> None:
+def test_sigterm_stops_the_service_within_10_seconds_after_all_this(impatient, seller) -> None:
     # Given the service after the large and stuck commands above (and one in flight now)
     canary_answers_at_once(seller)
     # When a service manager stops it
     started = time.monotonic()
-    serving.process.terminate()
+    impatient.process.terminate()
     # Then it is gone within 10 s
-    serving.process.wait(timeout=10)
+    impatient.process.wait(timeout=10)
     assert time.monotonic() - started < 10

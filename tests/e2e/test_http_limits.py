@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import psutil
 import pytest
 
-from tests.e2e.conftest import Service, crm_env, free_port, start_service
+from tests.e2e.conftest import Service, serving
 from tests.waiting import wait_for
 
 MB = 1024 * 1024
@@ -43,18 +43,15 @@ class Answer:
 @pytest.fixture(scope="module")
 def bounded(new_database: Callable[[], str]) -> Iterator[Service]:
     """`crm serve` with short timeouts and small caps (sizes keep their defaults)."""
-    env = crm_env(
-        database_url=new_database(),
-        port=str(free_port()),
+    with serving(
+        new_database(),
         header_timeout_seconds=str(HEADER_TIMEOUT),
         body_timeout_seconds=str(BODY_TIMEOUT),
         keep_alive_seconds=str(KEEP_ALIVE),
         max_connections=str(MAX_CONNECTIONS),
         max_concurrency=str(MAX_CONCURRENCY),
-    )
-    running = start_service(env)
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -356,15 +353,9 @@ def test_half_open_connections_beyond_the_bound_close_the_longest_waiting(bounde
 def test_a_new_connection_is_refused_503_when_every_connection_has_a_request_in_progress(
     new_database: Callable[[], str],
 ) -> None:
-    env = crm_env(
-        database_url=new_database(),
-        port=str(free_port()),
-        max_connections="4",
-        max_concurrency="10",
-        body_timeout_seconds="2",
-    )
-    service = start_service(env)
-    try:
+    with serving(
+        new_database(), max_connections="4", max_concurrency="10", body_timeout_seconds="2"
+    ) as service:
         key = service.create_key("service")
         assert_canary_answered(service, key, within=10)
         holding = [connect(service) for _ in range(4)]
@@ -382,8 +373,6 @@ def test_a_new_connection_is_refused_503_when_every_connection_has_a_request_in_
                 sock.close()
         time.sleep(0.3)
         assert_canary_answered(service, key)
-    finally:
-        service.stop()
 
 
 def test_sigterm_stops_the_service_within_10_seconds_while_clients_hold_connections(

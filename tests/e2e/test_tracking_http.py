@@ -16,7 +16,7 @@ import pytest
 from infra import tracking
 from infra.bootstrap import Container, assemble
 from infra.settings import Settings
-from tests.e2e.conftest import Service, crm_env, free_port, start_service
+from tests.e2e.conftest import Service, serving
 from tests.e2e.test_campaigns_http import BROWSER, LINK, create_campaign, record_sent, secret
 from tests.e2e.test_customers_http import PROBLEM, register
 from tests.unit.test_tracking_tokens import first_format
@@ -46,15 +46,10 @@ def sender(service) -> Iterator[Container]:
 @pytest.fixture(scope="module")
 def brief(new_database: Callable[[], str]) -> Iterator[Service]:
     """`crm serve` with a short dedupe window and a low rate limit."""
-    env = crm_env(
-        database_url=new_database(),
-        port=str(free_port()),
-        tracking_dedupe_seconds=str(WINDOW),
-        tracking_rate_limit=f"{LIMIT}/minute",
-    )
-    running = start_service(env)
-    yield running
-    running.stop()
+    with serving(
+        new_database(), tracking_dedupe_seconds=str(WINDOW), tracking_rate_limit=f"{LIMIT}/minute"
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
