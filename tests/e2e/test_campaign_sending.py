@@ -137,6 +137,24 @@ def sent_campaign(api: httpx.Client, campaign_id: str, seconds: float = 30) -> d
     return api.get(f"/v1/campaigns/{campaign_id}").json()
 
 
+def subscribers(api: httpx.Client, topic: str, **fields: dict) -> tuple[str, str, list[str]]:
+    """Registers customers by name, tagged `topic-…`, with emails at a domain of the test's
+    own, consenting to email marketing unless their `fields` say otherwise: (tag, domain,
+    ids in the order given)."""
+    tag, domain = f"{topic}-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
+    ids = [
+        register(
+            api,
+            name=name,
+            email=f"{name.lower()}@{domain}",
+            tags=[tag],
+            **({"consent": {"email_marketing": True}} | given),
+        )  # fmt: skip
+        for name, given in fields.items()
+    ]
+    return tag, domain, ids
+
+
 def html_of(message: EmailMessage) -> str:
     return message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
 
@@ -145,16 +163,8 @@ def test_a_campaign_reaches_consenting_customers_and_tracks_opens_and_clicks(
     stack, api, sink: Sink
 ) -> None:
     # Given tagged customers, one without email-marketing consent, and one not tagged
-    tag, domain = f"spring-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
-    ada, bob, eve = (
-        register(
-            api,
-            name=name,
-            email=f"{name.lower()}@{domain}",
-            tags=[tag],
-            consent={"email_marketing": name != "Eve"},
-        )  # fmt: skip
-        for name in ("Ada", "Bob", "Eve")
+    tag, domain, (ada, bob, eve) = subscribers(
+        api, "spring", Ada={}, Bob={}, Eve={"consent": {"email_marketing": False}}
     )
     register(api, name="Zed", email=f"zed@{domain}", consent={"email_marketing": True})
     # And a lead with Ada's email, scored on engagement
@@ -216,17 +226,8 @@ def test_a_customer_the_template_does_not_render_for_is_suppressed_as_render_fai
     api, sink: Sink
 ) -> None:
     # Given two subscribers, one whose data the template cannot take (a division by zero)
-    tag, domain = f"sizes-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
-    fine, broken = (
-        register(
-            api,
-            name=name,
-            email=f"{name.lower()}@{domain}",
-            tags=[tag],
-            consent={"email_marketing": True},
-            custom_fields={"size": size},
-        )  # fmt: skip
-        for name, size in (("Ada", 4), ("Bob", 0))
+    tag, domain, (fine, broken) = subscribers(
+        api, "sizes", Ada={"custom_fields": {"size": 4}}, Bob={"custom_fields": {"size": 0}}
     )
     campaign_id = create_campaign(api, tag, "<p>{{ 100 // customer.custom_fields.size }}</p>")
     # When its send is requested
@@ -245,17 +246,12 @@ def test_a_template_too_costly_for_one_customer_suppresses_only_that_customer(
 ) -> None:
     # Given three subscribers, and a template looping n * n times on each one's n: 10**10
     # iterations for Bob, a handful for Ada and Cy
-    tag, domain = f"loops-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
-    ada, bob, cy = (
-        register(
-            api,
-            name=name,
-            email=f"{name.lower()}@{domain}",
-            tags=[tag],
-            consent={"email_marketing": True},
-            custom_fields={"n": n},
-        )  # fmt: skip
-        for name, n in (("Ada", 2), ("Bob", 100_000), ("Cy", 3))
+    tag, domain, (ada, bob, cy) = subscribers(
+        api,
+        "loops",
+        Ada={"custom_fields": {"n": 2}},
+        Bob={"custom_fields": {"n": 100_000}},
+        Cy={"custom_fields": {"n": 3}},
     )
     body = (
         "<p>Hi {{ customer.name }}{% for i in range(customer.custom_fields.n) %}"
@@ -278,11 +274,8 @@ def test_a_template_too_costly_for_one_customer_suppresses_only_that_customer(
 
 def test_a_link_to_a_customers_field_cannot_become_a_script(api, sink: Sink) -> None:
     # Given a subscriber whose site field is a script URL, and a campaign linking to it
-    tag, domain = f"sites-{uuid4().hex[:8]}", f"{uuid4().hex[:8]}.example.com"
-    register(
-        api, name="Eve", email=f"eve@{domain}", tags=[tag], consent={"email_marketing": True},
-        custom_fields={"site": " JaVaScRiPt:alert(document.domain)"},
-    )  # fmt: skip
+    site = " JaVaScRiPt:alert(document.domain)"
+    tag, domain, _ = subscribers(api, "sites", Eve={"custom_fields": {"site": site}})
     body = '<p><a href="{{ customer.custom_fields.site }}">Your site</a></p>'
     campaign_id = create_campaign(api, tag, body)
     # When it is sent
