@@ -30,7 +30,7 @@ from bench.commands import bench_database
 from bench.replay import Measured, PostgresCpu, console, measure, report, seed
 from consumers.relay import SCHEMA_HEADER, Relay
 from infra.bootstrap import Container, bootstrap
-from infra.kafka import ensure_topic, open_producer, partition_for
+from infra.kafka import TopicAdmin, ensure_topic, open_producer, partition_for
 from infra.settings import Settings
 from projections.envelope import encode
 from projections.stored_events import read_events
@@ -69,13 +69,17 @@ def send_raw(producer: KafkaProducer, topic: str, batch: list[Message]) -> int:
     return len(futures)
 
 
-def relay_all(container: Container, producer: KafkaProducer, topic: str, partitions: int) -> int:
+def relay_all(container: Container, producer: KafkaProducer, settings: Settings) -> int:
     """Publishes every stored event with the relay, from position 0."""
-    relay = Relay(container.store, container.pool, producer, topic, partitions)
-    sent = 0
-    while count := relay.publish():
-        sent += count
-    return sent
+    admin = TopicAdmin(settings)
+    try:
+        relay = Relay(container.store, container.pool, lambda: producer, admin)
+        sent = 0
+        while count := relay.publish():
+            sent += count
+        return sent
+    finally:
+        admin.close()
 
 
 def into_fresh_topic(
@@ -136,7 +140,9 @@ def main() -> None:
                 meters["broker"] = lambda: sum(tansu.cpu_times()[:2])
             phases = {
                 RAW: lambda p, t: send_raw(p, t, batch),
-                RELAY: lambda p, t: relay_all(container, p, t, args.partitions),
+                RELAY: lambda p, t: relay_all(
+                    container, p, settings.model_copy(update={"kafka_topic": t})
+                ),
             }
             results = [
                 into_fresh_topic(settings, phase, round_, send, meters)

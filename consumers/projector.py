@@ -3,24 +3,30 @@
 Each projection runs in a thread of its own, with a consumer in group `crm-<projection>`.
 When partitions are assigned, the consumer seeks to the offsets stored in PostgreSQL (the
 start of the partition if none); Kafka's own committed offsets are never used. Each poll's
-messages are applied in one transaction with their offsets (`consumers.kafka_feed`).
+messages are applied in one transaction with their offsets (`consumers.kafka_feed`), which
+sends the consumer back to the stored offsets whenever they are not where it reads.
 
-PostgreSQL or the broker being away is waited out: the consumer is closed and opened again,
-and it resumes from the stored offsets. Any other failure stops the runner with the reason.
+The topic is the relay's: a projector never creates it, and reads it only while it is the
+topic the relay verified (same topic id). Every CHECK_SECONDS, it also compares the stored
+offsets with where it reads, so that commits lost by a database crash are read again even
+when no new message arrives. PostgreSQL or the broker being away, or the topic being gone
+or replaced, is waited out: the consumer is closed and opened again, and it resumes from
+the stored offsets. Any other failure stops the runner with the reason.
 """
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 import structlog
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError, OffsetOutOfRangeError
+from kafka.errors import KafkaError
 from psycopg_pool import ConnectionPool
 
-from consumers.kafka_feed import handle, stored_offsets
-from infra.kafka import ensure_topic, open_consumer
+from consumers.kafka_feed import Offsets, handle, stored_offsets
+from infra.kafka import TopicAdmin, open_consumer
 from infra.metrics import PARKED, PROJECTED
 from infra.settings import Settings
 from projections.projection import Projection
@@ -28,7 +34,12 @@ from projections.projection import Projection
 log = structlog.get_logger()
 
 RETRY_SECONDS = 1.0
+CHECK_SECONDS = 2.0
 UNREACHABLE = (psycopg.OperationalError, KafkaError)
+
+
+class TopicNotReady(Exception):  # noqa: N818 - waited out, like an outage
+    """The topic is missing, or is not the one the relay verified (yet)."""
 
 
 class SeekToStoredOffsets(ConsumerRebalanceListener):
@@ -43,24 +54,18 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):
         self._pool = pool
         self._projection = projection
         self.error: BaseException | None = None
+        self.believed: dict[TopicPartition, int | None] = {}
+        """Where the consumer reads each assigned partition from, as far as it knows."""
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        """Nothing to do: offsets are stored with the rows they produced."""
+        """Forgets the partitions: offsets are stored with the rows they produced."""
+        for tp in revoked:
+            self.believed.pop(tp, None)
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         """Seeks each partition to its stored offset, or to its start."""
         try:
-            for topic in {tp.topic for tp in assigned}:
-                mine = [tp for tp in assigned if tp.topic == topic]
-                with self._pool.connection() as conn:
-                    offsets = stored_offsets(
-                        conn, self._projection, topic, [tp.partition for tp in mine]
-                    )
-                for tp in mine:
-                    if tp.partition in offsets:
-                        self._consumer.seek(tp, offsets[tp.partition])
-                    else:
-                        self._consumer.seek_to_beginning(tp)
+            self.align(assigned)
             log.info(
                 "partitions assigned",
                 projection=self._projection,
@@ -68,6 +73,29 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):
             )
         except BaseException as error:  # noqa: BLE001 - raised again by the poll loop
             self.error = error
+
+    def align(self, partitions: Sequence[TopicPartition]) -> None:
+        """Seeks every partition whose stored offset is not where the consumer reads."""
+        for topic in {tp.topic for tp in partitions}:
+            mine = [tp for tp in partitions if tp.topic == topic]
+            with self._pool.connection() as conn:
+                offsets = stored_offsets(
+                    conn, self._projection, topic, [tp.partition for tp in mine]
+                )
+            self.seek({tp: offsets[tp.partition] for tp in mine if tp not in self.believed
+                       or self.believed[tp] != offsets[tp.partition]})  # fmt: skip
+
+    def seek(self, offsets: dict[TopicPartition, int | None]) -> None:
+        """Reads each partition from its offset (none, or 0: from the topic's start)."""
+        for tp, offset in offsets.items():
+            if offset:
+                self._consumer.seek(tp, offset)
+            else:
+                self._consumer.seek_to_beginning(tp)
+            self.believed[tp] = offset
+        if offsets:
+            log.info("partitions read from their stored offsets", projection=self._projection,
+                     partitions=sorted(tp.partition for tp in offsets))  # fmt: skip
 
 
 class ProjectorRunner:
@@ -89,41 +117,73 @@ class ProjectorRunner:
 
     def run(self, keep_going: Callable[[], bool]) -> None:
         """Consumes while `keep_going()`, opening the consumer again after an outage."""
+        admin: TopicAdmin | None = None
         while keep_going():
             try:
-                self._consume(keep_going)
-            except OffsetOutOfRangeError:
-                raise  # the topic lost messages this projection has not applied
-            except UNREACHABLE as error:
+                admin = admin or TopicAdmin(self._settings)
+                self._consume(admin, keep_going)
+            except (*UNREACHABLE, TopicNotReady) as error:
                 log.warning(
-                    "projector waiting for PostgreSQL or Kafka",
+                    "projector waiting for PostgreSQL, Kafka or the relay's topic",
                     projection=self._projection.name,
                     error=error,
                 )
+                if isinstance(error, KafkaError) and admin is not None:
+                    admin.close()
+                    admin = None
                 threading.Event().wait(RETRY_SECONDS)
+        if admin is not None:
+            admin.close()
 
-    def _consume(self, keep_going: Callable[[], bool]) -> None:
-        topic = self._settings.kafka_topic
-        ensure_topic(self._settings)  # when started before the relay
+    def _consume(self, admin: TopicAdmin, keep_going: Callable[[], bool]) -> None:
+        topic_id = self._relays_topic(admin)
         consumer = open_consumer(self._settings, self.group_id, f"crm-project-{self.group_id}")
         listener = SeekToStoredOffsets(consumer, self._pool, self._projection.name)
+        checked = time.monotonic()
         try:
-            consumer.subscribe([topic], listener=listener)
+            consumer.subscribe([self._settings.kafka_topic], listener=listener)
             while keep_going():
                 polled = consumer.poll(timeout_ms=500, max_records=self._max_records)
                 if listener.error is not None:
                     raise listener.error
                 if polled:
-                    self._apply(consumer, polled)
+                    self._apply(consumer, listener, polled)
+                if time.monotonic() - checked >= CHECK_SECONDS:
+                    if self._relays_topic(admin) != topic_id:
+                        raise TopicNotReady("the topic was replaced")
+                    listener.align(list(consumer.assignment()))
+                    checked = time.monotonic()
         finally:
             consumer.close(autocommit=False)
 
-    def _apply(self, consumer: KafkaConsumer, polled: dict[TopicPartition, list[Any]]) -> None:
+    def _relays_topic(self, admin: TopicAdmin) -> str | None:
+        """The topic's id, once it is the topic the relay verified; else TopicNotReady."""
+        info = admin.describe()
+        if info is None:
+            raise TopicNotReady("no topic yet: the relay creates it")
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT topic_id FROM crm_relay WHERE topic = %s", (admin.topic,)
+            ).fetchone()
+        if row is None or (None not in (row[0], info.topic_id) and row[0] != info.topic_id):
+            raise TopicNotReady("the topic is not yet the one the relay verified")
+        return info.topic_id
+
+    def _apply(
+        self,
+        consumer: KafkaConsumer,
+        listener: SeekToStoredOffsets,
+        polled: dict[TopicPartition, list[Any]],
+    ) -> None:
         partitions = sorted(polled, key=lambda tp: tp.partition)
+        topic = partitions[0].topic
         records = [record for tp in partitions for record in polled[tp]]
         highwaters = {tp.partition: consumer.highwater(tp) for tp in partitions}
+        believed: Offsets = {tp.partition: listener.believed.get(tp) for tp in partitions}
         with self._pool.connection() as conn:
-            outcome = handle(conn, self._projection, partitions[0].topic, records, highwaters)
+            outcome = handle(conn, self._projection, topic, records, believed, highwaters)
+        listener.believed.update({TopicPartition(topic, p): o for p, o in outcome.stored.items()})
+        listener.seek({TopicPartition(topic, p): o for p, o in outcome.seek.items()})
         PROJECTED.labels(self._projection.name).inc(outcome.applied)
         if outcome.parked:
             PARKED.labels(self._projection.name).inc(outcome.parked)

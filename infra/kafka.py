@@ -8,18 +8,24 @@ the tests' broker (Tansu) answers a waiting fetch only when its wait ends, so th
 shorten it; a Kafka broker answers as soon as data arrives.
 """
 
+import contextlib
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from kafka.partitioner.default import murmur2
 
 from infra.settings import Settings
 
 PRODUCER_LINGER_MS = 5
 PRODUCER_BATCH_BYTES = 256 * 1024
+PRODUCER_MAX_BLOCK_MS = 10_000
+"""Longest a send waits for the topic's metadata: a missing topic fails the batch (and the
+relay checks the topic) instead of blocking for Kafka's default minute."""
+NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def bootstrap_servers(settings: Settings) -> list[str]:
@@ -37,6 +43,8 @@ def open_producer(settings: Settings, client_id: str) -> KafkaProducer:
         acks="all",
         linger_ms=PRODUCER_LINGER_MS,
         batch_size=PRODUCER_BATCH_BYTES,
+        max_block_ms=PRODUCER_MAX_BLOCK_MS,
+        allow_auto_create_topics=False,  # the relay creates it, with its partitions
     )
 
 
@@ -61,18 +69,63 @@ def open_consumer(settings: Settings, group_id: str | None, client_id: str) -> K
     return KafkaConsumer(**options)
 
 
-def ensure_topic(settings: Settings) -> int:
-    """Creates the events topic with CRM_KAFKA_PARTITIONS partitions if it is missing;
-    returns its partition count."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="crm-admin")
-    try:
-        topic = settings.kafka_topic
+@dataclass(frozen=True)
+class TopicInfo:
+    """What the broker says of a topic: its id (None if the broker has none) and partitions."""
+
+    topic_id: str | None
+    partitions: int
+
+
+class TopicAdmin:
+    """Describes, creates and deletes one topic; only the relay creates or deletes it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.kafka_topic
+        self.default_partitions = settings.kafka_partitions
+        self._admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers(settings), client_id="crm-admin"
+        )
+
+    def describe(self) -> TopicInfo | None:
+        """The topic as the broker has it now; None if it does not exist."""
         try:
-            admin.create_topics([NewTopic(topic, settings.kafka_partitions, 1)])
+            (described,) = self._admin.describe_topics([self.topic])
+        except UnknownTopicOrPartitionError:
+            return None
+        if described.get("error_code") or not described["partitions"]:
+            return None
+        topic_id = described.get("topic_id")
+        return TopicInfo(
+            None if not topic_id or str(topic_id) == NO_TOPIC_ID else str(topic_id),
+            len(described["partitions"]),
+        )
+
+    def create(self, partitions: int) -> None:
+        """Creates the topic with `partitions` partitions (if it does not exist)."""
+        try:
+            self._admin.create_topics([NewTopic(self.topic, partitions, 1)])
         except TopicAlreadyExistsError:
             pass
-        (described,) = admin.describe_topics([topic])
-        return len(described["partitions"])
+
+    def delete(self) -> None:
+        with contextlib.suppress(UnknownTopicOrPartitionError):
+            self._admin.delete_topics([self.topic])
+
+    def close(self) -> None:
+        self._admin.close()
+
+
+def ensure_topic(settings: Settings) -> int:
+    """Creates the events topic with CRM_KAFKA_PARTITIONS partitions if it is missing;
+    returns its partition count (for tests and benchmarks; the relay uses `TopicAdmin`)."""
+    admin = TopicAdmin(settings)
+    try:
+        if (info := admin.describe()) is None:
+            admin.create(settings.kafka_partitions)
+            info = admin.describe()
+        assert info is not None, f"topic {settings.kafka_topic} was not created"
+        return info.partitions
     finally:
         admin.close()
 

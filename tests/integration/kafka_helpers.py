@@ -13,7 +13,7 @@ from commands.customers import RecordPurchase
 from consumers.projector import ProjectorRunner
 from consumers.relay import Relay
 from infra.bootstrap import Container
-from infra.kafka import ensure_topic, open_producer
+from infra.kafka import TopicAdmin, open_producer
 from infra.settings import Settings
 from projections import status
 from projections.catalog import PROJECTIONS
@@ -22,15 +22,16 @@ from tests.integration.conftest import context
 
 def relay_all(crm: Container, settings: Settings) -> int:
     """Publishes every stored event not yet published; returns how many were sent."""
-    producer = open_producer(settings, "test-relay")
+    admin = TopicAdmin(settings)
+    relay = Relay(crm.store, crm.pool, lambda: open_producer(settings, "test-relay"), admin)
     try:
-        relay = Relay(crm.store, crm.pool, producer, settings.kafka_topic, ensure_topic(settings))
         sent = 0
         while count := relay.publish():
             sent += count
         return sent
     finally:
-        producer.close()
+        relay.close()
+        admin.close()
 
 
 @contextmanager

@@ -1,0 +1,127 @@
+"""The Kafka path recovers by itself from what a crash or a lost topic leaves behind:
+commits the database lost, a topic recreated empty (with the right partitions or not), a
+topic that lost acknowledged messages. Real PostgreSQL, the test broker, no person acting."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from consumers.relay import Relay, TopicFault
+from infra.bootstrap import Container, bootstrap
+from infra.kafka import TopicAdmin, open_producer
+from infra.settings import Settings
+from tests.conftest import kafka_settings
+from tests.integration.conftest import register
+from tests.integration.kafka_helpers import buy, projector, purchase_count, relay_all
+from tests.waiting import wait_for
+
+
+@pytest.fixture
+def settings(new_database: Callable[[], str], kafka_bootstrap: str) -> Settings:
+    return kafka_settings(new_database(), kafka_bootstrap)
+
+
+@pytest.fixture
+def crm(settings: Settings) -> Iterator[Container]:
+    built = bootstrap(settings)
+    built.start()
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def admin(settings: Settings) -> Iterator[TopicAdmin]:
+    topics = TopicAdmin(settings)
+    yield topics
+    topics.close()
+
+
+def generation(crm: Container) -> int:
+    with crm.pool.connection() as conn:
+        return conn.execute("SELECT generation FROM crm_relay").fetchone()[0]
+
+
+def test_commits_the_database_lost_are_read_again_without_a_new_message(
+    crm: Container, settings: Settings
+) -> None:
+    # Given three purchases applied through Kafka
+    customer_id = register(crm.bus)
+    for n in range(3):
+        buy(crm, customer_id, f"lost-{n}")
+    relay_all(crm, settings)
+    with projector(crm, settings):
+        wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
+        # When a database crash loses the projector's commits (rows and offsets together, as
+        # `synchronous_commit = off` may), while its consumer stays where it was
+        with crm.pool.connection() as conn:
+            conn.execute("DELETE FROM customer_360")
+            conn.execute("DELETE FROM crm_projection_offsets WHERE projection = 'customer_360'")
+        # Then the lost range is read again, though no new message arrives
+        wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
+        # And later messages apply after it
+        buy(crm, customer_id, "lost-after")
+        relay_all(crm, settings)
+        wait_for(lambda: purchase_count(crm, customer_id) == 4, seconds=30)
+
+
+@pytest.mark.parametrize("partitions", [4, 2], ids=["same-partitions", "other-partitions"])
+def test_a_topic_recreated_empty_is_published_again_and_read_from_its_start(
+    crm: Container, settings: Settings, admin: TopicAdmin, partitions: int
+) -> None:
+    # Given two purchases applied through Kafka
+    customer_id = register(crm.bus)
+    for n in range(2):
+        buy(crm, customer_id, f"before-{n}")
+    relay_all(crm, settings)
+    with projector(crm, settings):
+        wait_for(lambda: purchase_count(crm, customer_id) == 2, seconds=30)
+        # When the topic is deleted and made again, empty (a broker that lost its disk)
+        admin.delete()
+        admin.create(partitions)
+        # And a purchase follows
+        buy(crm, customer_id, "after")
+        assert relay_all(crm, settings) == 4  # every event again, as a new generation
+        # Then the projector reads the new topic from its start, counting each purchase once
+        wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
+    described = admin.describe()
+    assert described is not None and described.partitions == 4
+    assert generation(crm) == 2
+
+
+def test_a_topic_that_lost_acknowledged_messages_is_published_again(
+    crm: Container, settings: Settings
+) -> None:
+    # Given events published, and a record that the broker had acknowledged more of each
+    # partition than it now holds (its log was truncated)
+    customer_id = register(crm.bus)
+    buy(crm, customer_id, "truncated-0")
+    relay_all(crm, settings)
+    with crm.pool.connection() as conn:
+        conn.execute("UPDATE crm_relay SET partition_offsets = '{100, 100, 100, 100}'")
+    # When the relay publishes the next event
+    buy(crm, customer_id, "truncated-1")
+    relay_all(crm, settings)
+    # Then it published every event again, as a new generation, and projectors count each once
+    assert generation(crm) == 2
+    with projector(crm, settings):
+        wait_for(lambda: purchase_count(crm, customer_id) == 2, seconds=30)
+
+
+def test_the_same_topic_with_other_partitions_is_a_fault_the_relay_reports(
+    crm: Container, settings: Settings, admin: TopicAdmin
+) -> None:
+    # Given a relay that published to the topic, as if with three partitions
+    register(crm.bus)
+    relay_all(crm, settings)
+    with crm.pool.connection() as conn:
+        conn.execute("UPDATE crm_relay SET partition_positions = '{0, 0, 0}'")
+    # When it checks the topic (same id, four partitions)
+    relay = Relay(crm.store, crm.pool, lambda: open_producer(settings, "test-relay"), admin)
+    try:
+        with pytest.raises(TopicFault, match="has 4 partitions, the relay publishes to 3"):
+            relay.check_topic()
+    finally:
+        relay.close()
+    # Then the topic is left as it is: only a person may decide to recreate it
+    described = admin.describe()
+    assert described is not None and described.partitions == 4
