@@ -12,7 +12,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from commands.writer_process import WriterProcess, WriterUnavailable
 from infra.kafka import end_offsets
-from projections import projection
+from projections import projection, status
 
 router = APIRouter(tags=["operations"])
 PUBLIC: dict[str, Any] = {"security": []}
@@ -32,7 +32,8 @@ def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     """The database (and the broker, with Kafka) answers, the command writer answers a ping
-    through its channel and command bus, and no read model has stopped; 503 otherwise."""
+    through its channel and command bus, no read model has stopped and, with Kafka, the
+    relay reports no fault (check `relay`: "ok" or its reason); 503 otherwise."""
     checks = await run_in_threadpool(_store_checks, request)
     checks["command_writer"] = await _writer_check(request.app.state.commands)
     ready = all(v == "ok" for v in checks.values())
@@ -50,16 +51,19 @@ async def _writer_check(writer: WriterProcess) -> str:
 
 
 def _store_checks(request: Request) -> dict[str, Any]:
+    settings = request.app.state.settings
     checks: dict[str, Any] = {}
     try:
         with request.app.state.pool.connection(timeout=2) as conn:
             checks["projections"] = projection.failures(conn) or "ok"
+            if settings.kafka_bootstrap:
+                checks["relay"] = status.relay_fault(conn, settings.kafka_topic) or "ok"
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
-    if request.app.state.settings.kafka_bootstrap:
+    if settings.kafka_bootstrap:
         try:
-            end_offsets(request.app.state.settings, timeout_ms=2000)
+            end_offsets(settings, timeout_ms=2000)
             checks["broker"] = "ok"
         except KafkaError as error:
             checks["broker"] = f"unavailable: {type(error).__name__}"

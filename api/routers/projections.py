@@ -23,19 +23,21 @@ Analyst = Annotated[Principal, Depends(requires(Role.ANALYST))]
 
 
 class ProjectionsView(BaseModel):
-    """Every projection, and how they are fed."""
+    """Every projection, and how they are fed (with Kafka, the relay too)."""
 
     mode: Literal["in-process", "kafka"]
     head: int
     broker: Literal["ok", "unreachable"] | None
+    relay: status.RelayStatus | None = None
     items: list[status.ProjectionStatus]
 
 
 @router.get("", response_model=ProjectionsView)
 def projections(request: Request, _: Analyst) -> ProjectionsView:
-    """Each projection: position applied, lag in events and in seconds, dead letters."""
+    """Each projection: position applied, lag in events and in seconds, dead letters; with
+    Kafka, the relay's position, lag and fault. Lags count stored events, read with the
+    relay's and the projections' positions in one snapshot."""
     settings: Settings = request.app.state.settings
-    now = datetime.now(UTC)
     mode: Literal["in-process", "kafka"] = "kafka" if settings.kafka_bootstrap else "in-process"
     broker: Literal["ok", "unreachable"] | None = None
     ends: dict[int, int] = {}
@@ -44,18 +46,23 @@ def projections(request: Request, _: Analyst) -> ProjectionsView:
             ends, broker = end_offsets(settings), "ok"
         except KafkaError:
             broker = "unreachable"
+    now = datetime.now(UTC)  # after the broker's answer, which may take seconds
 
     def read(conn: Connection[Any]) -> ProjectionsView:
-        items = (
-            status.through_kafka(conn, settings.kafka_topic, ends, now)
-            if mode == "kafka"
-            else status.in_process(conn, now)
-        )
-        return ProjectionsView(
-            mode=mode,
-            head=stored_events.head(conn),
-            broker=broker,
-            items=items,
-        )
+        with status.snapshot(conn):
+            if mode == "in-process":
+                return ProjectionsView(
+                    mode=mode,
+                    head=stored_events.head(conn),
+                    broker=broker,
+                    items=status.in_process(conn, now),
+                )
+            return ProjectionsView(
+                mode=mode,
+                head=stored_events.head(conn),
+                broker=broker,
+                relay=status.relay_status(conn, settings.kafka_topic, now),
+                items=status.through_kafka(conn, settings.kafka_topic, ends, now),
+            )
 
     return with_connection(request.app.state.pool, read)
