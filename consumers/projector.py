@@ -7,11 +7,12 @@ messages are applied in one transaction with their offsets (`consumers.kafka_fee
 sends the consumer back to the stored offsets whenever they are not where it reads.
 
 The topic is the relay's: a projector never creates it, and reads it only while it is the
-topic the relay verified (same topic id). Every CHECK_SECONDS, it also compares the stored
-offsets with where it reads, so that commits lost by a database crash are read again even
-when no new message arrives. PostgreSQL or the broker being away, or the topic being gone
-or replaced, is waited out: the consumer is closed and opened again, and it resumes from
-the stored offsets. Any other failure stops the runner with the reason.
+topic the relay verified (same topic id); while it is not (gone, or replaced and not yet
+checked by the relay), the consumer stays in its group but pauses, fetching nothing. Every
+CHECK_SECONDS, it also compares the stored offsets with where it reads, so that commits
+lost by a database crash are read again even when no new message arrives. PostgreSQL or
+the broker being away is waited out: the consumer is closed and opened again, and it
+resumes from the stored offsets. Any other failure stops the runner with the reason.
 """
 
 import threading
@@ -39,7 +40,7 @@ UNREACHABLE = (psycopg.OperationalError, KafkaError)
 
 
 class TopicNotReady(Exception):  # noqa: N818 - waited out, like an outage
-    """The topic is missing, or is not the one the relay verified (yet)."""
+    """The topic is missing, or is not (yet) the one the relay verified."""
 
 
 class SeekToStoredOffsets(ConsumerRebalanceListener):
@@ -136,38 +137,50 @@ class ProjectorRunner:
             admin.close()
 
     def _consume(self, admin: TopicAdmin, keep_going: Callable[[], bool]) -> None:
-        topic_id = self._relays_topic(admin)
+        if not self._topic_verified(admin):
+            raise TopicNotReady("no topic the relay verified yet")
         consumer = open_consumer(self._settings, self.group_id, f"crm-project-{self.group_id}")
         listener = SeekToStoredOffsets(consumer, self._pool, self._projection.name)
-        checked = time.monotonic()
+        checked, verified = time.monotonic(), True
         try:
             consumer.subscribe([self._settings.kafka_topic], listener=listener)
             while keep_going():
                 polled = consumer.poll(timeout_ms=500, max_records=self._max_records)
                 if listener.error is not None:
                     raise listener.error
-                if polled:
+                if polled and verified:
                     self._apply(consumer, listener, polled)
+                elif polled:
+                    listener.believed.clear()  # dropped: read again once verified
                 if time.monotonic() - checked >= CHECK_SECONDS:
-                    if self._relays_topic(admin) != topic_id:
-                        raise TopicNotReady("the topic was replaced")
-                    listener.align(list(consumer.assignment()))
+                    verified = self._check(admin, consumer, listener)
                     checked = time.monotonic()
         finally:
             consumer.close(autocommit=False)
 
-    def _relays_topic(self, admin: TopicAdmin) -> str | None:
-        """The topic's id, once it is the topic the relay verified; else TopicNotReady."""
+    def _check(
+        self, admin: TopicAdmin, consumer: KafkaConsumer, listener: SeekToStoredOffsets
+    ) -> bool:
+        """Reads on from the stored offsets while the topic is the one the relay verified;
+        pauses (staying in the group, fetching nothing) while it is not."""
+        assigned = list(consumer.assignment())
+        if not self._topic_verified(admin):
+            consumer.pause(*assigned)
+            return False
+        consumer.resume(*assigned)
+        listener.align(assigned)
+        return True
+
+    def _topic_verified(self, admin: TopicAdmin) -> bool:
+        """Whether the topic exists and is the one the relay last verified."""
         info = admin.describe()
         if info is None:
-            raise TopicNotReady("no topic yet: the relay creates it")
+            return False
         with self._pool.connection() as conn:
             row = conn.execute(
                 "SELECT topic_id FROM crm_relay WHERE topic = %s", (admin.topic,)
             ).fetchone()
-        if row is None or (None not in (row[0], info.topic_id) and row[0] != info.topic_id):
-            raise TopicNotReady("the topic is not yet the one the relay verified")
-        return info.topic_id
+        return row is not None and (None in (row[0], info.topic_id) or row[0] == info.topic_id)
 
     def _apply(
         self,

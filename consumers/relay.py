@@ -130,7 +130,10 @@ class Relay:
         batch = next(read_events(self._store.recorder, self.position, batch=self._batch_size), [])
         if batch:
             chain, offsets = list(self.published.chain), list(self.published.offsets)
-            futures = [self._send(event, chain) for event in batch]
+            try:
+                futures = [self._send(event, chain) for event in batch]
+            except ValueError as error:  # the producer knows the topic with fewer partitions
+                raise PublishFailed(str(error)) from error
             self._producer.flush()
             for future in futures:
                 if not future.succeeded():

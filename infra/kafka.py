@@ -25,6 +25,8 @@ PRODUCER_BATCH_BYTES = 256 * 1024
 PRODUCER_MAX_BLOCK_MS = 10_000
 """Longest a send waits for the topic's metadata: a missing topic fails the batch (and the
 relay checks the topic) instead of blocking for Kafka's default minute."""
+CONSUMER_METADATA_MAX_AGE_MS = 5_000
+"""How soon a consumer sees a topic recreated with other partitions (Kafka's default: 5 min)."""
 NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -58,6 +60,7 @@ def open_consumer(settings: Settings, group_id: str | None, client_id: str) -> K
         "enable_auto_commit": False,
         "auto_offset_reset": "none",
         "allow_auto_create_topics": False,  # the relay creates it, with its partitions
+        "metadata_max_age_ms": CONSUMER_METADATA_MAX_AGE_MS,
     }
     if settings.kafka_max_poll_interval_ms is not None:
         options["max_poll_interval_ms"] = settings.kafka_max_poll_interval_ms
