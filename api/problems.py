@@ -19,7 +19,7 @@ from commands.errors import (
     IdempotencyKeyReused,
     VersionMismatch,
 )
-from commands.wire import WriterUnavailable
+from commands.wire import OutcomeUnknown, WriterUnavailable
 from domain.errors import CrmError, InvalidValue
 
 log = structlog.get_logger()
@@ -145,6 +145,8 @@ def install(app: FastAPI) -> None:
         retry = {"Retry-After": "1"}
         if isinstance(error, PersistenceError) and not isinstance(error, OperationalError):
             return problem(500, "the event store refused the write", type_="/problems/storage")
+        if isinstance(error, OutcomeUnknown):  # its message is ours: no request's values
+            return problem(503, str(error), headers=retry)
         return problem(503, "the database is unavailable; retry", headers=retry)
 
     @app.exception_handler(Exception)

@@ -11,7 +11,8 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 import orjson
-from eventsourcing.persistence import OperationalError, PersistenceError
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from psycopg import InterfaceError as PsycopgInterfaceError
 from psycopg import OperationalError as PsycopgOperationalError
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -24,6 +25,11 @@ from domain.errors import CrmError
 
 class WriterUnavailable(RuntimeError):
     """The command writer, or the database behind it, could not answer; retry."""
+
+
+class OutcomeUnknown(WriterUnavailable):
+    """The connection failed while a command's transaction was committing, and the writer
+    could not learn in time whether it was recorded; retry with the same Idempotency-Key."""
 
 
 class CommandFailed(RuntimeError):
@@ -75,7 +81,7 @@ class Refusal(_Message):
     args: list[Any]
 
 
-FailureKind = Literal["unavailable", "storage", "internal"]
+FailureKind = Literal["unavailable", "unknown", "storage", "internal"]
 
 
 class Failure(_Message):
@@ -141,7 +147,9 @@ def answers(data: bytes) -> list[tuple[int, Outcome | Exception]]:
 
 def failure_kind(error: BaseException) -> FailureKind:
     """How an error other than a refusal is told to the API."""
-    if isinstance(error, OperationalError | PsycopgOperationalError | PoolTimeout):
+    if isinstance(error, OutcomeUnknown):
+        return "unknown"
+    if isinstance(error, (*_UNREACHABLE, WriterUnavailable)):
         return "unavailable"
     if isinstance(error, PersistenceError):
         return "storage"
@@ -155,9 +163,24 @@ def _result(each: Answer) -> Outcome | Exception:
         return _refusal(each.refusal, each.args)
     if each.failure == "unavailable":
         return WriterUnavailable("the database is unavailable; retry")
+    if each.failure == "unknown":
+        return OutcomeUnknown(OUTCOME_UNKNOWN)
     if each.failure == "storage":
         return PersistenceError("the event store refused the write")
     return CommandFailed("the command writer failed on this command")
+
+
+OUTCOME_UNKNOWN = (
+    "the database was cut off while recording this; whether it was recorded is unknown:"
+    " retry with the same Idempotency-Key"
+)
+_UNREACHABLE = (
+    OperationalError,
+    InterfaceError,
+    PsycopgOperationalError,
+    PsycopgInterfaceError,
+    PoolTimeout,
+)
 
 
 def _refusal(name: str, args: list[Any]) -> Exception:

@@ -65,7 +65,10 @@ def bootstrap(settings: Settings) -> Container:
 
 
 def assemble(settings: Settings, url: str) -> Container:
-    """Builds the parts that write commands on a database that is already prepared."""
-    store = open_event_store(url, settings.db_pool_size)
-    pool = open_pool(url, settings.db_pool_size, "crm")
-    return Container(url, store, pool, CommandBus(store, pool, settings.group_commit_max))
+    """Builds the parts that write commands on a database that is already prepared. No
+    connection checkout waits longer than the database timeout."""
+    timeout = settings.database_timeout_seconds
+    store = open_event_store(url, settings.db_pool_size, checkout_timeout=timeout)
+    pool = open_pool(url, settings.db_pool_size, "crm", checkout_timeout=timeout)
+    bus = CommandBus(store, pool, settings.group_commit_max, database_timeout=timeout)
+    return Container(url, store, pool, bus)

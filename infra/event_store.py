@@ -21,7 +21,7 @@ from eventsourcing.utils import get_topic, resolve_topic, retry
 from psycopg import sql
 from pydantic import BaseModel
 
-from infra.postgres import RECONNECT_SECONDS, eventsourcing_env
+from infra.postgres import CHECKOUT_TIMEOUT_SECONDS, RECONNECT_SECONDS, eventsourcing_env
 
 EVENTS_TABLE = "crm_events"
 """Stored events; `notification_id` is the global position."""
@@ -57,6 +57,16 @@ class PydanticMapper(Mapper[UUID]):
         return cls.model_validate(self.transcoder.decode(stored_event.state))
 
 
+class UncertainCommit(Exception):  # noqa: N818 - an outcome unknown, not a caller's error
+    """The connection failed while its COMMIT was under way: transaction `xid` may be
+    recorded or not. Ask `transaction_status` on another connection; trying again blindly
+    would record it twice if it did commit."""
+
+    def __init__(self, xid: str) -> None:
+        super().__init__(f"the connection failed during the COMMIT of transaction {xid}")
+        self.xid = xid
+
+
 class CrmRecorder(PostgresApplicationRecorder):
     """Application recorder that saves events, and `writes` beside them, in one transaction.
 
@@ -64,16 +74,18 @@ class CrmRecorder(PostgresApplicationRecorder):
     their events: either all of it is stored, or none of it. The transaction takes the same
     table lock as the library's (it keeps positions in commit order) and sends the same
     NOTIFY, with less client work per batch (measured with bench/writer.py: -30 % CPU for
-    one-command batches): BEGIN, lock timeout, lock and NOTIFY go as one simple query,
-    equal writes as one `executemany`, and the events as four binary arrays (the library's
-    text dump of composite values escapes every byte of every event).
+    one-command batches): BEGIN, the transaction's id, lock timeout, lock and NOTIFY go as
+    one simple query, equal writes as one `executemany`, and the events as four binary arrays
+    (the library's text dump of composite values escapes every byte of every event).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._lock_and_notify = sql.SQL("; ").join(
+        begin = [sql.SQL("BEGIN"), sql.SQL("SELECT pg_current_xact_id()::text AS xid")]
+        self._begin = sql.SQL("; ").join(begin)
+        self._begin_lock_and_notify = sql.SQL("; ").join(
             [
-                sql.SQL("BEGIN"),
+                *begin,
                 *self.lock_table_statements,
                 sql.SQL("NOTIFY {}").format(sql.Identifier(self.channel_name)),
             ]
@@ -84,7 +96,6 @@ class CrmRecorder(PostgresApplicationRecorder):
             " RETURNING notification_id"
         ).format(table=sql.Identifier(self.datastore.schema, self.events_table_name))
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def insert_events(
         self,
         stored_events: Sequence[StoredEvent],
@@ -92,12 +103,20 @@ class CrmRecorder(PostgresApplicationRecorder):
         writes: Sequence[SqlWrite] = (),
         **_: Any,
     ) -> Sequence[int] | None:
+        """Saves the events and the writes in one transaction, tried once: the caller knows
+        whether another try is safe. If the connection fails during the COMMIT, raises
+        `UncertainCommit` with the transaction's id (taken in the BEGIN's round trip). Each
+        statement before it waits for its answer, so a failure there means that no COMMIT
+        was sent and nothing was recorded (the error is raised as it is)."""
         grouped: dict[str, list[Sequence[Any]]] = {}
         for statement, params in writes:
             grouped.setdefault(statement, []).append(params)
         with self.datastore.get_connection() as conn:
+            committing = False
             try:
-                conn.execute(self._lock_and_notify if stored_events else "BEGIN")
+                begun = conn.execute(self._begin_lock_and_notify if stored_events else self._begin)
+                begun.nextset()  # past BEGIN's result, to the transaction's id
+                xid = begun.fetchone()["xid"]  # type: ignore[index]
                 for statement, each in grouped.items():
                     conn.cursor().executemany(statement, each)  # type: ignore[arg-type]
                 inserted = (
@@ -114,8 +133,11 @@ class CrmRecorder(PostgresApplicationRecorder):
                     if stored_events
                     else []
                 )
+                committing = True
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as error:
+                if committing and conn.broken:  # the server may have committed, unheard
+                    raise UncertainCommit(xid) from error
                 with contextlib.suppress(psycopg.Error):  # a broken connection rolled back
                     conn.execute("ROLLBACK")
                 raise
@@ -132,7 +154,11 @@ class EventStore(Application[UUID]):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's reads
     def get_many(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
-        """Current copies of many aggregates, read in one query.
+        """`read_many`, tried again while PostgreSQL is unreachable (up to ten times)."""
+        return self.read_many(ids)
+
+    def read_many(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
+        """Current copies of many aggregates, read in one query, tried once.
 
         Cached aggregates are brought forward with the events stored since (by this or any
         other process); the others are built from all their events. Absent ids are left out.
@@ -170,6 +196,13 @@ _NEWER_EVENTS = (
 )
 
 
+def transaction_status(conn: psycopg.Connection[Any], xid: str) -> str | None:
+    """'committed', 'aborted' or 'in progress': what became of transaction `xid` (None if
+    PostgreSQL no longer knows, long after)."""
+    row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
+    return None if row is None else row[0]
+
+
 def load_aggregate(conn: psycopg.Connection[Any], aggregate_id: UUID) -> Any | None:
     """An aggregate's current state, built from its stored events read on `conn` (for reads
     in processes that have no event store application, such as the API); None if none."""
@@ -188,11 +221,18 @@ def load_aggregate(conn: psycopg.Connection[Any], aggregate_id: UUID) -> Any | N
 _MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
 
 
-def open_event_store(url: str, pool_size: int, *, create_table: bool = False) -> EventStore:
+def open_event_store(
+    url: str,
+    pool_size: int,
+    *,
+    create_table: bool = False,
+    checkout_timeout: float = CHECKOUT_TIMEOUT_SECONDS,
+) -> EventStore:
     """Connects the event store to PostgreSQL. Only `prepare_database`, which holds the
     migration lock, creates its table: processes starting together would otherwise replace
-    its trigger function at the same time and fail ("tuple concurrently updated")."""
-    env = eventsourcing_env(url, pool_size) | {
+    its trigger function at the same time and fail ("tuple concurrently updated"). A
+    connection checkout waits at most `checkout_timeout` seconds."""
+    env = eventsourcing_env(url, pool_size, checkout_timeout) | {
         "CREATE_TABLE": "y" if create_table else "n",
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": get_topic(CrmRecorder),
@@ -201,4 +241,5 @@ def open_event_store(url: str, pool_size: int, *, create_table: bool = False) ->
     }
     store = EventStore(env=env)
     store.recorder.datastore.pool.reconnect_timeout = RECONNECT_SECONDS  # type: ignore[attr-defined]
+    store.recorder.datastore.pool.timeout = checkout_timeout  # type: ignore[attr-defined]
     return store

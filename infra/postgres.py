@@ -1,5 +1,6 @@
 """Where PostgreSQL is: the configured URL, or an embedded server under CRM_DATA_DIR."""
 
+import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -58,8 +59,12 @@ def ensure_database(admin_url: str, name: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def eventsourcing_env(url: str, pool_size: int) -> dict[str, str]:
-    """The `eventsourcing` library's POSTGRES_* settings: at most `pool_size` connections."""
+def eventsourcing_env(
+    url: str, pool_size: int, checkout_timeout: float = CHECKOUT_TIMEOUT_SECONDS
+) -> dict[str, str]:
+    """The `eventsourcing` library's POSTGRES_* settings: at most `pool_size` connections,
+    a checkout waiting at most `checkout_timeout` (whole seconds, rounded up: the library
+    reads an integer)."""
     params = conninfo_to_dict(url)
     return {
         "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
@@ -68,21 +73,24 @@ def eventsourcing_env(url: str, pool_size: int) -> dict[str, str]:
         "POSTGRES_USER": str(params.get("user", "postgres")),
         "POSTGRES_PASSWORD": str(params.get("password", "")),
         "POSTGRES_POOL_SIZE": "1",  # kept open; more are opened on demand
-        "POSTGRES_CONNECT_TIMEOUT": str(int(CHECKOUT_TIMEOUT_SECONDS)),
+        "POSTGRES_CONNECT_TIMEOUT": str(max(1, math.ceil(checkout_timeout))),
         "POSTGRES_MAX_OVERFLOW": str(max(pool_size - 1, 0)),
     }
 
 
-def open_pool(url: str, size: int, name: str) -> ConnectionPool:
+def open_pool(
+    url: str, size: int, name: str, checkout_timeout: float = CHECKOUT_TIMEOUT_SECONDS
+) -> ConnectionPool:
     """A psycopg connection pool (autocommit off) for read models and side tables. Its
-    sessions are in UTC, so read-model times come back in UTC whatever the server's zone."""
+    sessions are in UTC, so read-model times come back in UTC whatever the server's zone.
+    A checkout waits at most `checkout_timeout` seconds (then PoolTimeout)."""
     pool = ConnectionPool(
         make_conninfo(url, application_name=f"crm-{name}", options="-c TimeZone=UTC"),
         min_size=1,
         max_size=size,
         open=False,
         name=name,
-        timeout=CHECKOUT_TIMEOUT_SECONDS,
+        timeout=checkout_timeout,
         reconnect_timeout=RECONNECT_SECONDS,
         configure=use_orjson,
     )

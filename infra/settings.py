@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     command_timeout_seconds: float = Field(
         default=15, gt=0, description="longest a request waits for the command writer (then 503)"
     )
+    database_timeout_seconds: float = Field(
+        default=5,
+        gt=0,
+        description="longest the command writer tries to record a command while PostgreSQL is"
+        " unreachable, or to learn whether a cut-off commit was recorded (then 503, retry"
+        " with the same Idempotency-Key); also the longest it waits for a pool connection",
+    )
     db_pool_size: int = 8
 
     @field_validator("tracking_rate_limit")
