@@ -70,9 +70,16 @@ class PgProxy:
         self._call(self._shut())
 
     def stop(self) -> None:
-        """Closes, and ends the proxy's thread."""
+        """Closes, ends what it was forwarding, and ends the proxy's thread."""
         self.close()
+        self._call(self._cancel_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _call(self, coroutine: object) -> None:
         asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)  # type: ignore[arg-type]
