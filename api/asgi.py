@@ -16,9 +16,7 @@ def create() -> FastAPI:
     settings = Settings()
     configure_logging(settings.log_level)
     url = prepare_database(settings)
-    writer = WriterProcess(
-        url, settings.log_level, settings.group_commit_max, settings.command_timeout_seconds
-    )
+    writer = WriterProcess(settings.model_copy(update={"database_url": url}))
     app = create_app(open_pool(url, settings.db_pool_size, "api"), writer, settings)
     tune_garbage_collector()
     return app

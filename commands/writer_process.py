@@ -58,9 +58,10 @@ class WriterProcess:
     Start it from within the running loop. Answers are read on the event loop itself.
     """
 
-    def __init__(self, url: str, log_level: str, max_batch: int, command_timeout: float) -> None:
-        self._args = (url, log_level, max_batch)
-        self._timeout = command_timeout
+    def __init__(self, settings: Settings) -> None:
+        """`settings` (with the prepared database's URL) are the writer's too, `.env` included."""
+        self._settings = settings
+        self._timeout = settings.command_timeout_seconds
         self._context = multiprocessing.get_context("spawn")
         self._waiting: dict[int, asyncio.Future[Outcome]] = {}
         self._sequence = 0
@@ -80,7 +81,7 @@ class WriterProcess:
         key = new_key()
         self._process = self._context.Process(
             target=write_in_child,
-            args=(theirs, key, *self._args),
+            args=(theirs, key, self._settings),
             name="crm-command-writer",
             daemon=True,
         )
@@ -240,15 +241,13 @@ class _Answers(asyncio.Protocol):
         self._owner._writer_gone(self._transport)  # type: ignore[arg-type]
 
 
-def write_in_child(
-    sock: socket.socket, key: bytes, url: str, log_level: str, max_batch: int
-) -> None:
+def write_in_child(sock: socket.socket, key: bytes, settings: Settings) -> None:
     """The writer process: runs commands from the channel until it closes or says stop."""
-    configure_logging(log_level)
+    configure_logging(settings.log_level)
     name_process(PROCESS_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    settings = Settings(database_url=url, group_commit_max=max_batch, _env_file=None)
-    container = assemble(settings, url)  # the API process prepared the database
+    assert settings.database_url, "the API process prepares the database and names it"
+    container = assemble(settings, settings.database_url)
     container.start()
     tune_garbage_collector()
     answers: SimpleQueue[tuple[int, Any] | None] = SimpleQueue()

@@ -15,6 +15,7 @@ from commands.context import CommandContext, Outcome, Target
 from commands.customers import RegisterCustomer
 from commands.writer_process import CommandFailed, WriterProcess, WriterUnavailable
 from infra.bootstrap import Container
+from infra.settings import Settings
 
 
 def context() -> CommandContext:
@@ -25,7 +26,11 @@ def with_writer(url: str, test: Callable[[WriterProcess], Awaitable[None]]) -> N
     """Runs `test` on an event loop with a started writer process, then stops it."""
 
     async def run() -> None:
-        writer = WriterProcess(url, "WARNING", 500, command_timeout=10)
+        writer = WriterProcess(
+            Settings(
+                database_url=url, log_level="WARNING", command_timeout_seconds=10, _env_file=None
+            )
+        )
         await writer.start()
         try:
             await test(writer)
