@@ -73,11 +73,7 @@ def relay_all(container: Container, producer: KafkaProducer, settings: Settings)
     """Publishes every stored event with the relay, from position 0."""
     admin = TopicAdmin(settings)
     try:
-        relay = Relay(container.store, container.pool, lambda: producer, admin)
-        sent = 0
-        while count := relay.publish():
-            sent += count
-        return sent
+        return Relay(container.store, container.pool, lambda: producer, admin).publish_all()
     finally:
         admin.close()
 

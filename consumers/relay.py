@@ -150,6 +150,13 @@ class Relay:
             RELAYED.inc(len(batch))
         return len(batch)
 
+    def publish_all(self) -> int:
+        """Publishes until every stored event is published; returns how many were sent."""
+        sent = 0
+        while count := self.publish():
+            sent += count
+        return sent
+
     def check_topic(self) -> None:
         """Creates the topic if it is missing and starts a new generation if it changed."""
         info = self._admin.describe()

@@ -25,10 +25,7 @@ def relay_all(crm: Container, settings: Settings) -> int:
     admin = TopicAdmin(settings)
     relay = Relay(crm.store, crm.pool, lambda: open_producer(settings, "test-relay"), admin)
     try:
-        sent = 0
-        while count := relay.publish():
-            sent += count
-        return sent
+        return relay.publish_all()
     finally:
         relay.close()
         admin.close()

@@ -1,4 +1,8 @@
-"""The Kafka path against real PostgreSQL and the test broker: relay -> topic -> projector."""
+"""The Kafka path against real PostgreSQL and the test broker: relay -> topic -> projector.
+
+It recovers by itself from what a crash or a lost topic leaves behind: commits the database
+lost, a topic recreated empty (with the right partitions or not), a topic that lost
+acknowledged messages; no person acting."""
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -8,7 +12,9 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
+from consumers.relay import Relay, TopicFault
 from infra.bootstrap import Container, bootstrap
+from infra.kafka import TopicAdmin, open_producer
 from infra.settings import Settings
 from tests.conftest import kafka_settings
 from tests.integration.conftest import register
@@ -104,3 +110,104 @@ def test_a_poison_message_is_parked_and_later_events_still_apply(
     projection, topic, offset, parked_key, error = letters[0]
     assert (projection, topic, bytes(parked_key)) == ("customer_360", settings.kafka_topic, key)
     assert offset == 1 and error.startswith("type: Field required")
+
+
+@pytest.fixture
+def admin(settings: Settings) -> Iterator[TopicAdmin]:
+    topics = TopicAdmin(settings)
+    yield topics
+    topics.close()
+
+
+def published_purchases(crm: Container, settings: Settings, count: int) -> object:
+    """A new customer's purchases, published by the relay; returns the customer's id."""
+    customer_id = register(crm.bus)
+    for n in range(count):
+        buy(crm, customer_id, f"published-{n}")
+    relay_all(crm, settings)
+    return customer_id
+
+
+def generation(crm: Container) -> int:
+    with crm.pool.connection() as conn:
+        return conn.execute("SELECT generation FROM crm_relay").fetchone()[0]
+
+
+def test_commits_the_database_lost_are_read_again_without_a_new_message(
+    crm: Container, settings: Settings
+) -> None:
+    # Given three purchases applied through Kafka
+    customer_id = published_purchases(crm, settings, 3)
+    with projector(crm, settings):
+        wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
+        # When a database crash loses the projector's commits (rows and offsets together, as
+        # `synchronous_commit = off` may), while its consumer stays where it was
+        with crm.pool.connection() as conn:
+            conn.execute("DELETE FROM customer_360")
+            conn.execute("DELETE FROM crm_projection_offsets WHERE projection = 'customer_360'")
+        # Then the lost range is read again, though no new message arrives
+        wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
+        # And later messages apply after it
+        buy(crm, customer_id, "lost-after")
+        relay_all(crm, settings)
+        wait_for(lambda: purchase_count(crm, customer_id) == 4, seconds=30)
+
+
+@pytest.mark.parametrize("partitions", [4, 2], ids=["same-partitions", "other-partitions"])
+def test_a_topic_recreated_empty_is_published_again_and_read_from_its_start(
+    crm: Container, settings: Settings, admin: TopicAdmin, partitions: int
+) -> None:
+    # Given two purchases applied through Kafka
+    customer_id = published_purchases(crm, settings, 2)
+    with projector(crm, settings):
+        wait_for(lambda: purchase_count(crm, customer_id) == 2, seconds=30)
+        # When the topic is deleted and made again, empty (a broker that lost its disk)
+        admin.delete()
+        admin.create(partitions)
+        # And a purchase follows
+        buy(crm, customer_id, "after")
+        assert relay_all(crm, settings) == 4  # every event again, as a new generation
+        # Then the projector reads the new topic from its start, counting each purchase once
+        wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
+    described = admin.describe()
+    assert described is not None and described.partitions == 4
+    assert generation(crm) == 2
+
+
+def test_a_topic_that_lost_acknowledged_messages_is_published_again(
+    crm: Container, settings: Settings
+) -> None:
+    # Given events published, and a record that the broker had acknowledged more of each
+    # partition than it now holds (its log was truncated)
+    customer_id = register(crm.bus)
+    buy(crm, customer_id, "truncated-0")
+    relay_all(crm, settings)
+    with crm.pool.connection() as conn:
+        conn.execute("UPDATE crm_relay SET partition_offsets = '{100, 100, 100, 100}'")
+    # When the relay publishes the next event
+    buy(crm, customer_id, "truncated-1")
+    relay_all(crm, settings)
+    # Then it published every event again, as a new generation, and projectors count each once
+    assert generation(crm) == 2
+    with projector(crm, settings):
+        wait_for(lambda: purchase_count(crm, customer_id) == 2, seconds=30)
+
+
+def test_the_same_topic_with_other_partitions_is_a_fault_the_relay_reports(
+    crm: Container, settings: Settings, admin: TopicAdmin
+) -> None:
+    # Given a relay that published to the topic, as if with three partitions
+    register(crm.bus)
+    relay_all(crm, settings)
+    with crm.pool.connection() as conn:
+        conn.execute("UPDATE crm_relay SET partition_positions = '{0, 0, 0}'")
+    # When it checks the topic (same id, four partitions)
+    relay = Relay(crm.store, crm.pool, lambda: open_producer(settings, "test-relay"), admin)
+    try:
+        with pytest.raises(TopicFault, match="has 4 partitions, the relay publishes to 3"):
+            relay.check_topic()
+    finally:
+        relay.close()
+    # Then the topic is left as it is: only a person may decide to recreate it
+    described = admin.describe()
+    assert described is not None and described.partitions == 4
