@@ -33,7 +33,16 @@ class Tansu:
     def __init__(self, advertised_port: int | None = None) -> None:
         self.port = free_port()
         self.advertised_port = advertised_port or self.port
-        self.process = subprocess.Popen(
+        self.process = self._spawn()
+
+    def restart_empty(self) -> None:
+        """Kills the broker and starts a new one on the same port: as a Kafka broker that
+        lost its disk comes back (Tansu keeps its messages in memory)."""
+        self.stop()
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
             [
                 tansu_binary(), "broker",
                 "--listener-url", f"tcp://127.0.0.1:{self.port}",
@@ -43,6 +52,7 @@ class Tansu:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         _wait_for_port(self.port)
+        return process
 
     @property
     def bootstrap(self) -> str:
