@@ -44,7 +44,7 @@ from commands.registry import GIVEN_REQUIRED
 from commands.wire import OUTCOME_UNKNOWN, OutcomeUnknown, WriterUnavailable
 from domain.aggregate import Aggregate
 from domain.errors import CrmError
-from infra.event_store import EventStore, SqlWrite, UncertainCommit, transaction_status
+from infra.event_store import EventStore, SqlWrite, UncertainCommit, commit_outcome
 from infra.metrics import BATCH_SIZE, COMMANDS
 from infra.postgres import UNREACHABLE
 
@@ -261,7 +261,7 @@ class CommandBus:
                 self._store.save(*batch.aggregates.values(), writes=batch.writes)
         except UncertainCommit as uncertain:
             self._evict(submissions, batch.aggregates)
-            if self._rolled_back(uncertain.xid, submissions):
+            if self._rolled_back(uncertain, submissions):
                 return submissions
         for submission, answer in batch.answers:
             _answer(submission, answer)
@@ -320,20 +320,21 @@ class CommandBus:
             return waiting
         return []
 
-    def _rolled_back(self, xid: str, submissions: list[Submission]) -> bool:
-        """Whether transaction `xid`, whose COMMIT was cut off, was rolled back. PostgreSQL is
+    def _rolled_back(self, uncertain: UncertainCommit, submissions: list[Submission]) -> bool:
+        """Whether the transaction whose COMMIT was cut off was rolled back. PostgreSQL is
         asked on fresh connections until it can tell (it is unreachable, or the transaction
         is still committing) or every command's deadline has passed; those past it are
         answered "outcome unknown" (then False: nothing is tried again)."""
+        xid = uncertain.xid
         log.warning("commit cut off; asking what became of it", xid=xid, commands=len(submissions))
         while waiting := self._unexpired(submissions, _unknown):
-            status = None
+            committed = None
             with contextlib.suppress(psycopg.Error):
                 with self._connect(waiting) as conn:
-                    status = transaction_status(conn, xid)
-            if status in ("committed", "aborted"):
-                log.warning("cut-off commit resolved", xid=xid, status=status)
-                return status == "aborted"
+                    committed = commit_outcome(conn, uncertain)
+            if committed is not None:
+                log.warning("cut-off commit resolved", xid=xid, committed=committed)
+                return not committed
             time.sleep(POLL_SECONDS)
         log.error("cut-off commit unresolved; answered outcome unknown", xid=xid)
         return False

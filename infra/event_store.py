@@ -59,12 +59,15 @@ class PydanticMapper(Mapper[UUID]):
 
 class UncertainCommit(Exception):  # noqa: N818 - an outcome unknown, not a caller's error
     """The connection failed while its COMMIT was under way: transaction `xid` may be
-    recorded or not. Ask `transaction_status` on another connection; trying again blindly
-    would record it twice if it did commit."""
+    recorded or not; trying again blindly would record it twice if it did commit. Ask
+    `commit_outcome` on another connection."""
 
-    def __init__(self, xid: str) -> None:
+    def __init__(self, xid: str, probe: StoredEvent | None) -> None:
         super().__init__(f"the connection failed during the COMMIT of transaction {xid}")
         self.xid = xid
+        self.probe = probe
+        """The transaction's first event: it is stored, as it is, if the transaction
+        committed (None: the transaction recorded no event)."""
 
 
 class CrmRecorder(PostgresApplicationRecorder):
@@ -137,7 +140,9 @@ class CrmRecorder(PostgresApplicationRecorder):
                 conn.execute("COMMIT")
             except BaseException as error:
                 if committing and conn.broken:  # the server may have committed, unheard
-                    raise UncertainCommit(xid) from error
+                    raise UncertainCommit(
+                        xid, stored_events[0] if stored_events else None
+                    ) from error
                 with contextlib.suppress(psycopg.Error):  # a broken connection rolled back
                     conn.execute("ROLLBACK")
                 raise
@@ -196,11 +201,30 @@ _NEWER_EVENTS = (
 )
 
 
-def transaction_status(conn: psycopg.Connection[Any], xid: str) -> str | None:
-    """'committed', 'aborted' or 'in progress': what became of transaction `xid` (None if
-    PostgreSQL no longer knows, long after)."""
-    row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
-    return None if row is None else row[0]
+def commit_outcome(conn: psycopg.Connection[Any], uncertain: UncertainCommit) -> bool | None:
+    """Whether the transaction whose COMMIT was cut off committed; None while it may still be
+    committing (`pg_xact_status` says 'in progress').
+
+    The answer is whether its first event is stored, byte for byte, not the transaction's
+    status: after a crash, an id whose transaction never reached the write-ahead log is given
+    to a new transaction, whose status would be taken for this one's. A transaction that
+    recorded no event is taken as rolled back: what it wrote is keyed (idempotency records,
+    claims, links), so its retry conflicts with anything it did store."""
+    try:
+        (status,) = conn.execute("SELECT pg_xact_status(%s::xid8)", (uncertain.xid,)).fetchone()
+    except psycopg.errors.InvalidParameterValue:  # "in the future": not given out since a crash
+        conn.rollback()
+        status = None
+    if status == "in progress":
+        return None
+    probe = uncertain.probe
+    if probe is None:
+        return False
+    row = conn.execute(
+        f"SELECT state FROM {EVENTS_TABLE} WHERE originator_id = %s AND originator_version = %s",
+        (probe.originator_id, probe.originator_version),
+    ).fetchone()
+    return row is not None and bytes(row[0]) == probe.state
 
 
 def load_aggregate(conn: psycopg.Connection[Any], aggregate_id: UUID) -> Any | None:
