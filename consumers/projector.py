@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 import structlog
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, NoOffsetForPartitionError
 from psycopg_pool import ConnectionPool
 
 from consumers.kafka_feed import Offsets, handle, stored_offsets
@@ -114,30 +114,29 @@ class ProjectorRunner:
         self._pool = pool
         self._projection = projection
         self._max_records = max_records
+        self._admin: TopicAdmin | None = None
         self.group_id = f"crm-{projection.name}"
 
     def run(self, keep_going: Callable[[], bool]) -> None:
         """Consumes while `keep_going()`, opening the consumer again after an outage."""
-        admin: TopicAdmin | None = None
-        while keep_going():
-            try:
-                admin = admin or TopicAdmin(self._settings)
-                self._consume(admin, keep_going)
-            except (*UNREACHABLE, TopicNotReady) as error:
-                log.warning(
-                    "projector waiting for PostgreSQL, Kafka or the relay's topic",
-                    projection=self._projection.name,
-                    error=error,
-                )
-                if isinstance(error, KafkaError) and admin is not None:
-                    admin.close()
-                    admin = None
-                threading.Event().wait(RETRY_SECONDS)
-        if admin is not None:
-            admin.close()
+        try:
+            while keep_going():
+                try:
+                    self._consume(keep_going)
+                except (*UNREACHABLE, TopicNotReady) as error:
+                    log.warning(
+                        "projector waiting for PostgreSQL, Kafka or the relay's topic",
+                        projection=self._projection.name,
+                        error=error,
+                    )
+                    if isinstance(error, KafkaError):
+                        self._close_admin()
+                    threading.Event().wait(RETRY_SECONDS)
+        finally:
+            self._close_admin()
 
-    def _consume(self, admin: TopicAdmin, keep_going: Callable[[], bool]) -> None:
-        if not self._topic_verified(admin):
+    def _consume(self, keep_going: Callable[[], bool]) -> None:
+        if not self._topic_verified():
             raise TopicNotReady("no topic the relay verified yet")
         consumer = open_consumer(self._settings, self.group_id, f"crm-project-{self.group_id}")
         listener = SeekToStoredOffsets(consumer, self._pool, self._projection.name)
@@ -145,42 +144,68 @@ class ProjectorRunner:
         try:
             consumer.subscribe([self._settings.kafka_topic], listener=listener)
             while keep_going():
-                polled = consumer.poll(timeout_ms=500, max_records=self._max_records)
-                if listener.error is not None:
-                    raise listener.error
-                if polled and verified:
-                    self._apply(consumer, listener, polled)
-                elif polled:
-                    listener.believed.clear()  # dropped: read again once verified
-                if time.monotonic() - checked >= CHECK_SECONDS:
-                    verified = self._check(admin, consumer, listener)
-                    checked = time.monotonic()
+                try:
+                    if time.monotonic() - checked >= CHECK_SECONDS:
+                        verified = self._check(consumer, listener)
+                        checked = time.monotonic()
+                    polled = consumer.poll(timeout_ms=500, max_records=self._max_records)
+                    if listener.error is not None:
+                        error, listener.error = listener.error, None
+                        raise error
+                    if polled and verified:
+                        self._apply(consumer, listener, polled)
+                    elif polled:
+                        listener.believed.clear()  # dropped: read again once verified
+                except (psycopg.OperationalError, NoOffsetForPartitionError) as error:
+                    self._wait_for_database(listener, error)
+                    checked = -CHECK_SECONDS  # seek to the stored offsets once it answers
         finally:
             consumer.close(autocommit=False)
 
-    def _check(
-        self, admin: TopicAdmin, consumer: KafkaConsumer, listener: SeekToStoredOffsets
-    ) -> bool:
+    def _wait_for_database(self, listener: SeekToStoredOffsets, error: Exception) -> None:
+        """PostgreSQL is away: the consumer stays in its group (leaving and joining again
+        at once can leave a group without partitions on some brokers), forgets where it
+        stands, and seeks to the stored offsets once the database answers."""
+        log.warning("projector waiting for PostgreSQL", projection=self._projection.name,
+                    error=error)  # fmt: skip
+        listener.believed.clear()
+        self._pool.check()  # drop every connection the outage broke, not one per attempt
+        threading.Event().wait(RETRY_SECONDS)
+
+    def _check(self, consumer: KafkaConsumer, listener: SeekToStoredOffsets) -> bool:
         """Reads on from the stored offsets while the topic is the one the relay verified;
-        pauses (staying in the group, fetching nothing) while it is not."""
+        pauses (staying in the group, fetching nothing) while it is not, or while the broker
+        cannot say."""
         assigned = list(consumer.assignment())
-        if not self._topic_verified(admin):
+        try:
+            verified = self._topic_verified()
+        except KafkaError as error:
+            log.warning("topic not checked", projection=self._projection.name, error=error)
+            self._close_admin()
+            verified = False
+        if not verified:
             consumer.pause(*assigned)
             return False
         consumer.resume(*assigned)
         listener.align(assigned)
         return True
 
-    def _topic_verified(self, admin: TopicAdmin) -> bool:
+    def _topic_verified(self) -> bool:
         """Whether the topic exists and is the one the relay last verified."""
-        info = admin.describe()
+        self._admin = self._admin or TopicAdmin(self._settings)
+        info = self._admin.describe()
         if info is None:
             return False
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT topic_id FROM crm_relay WHERE topic = %s", (admin.topic,)
+                "SELECT topic_id FROM crm_relay WHERE topic = %s", (self._admin.topic,)
             ).fetchone()
         return row is not None and (None in (row[0], info.topic_id) or row[0] == info.topic_id)
+
+    def _close_admin(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
 
     def _apply(
         self,
