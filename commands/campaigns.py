@@ -1,4 +1,4 @@
-"""Commands on campaigns, and on the emails a campaign sends to each customer (CONTRACT.md).
+"""Commands on campaigns, and on the emails a campaign sends to each customer.
 
 The sender (`crm automate`) records, for each customer of a campaign being sent,
 `RecordEmailSend` (its answer says whether to send), then `RecordEmailBounce` on a permanent

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS crm_api_keys (
 
 
 class Role(StrEnum):
-    """What a key may do (CONTRACT.md)."""
+    """What a key may do (README, "Using the API")."""
 
     SERVICE = "service"
     ANALYST = "analyst"

@@ -1,4 +1,4 @@
-"""Configuration from the environment (and `.env`), names as in CONTRACT.md."""
+"""Configuration from the environment (and `.env`), names as the README documents them."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""The event envelope every consumer sees (the Kafka message of CONTRACT.md)."""
+"""The event envelope every consumer sees (the Kafka message the README documents)."""
 
 import hashlib
 from dataclasses import dataclass, fields
@@ -91,7 +91,7 @@ class MalformedMessage(ValueError):
 
 
 def encode(envelope: Envelope) -> bytes:
-    """The Kafka message value of CONTRACT.md: the envelope as one JSON object."""
+    """The Kafka message value (README, "The Kafka message"): the envelope as one JSON object."""
     return orjson.dumps({name: getattr(envelope, name) for name in _FIELDS})
 
 

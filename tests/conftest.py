@@ -1,7 +1,7 @@
 """Test infrastructure: a fresh PostgreSQL database per use, dropped at the end.
 
 PostgreSQL is CRM_TEST_DATABASE_URL if set, else the server at 127.0.0.1:5432 if it
-answers, else an embedded server (DESIGN.md). Kafka is CRM_TEST_KAFKA_BOOTSTRAP if set,
+answers, else an embedded server. Kafka is CRM_TEST_KAFKA_BOOTSTRAP if set,
 else a Tansu broker started for each test; each test gets a topic of its own.
 """
 
@@ -72,7 +72,7 @@ def container(database_url: str) -> Iterator[Container]:
 
 
 KAFKA_TEST_TIMEOUT_MS = 3000
-"""The test broker's first group join waits this long (DESIGN.md): short, for tests only."""
+"""The test broker's first group join waits this long (a Tansu quirk): short, for tests only."""
 
 KAFKA_TEST_FETCH_WAIT_MS = 100
 """Tansu answers a waiting fetch only when the wait ends: shortened, for tests only."""

@@ -1,4 +1,4 @@
-"""Email campaigns: draft one, request its send, and read its state and metrics (CONTRACT.md).
+"""Email campaigns: draft one, request its send, and read its state and metrics.
 
 The send itself (rendering, SMTP, recording each customer's EmailSent) is the sender's work
 (`crm automate`); `POST /send` only records that it is requested.

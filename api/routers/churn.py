@@ -1,4 +1,4 @@
-"""Churn: each buyer's risk and the BG/NBD model of buying behaviour (CONTRACT.md)."""
+"""Churn: each buyer's risk and the BG/NBD model of buying behaviour."""
 
 from datetime import UTC, date, datetime, time
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Customer commands and queries (CONTRACT.md)."""
+"""Customer commands and queries."""
 
 from datetime import UTC, datetime
 from functools import partial

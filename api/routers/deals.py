@@ -1,4 +1,4 @@
-"""Deal commands and queries (CONTRACT.md)."""
+"""Deal commands and queries."""
 
 from datetime import date, datetime
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Lead commands and queries (CONTRACT.md)."""
+"""Lead commands and queries."""
 
 from functools import partial
 from typing import Any

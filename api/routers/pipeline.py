@@ -1,4 +1,4 @@
-"""The sales pipeline report (CONTRACT.md `GET /v1/pipeline`), read from the deals read model."""
+"""The sales pipeline report (`GET /v1/pipeline`), read from the deals read model."""
 
 from typing import Annotated
 

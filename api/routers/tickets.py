@@ -1,4 +1,4 @@
-"""Ticket commands and queries (CONTRACT.md)."""
+"""Ticket commands and queries."""
 
 from datetime import datetime
 from functools import partial

@@ -1,4 +1,4 @@
-"""Customers over HTTP against a running `crm serve` (CONTRACT.md)."""
+"""Customers over HTTP against a running `crm serve`."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor

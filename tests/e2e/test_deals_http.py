@@ -1,4 +1,4 @@
-"""Deals and the pipeline's stages over HTTP against a running `crm serve` (CONTRACT.md)."""
+"""Deals and the pipeline's stages over HTTP against a running `crm serve`."""
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor

@@ -1,4 +1,4 @@
-"""Leads over HTTP against a running `crm serve` (CONTRACT.md): capture, scoring, assignment,
+"""Leads over HTTP against a running `crm serve`: capture, scoring, assignment,
 duplicates, qualification and conversion. Each test names its own reps and emails."""
 
 from collections.abc import Iterator

@@ -1,4 +1,4 @@
-"""Tickets over HTTP against a running `crm serve` (CONTRACT.md)."""
+"""Tickets over HTTP against a running `crm serve`."""
 
 from uuid import uuid4
 

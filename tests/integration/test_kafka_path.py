@@ -54,7 +54,7 @@ def test_a_command_reaches_customer_360_through_kafka(crm: Container, settings: 
     assert relay_all(crm, settings) == 2
     with projector(crm, settings):
         wait_for(lambda: purchase_count(crm, customer_id) == 1, seconds=30)
-    # Then the topic holds the CONTRACT.md envelope, keyed by customer id
+    # Then the topic holds the documented envelope, keyed by customer id
     messages = topic_messages(settings)
     assert [m.key for m in messages] == [str(customer_id).encode()] * 2
     envelopes = [orjson.loads(m.value) for m in messages]
