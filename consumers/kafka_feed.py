@@ -80,7 +80,7 @@ def stored_offsets(
         cursors = _lock_cursors(conn, projection, topic, set(partitions))
         renewed = _renew(cursors, _generation(conn, topic))
         _store_cursors(conn, projection, topic, {p: cursors[p] for p in renewed}, {})
-    return {p: cursors[p].next_offset if p in cursors else None for p in partitions}
+    return _offsets(cursors, partitions)
 
 
 def handle(
@@ -102,11 +102,11 @@ def handle(
         cursors = _lock_cursors(conn, projection.name, topic, partitions)
         generation = _generation(conn, topic)
         outcome, fresh, letters = Outcome(), [], []
-        outcome.seek = {p: cursors[p].next_offset for p in _renew(cursors, generation)}
-        outcome.seek |= {
-            p: cursors[p].next_offset if p in cursors else None
-            for p in partitions - set(outcome.seek)
-            if believed.get(p) != (cursors[p].next_offset if p in cursors else None)
+        renewed = _renew(cursors, generation)
+        outcome.seek = {
+            p: offset
+            for p, offset in _offsets(cursors, partitions).items()
+            if p in renewed or believed.get(p) != offset
         }
         for record in records:
             if record.partition in outcome.seek:
@@ -124,8 +124,13 @@ def handle(
         _store_cursors(conn, projection.name, topic, cursors, highwaters or {})
     outcome.applied = len(fresh) - unapplicable
     outcome.parked = len(letters) + unapplicable
-    outcome.stored = {p: cursors[p].next_offset if p in cursors else None for p in partitions}
+    outcome.stored = _offsets(cursors, partitions)
     return outcome
+
+
+def _offsets(cursors: dict[int, Cursor], partitions: Collection[int]) -> dict[int, int | None]:
+    """The next offset to read of each partition (None: no cursor, the topic's start)."""
+    return {p: cursors[p].next_offset if p in cursors else None for p in partitions}
 
 
 def _renew(cursors: dict[int, Cursor], generation: int) -> list[int]:

@@ -10,9 +10,10 @@ The topic is the relay's: a projector never creates it, and reads it only while 
 topic the relay verified (same topic id); while it is not (gone, or replaced and not yet
 checked by the relay), the consumer stays in its group but pauses, fetching nothing. Every
 CHECK_SECONDS, it also compares the stored offsets with where it reads, so that commits
-lost by a database crash are read again even when no new message arrives. PostgreSQL or
-the broker being away is waited out: the consumer is closed and opened again, and it
-resumes from the stored offsets. Any other failure stops the runner with the reason.
+lost by a database crash are read again even when no new message arrives. PostgreSQL being
+away is waited out with the consumer kept in its group; a broker failure closes the
+consumer and opens it again. Either way it resumes from the stored offsets. Any other
+failure stops the runner with the reason.
 """
 
 import threading
