@@ -1,8 +1,8 @@
 """The relay: publishes the event store's events to Kafka in position order, at least once.
 
 It follows the notification log from its own recorded position, sends each event as the
-message envelope (README, "The Kafka message") keyed by customer id, and records the new position only once the
-broker has acknowledged every message before it. A crash or a broker failure therefore
+message envelope (README, "The Kafka message") keyed by customer id, and records the new
+position only once the broker has acknowledged every message before it. A crash or a broker failure therefore
 republishes, never skips; projectors drop what they have already applied.
 
 Events never commit late with a lower position: the event store's inserts hold a table lock
@@ -58,7 +58,7 @@ ALTER TABLE crm_relay
 RELAY_LOCK = 7_401_313  # advisory lock id: the active relay holds it
 RETRY_SECONDS = 1.0
 CHECK_SECONDS = 5.0
-"""How often the relay checks the topic while it has nothing to publish."""
+"""How often the relay checks the topic (before a batch, or while it waits for events)."""
 SCHEMA_HEADER = str(SCHEMA_VERSION).encode()
 
 
