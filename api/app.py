@@ -30,8 +30,8 @@ from api.routers import (
     tickets,
     tracking,
 )
+from api.writer_process import WriterProcess
 from commands.catalog import HANDLERS
-from commands.writer_process import WriterProcess
 from infra.settings import Settings
 
 DESCRIPTION = """

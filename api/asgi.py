@@ -3,8 +3,8 @@
 from fastapi import FastAPI
 
 from api.app import create_app
-from commands.writer_process import WriterProcess
-from infra.bootstrap import prepare_database
+from api.bootstrap import prepare_database
+from api.writer_process import WriterProcess
 from infra.logging import configure_logging
 from infra.postgres import open_pool
 from infra.runtime import tune_garbage_collector

@@ -30,13 +30,13 @@ from aiosmtpd.controller import Controller
 from rich.console import Console
 from rich.table import Table
 
+from api.bootstrap import bootstrap
 from bench.commands import bench_database, running
 from bench.replay import PostgresCpu, run_all
 from commands.campaigns import CreateCampaign
 from commands.context import Target
 from commands.customers import RegisterCustomer
 from infra import tracking
-from infra.bootstrap import bootstrap
 from infra.settings import Settings
 
 CRM = str(Path(sys.executable).parent / "crm")

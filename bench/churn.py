@@ -25,8 +25,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from projections.churn.bgnbd import Model, Parameters, fit, score
-from projections.churn.histories import Histories, summarise
+from domain.churn.bgnbd import Model, Parameters, fit, score
+from domain.churn.histories import Histories, summarise
 from tests.bgnbd_simulation import simulate_purchases
 
 TRUE = Parameters(r=0.75, alpha=6.6, a=1.5, b=4.0)

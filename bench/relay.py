@@ -26,14 +26,14 @@ from contextlib import contextmanager
 import psutil
 from kafka import KafkaProducer
 
+from api.bootstrap import Container, bootstrap
 from bench.commands import bench_database
 from bench.replay import Measured, PostgresCpu, console, measure, report, seed
 from consumers.relay import SCHEMA_HEADER, Relay
-from infra.bootstrap import Container, bootstrap
+from domain.events.envelope import encode
 from infra.kafka import TopicAdmin, ensure_topic, open_producer, partition_for
 from infra.settings import Settings
-from projections.envelope import encode
-from projections.stored_events import read_events
+from infra.stored_events import read_events
 from tests.broker import Tansu
 
 RAW, RELAY = "raw producer", "relay"

@@ -5,7 +5,7 @@ lines, interactions, profile changes and feedback: by default 20,000 customers a
 events), then alternates, in each round:
   1. raw read through the library: `recorder.select_notifications` in batches of 5,000
      (what the replay reads with), nothing decoded;
-  2. raw read with psycopg: the replay's own query (`projections.stored_events.scan`: the
+  2. raw read with psycopg: the replay's own query (`infra.stored_events.scan`: the
      same columns, in binary, batches of 5,000 by position), nothing decoded;
   3. read + decode: the same read, into envelopes (`scan`), nothing folded;
   4. replay: `projections.rebuild.rebuild(conn, customer_360)`.
@@ -39,6 +39,7 @@ from eventsourcing.persistence import ApplicationRecorder
 from rich.console import Console
 from rich.table import Table
 
+from api.bootstrap import Container, bootstrap
 from bench.commands import chosen_database
 from bench.writer import context
 from commands.base import Command
@@ -53,11 +54,10 @@ from commands.customers import (
     RegisterCustomer,
 )
 from domain.values import Channel, Direction, FeedbackSource
-from infra.bootstrap import Container, bootstrap
 from infra.settings import Settings
+from infra.stored_events import STORED_COLUMNS, head, scan
 from projections.catalog import PROJECTIONS
 from projections.rebuild import rebuild
-from projections.stored_events import STORED_COLUMNS, head, scan
 
 BATCH = 5000
 RAW_RECORDER, RAW_PSYCOPG, DECODED = "raw recorder", "raw psycopg", "read + decode"

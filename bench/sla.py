@@ -36,6 +36,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
+from api.bootstrap import bootstrap
 from bench.commands import chosen_database, free_port, running, wait_until
 from bench.replay import count_events, registration, run_all
 from commands.base import Command
@@ -46,15 +47,14 @@ from domain.business_time import micros
 from domain.sla_policy import policy_id
 from domain.ticket import Author, Priority, TicketStatus
 from infra.api_keys import Role, create_key
-from infra.bootstrap import bootstrap
 from infra.settings import Settings
+from infra.stored_events import head
 from projections.catalog import PROJECTIONS, SLA_CLOCKS, SLA_POLICIES
 from projections.projection import states
 from projections.rebuild import rebuild
 from projections.sla.measure import measure as measure_all
 from projections.sla.policies import policies
 from projections.sla.ticket_clocks import ticket_run
-from projections.stored_events import head
 
 TICKETS_PER_CUSTOMER = 10
 WAVE = 10_000

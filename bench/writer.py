@@ -28,10 +28,10 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
+from api.bootstrap import bootstrap
 from bench.commands import bench_database
 from commands.context import CommandContext, Target
 from commands.customers import RecordPurchase, RegisterCustomer
-from infra.bootstrap import bootstrap
 from infra.runtime import tune_garbage_collector
 from infra.settings import Settings
 

@@ -24,7 +24,7 @@ from infra.postgres import UNREACHABLE
 from infra.settings import Settings
 
 if TYPE_CHECKING:
-    from infra.bootstrap import Container
+    from api.bootstrap import Container
 
 log = structlog.get_logger()
 

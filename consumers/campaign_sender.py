@@ -40,15 +40,15 @@ from consumers.campaign_email import Tracking
 from domain.campaign import Campaign, CampaignStatus
 from domain.email_delivery import SuppressionReason
 from domain.email_template import RenderError, customer_fields, render
+from domain.events.envelope import Envelope
 from domain.template_limits import DEFAULT_LIMITS, Limits
 from infra.mailer import Mailer, Rejected, SmtpUnavailable
 from infra.settings import Settings
+from infra.stored_events import head, with_topics
 from projections.customer_360.queries import matching
-from projections.envelope import Envelope
-from projections.stored_events import head, with_topics
 
 if TYPE_CHECKING:
-    from infra.bootstrap import Container
+    from api.bootstrap import Container
 
 log = structlog.get_logger()
 

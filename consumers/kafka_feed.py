@@ -27,8 +27,8 @@ from typing import Any
 from kafka.consumer.fetcher import ConsumerRecord
 from psycopg import Connection
 
+from domain.events.envelope import Envelope, MalformedMessage, decode
 from projections.dead_letters import DeadLetter, park
-from projections.envelope import Envelope, MalformedMessage, decode
 from projections.projection import Projection, apply_or_park
 
 DDL = """

@@ -25,14 +25,14 @@ from commands.leads import RecordLeadEngagement
 from consumers import automation_records as records
 from domain.customer import Customer
 from domain.errors import CrmError
+from domain.events.envelope import Envelope
 from domain.lead_scoring import EngagementKind
+from infra.stored_events import head, with_topics
 from projections.customer_360 import queries as customer_360
-from projections.envelope import Envelope
 from projections.leads import queries as leads
-from projections.stored_events import head, with_topics
 
 if TYPE_CHECKING:
-    from infra.bootstrap import Container
+    from api.bootstrap import Container
 
 log = structlog.get_logger()
 

@@ -30,6 +30,7 @@ from kafka.errors import KafkaError
 from psycopg_pool import ConnectionPool
 
 from consumers.notifications import follow
+from domain.events.envelope import SCHEMA_VERSION, Envelope, encode
 from infra.event_store import EventStore, open_event_store
 from infra.kafka import TopicAdmin, open_producer, partition_for
 from infra.leadership import StillLeading, lead
@@ -37,8 +38,7 @@ from infra.logging import error_summary
 from infra.metrics import RELAYED
 from infra.postgres import UNREACHABLE, open_pool
 from infra.settings import Settings
-from projections.envelope import SCHEMA_VERSION, Envelope, encode
-from projections.stored_events import read_events
+from infra.stored_events import read_events
 
 log = structlog.get_logger()
 

@@ -27,7 +27,7 @@ from domain.errors import CrmError
 from projections.sla.breaches import Breach, unrecorded_breaches
 
 if TYPE_CHECKING:
-    from infra.bootstrap import Container
+    from api.bootstrap import Container
 
 log = structlog.get_logger()
 

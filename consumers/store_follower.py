@@ -21,10 +21,10 @@ from infra.event_store import EventStore, open_event_store
 from infra.logging import configure_logging, error_summary
 from infra.metrics import PROJECTED
 from infra.postgres import UNREACHABLE, open_pool
+from infra.stored_events import read_events
 from projections import projection
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection
-from projections.stored_events import read_events
 
 log = structlog.get_logger()
 

@@ -167,7 +167,7 @@ class Lead(Aggregate):
         self, converted_to: UUID, customer_created: bool, deal_id: UUID | None, meta: Meta
     ) -> None:
         # `converted_to`, not `customer_id`: an event's `customer_id` field makes it the
-        # customer's (projections.envelope), and so keys its Kafka message (consumers.relay).
+        # customer's (domain.events.envelope), and so keys its Kafka message (consumers.relay).
         # This event would go out under the customer's key, to another partition than the
         # lead's other events, which could then be read before it.
         self.status = LeadStatus.CONVERTED

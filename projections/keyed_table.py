@@ -11,7 +11,7 @@ import orjson
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Projection, Row
 from projections.table_schema import TableSchema
 

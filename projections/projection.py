@@ -7,8 +7,8 @@ from typing import Any
 import psycopg
 from psycopg import Connection
 
+from domain.events.envelope import Envelope, encode
 from projections.dead_letters import DeadLetter, park
-from projections.envelope import Envelope, encode
 
 POISON = (LookupError, ValueError, TypeError, ArithmeticError, psycopg.DataError)
 """What a projection raises for an event whose data it cannot apply: the event is parked."""

@@ -17,10 +17,10 @@ from typing import Any
 
 from psycopg import Connection, sql
 
+from domain.events.envelope import Envelope
+from infra.stored_events import head, scan
 from projections.dead_letters import DeadLetter, park
-from projections.envelope import Envelope
 from projections.projection import POISON, Projection, Row, apply_or_park, dead_letters
-from projections.stored_events import head, scan
 
 Progress = Callable[[int, int], None]
 """Called with (position reached, head position)."""

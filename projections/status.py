@@ -35,8 +35,9 @@ from typing import Any
 
 from psycopg import Connection
 
+from infra import stored_events
 from infra.event_store import EVENTS_TABLE
-from projections import dead_letters, projection, stored_events
+from projections import dead_letters, projection
 
 
 @dataclass(frozen=True)

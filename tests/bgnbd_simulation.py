@@ -3,7 +3,7 @@
 import numpy as np
 from numpy.typing import NDArray
 
-from projections.churn.bgnbd import Parameters
+from domain.churn.bgnbd import Parameters
 
 
 def simulate_purchases(

@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from infra.bootstrap import Container, bootstrap
+from api.bootstrap import Container, bootstrap
 from infra.postgres import embedded_database_url
 from infra.settings import Settings
 from tests.broker import Tansu

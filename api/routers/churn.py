@@ -12,9 +12,9 @@ from pydantic import BaseModel, BeforeValidator, Field
 from api import problems
 from api.auth import Reader
 from api.commanding import read
+from domain.churn.model import shown
 from projections.churn import assessment
 from projections.churn.buyers import buyers
-from projections.churn.model import shown
 
 router = APIRouter(prefix="/v1/churn", tags=["churn"], responses=problems.documented(401, 403))
 

@@ -23,9 +23,9 @@ from commands.customers import (
     RegisterCustomer,
 )
 from commands.tickets import OpenComplaint
+from infra import page_cursor as cursor_codec
+from infra import timeline
 from infra.api_keys import Principal, Role
-from projections import cursor as cursor_codec
-from projections import timeline
 from projections.churn import assessment
 from projections.customer_360 import queries
 

@@ -10,7 +10,7 @@ from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from commands.writer_process import WriterProcess, WriterUnavailable
+from api.writer_process import WriterProcess, WriterUnavailable
 from infra.kafka import end_offsets
 from projections import projection, status
 

@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from api import problems
 from api.auth import requires
+from infra import stored_events
 from infra.api_keys import Principal, Role
 from infra.kafka import end_offsets
 from infra.postgres import with_connection
 from infra.settings import Settings
-from projections import status, stored_events
+from projections import status
 
 router = APIRouter(
     prefix="/v1/projections", tags=["projections"], responses=problems.documented(401, 403, 503)

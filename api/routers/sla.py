@@ -19,7 +19,7 @@ from commands.sla import SetSlaPolicy
 from domain.business_time import BusinessHours
 from domain.sla_policy import policy_id
 from domain.ticket import Priority, TicketStatus
-from projections import cursor as cursor_codec
+from infra import page_cursor as cursor_codec
 from projections.sla import policies as policy_queries
 from projections.sla import summary as sla_summary
 from projections.sla import tickets as sla_queries

@@ -8,7 +8,7 @@ the first business time (`occurred_at`) of each. No wall clock: a rebuild equals
 from collections.abc import Callable
 from datetime import datetime
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row
 
 PREFIX = "Customer.Email"

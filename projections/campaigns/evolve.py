@@ -7,7 +7,7 @@ clock and no derived state of other streams: a rebuild equals the live table.
 
 from collections.abc import Callable
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row, fold_stream
 
 DRAFTED = "Campaign.Drafted"

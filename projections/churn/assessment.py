@@ -14,12 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 from psycopg import Connection
 
-from projections import cursor as cursor_codec
-from projections.churn import facts
-from projections.churn.buyers import Buyers, buyers
-from projections.churn.histories import utc_day
-from projections.churn.model import NotEnoughPurchases
-from projections.churn.risk import (
+from domain.churn.histories import utc_day
+from domain.churn.model import NotEnoughPurchases
+from domain.churn.risk import (
     SIGNALS,
     Evidence,
     Flags,
@@ -31,6 +28,9 @@ from projections.churn.risk import (
     overdue_ratio,
     risks,
 )
+from infra import page_cursor as cursor_codec
+from projections.churn import facts
+from projections.churn.buyers import Buyers, buyers
 
 Position = tuple[float, str]
 """A place in the order of the list: minus the risk, then the customer id."""

@@ -21,10 +21,10 @@ import numpy as np
 from numpy.typing import NDArray
 from psycopg import Connection
 
-from projections.churn.bgnbd import Model, Scores, score
-from projections.churn.histories import WEEK, Histories, summarise
-from projections.churn.model import fit_histories
-from projections.churn.risk import fifths
+from domain.churn.bgnbd import Model, Scores, score
+from domain.churn.histories import WEEK, Histories, summarise
+from domain.churn.model import fit_histories
+from domain.churn.risk import fifths
 
 CENT = Decimal("0.01")
 KEPT = 4

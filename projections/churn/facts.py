@@ -12,7 +12,7 @@ import numpy as np
 from psycopg import Connection
 
 from domain.business_time import micros
-from projections.churn.risk import BREACH_DAYS, EMAIL_DAYS, RATINGS_DAYS
+from domain.churn.risk import BREACH_DAYS, EMAIL_DAYS, RATINGS_DAYS
 from projections.sla.measure import BREACHED, measure
 from projections.sla.policies import policies
 from projections.sla.ticket_clocks import ticket_run

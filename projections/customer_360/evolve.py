@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row
 
 

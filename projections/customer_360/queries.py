@@ -10,10 +10,10 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from domain.events.envelope import Envelope
 from domain.segment import Criteria
-from projections import cursor as cursor_codec
+from infra import page_cursor as cursor_codec
 from projections.customer_360.evolve import Row, evolve
-from projections.envelope import Envelope
 
 CENT = Decimal("0.01")
 

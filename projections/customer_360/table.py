@@ -1,7 +1,7 @@
 """The `customer_360` table: its DDL, and batch reads and upserts of its rows."""
 
+from domain.events.envelope import Envelope
 from projections.customer_360.evolve import evolve
-from projections.envelope import Envelope
 from projections.keyed_table import KeyedTable
 from projections.table_schema import TableSchema
 

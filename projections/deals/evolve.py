@@ -14,8 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from domain.events.envelope import Envelope
 from domain.pipeline import LOST, WON
-from projections.envelope import Envelope
 from projections.projection import Applier, Row, fold_stream
 
 PREFIX = "Deal."

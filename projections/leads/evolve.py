@@ -8,7 +8,7 @@ positions go into a row, never the wall clock, so a rebuild equals the live tabl
 
 from collections.abc import Callable
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row, fold_stream
 
 CAPTURED = "Lead.Captured"

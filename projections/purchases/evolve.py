@@ -11,7 +11,7 @@ table.
 
 from decimal import Decimal
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row
 
 RECORDED = "Customer.PurchaseRecorded"

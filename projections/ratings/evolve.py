@@ -2,7 +2,7 @@
 customer gave, from feedback or from a solved ticket's satisfaction, with its business time.
 Comments are personal data and stay out. No wall clock: a rebuild equals the live table."""
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row
 
 FEEDBACK = "Customer.FeedbackGiven"

@@ -6,7 +6,7 @@ Segments are never deleted: a row lives from `Segment.Defined` on.
 
 from collections.abc import Callable
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row
 
 PREFIX = "Segment."

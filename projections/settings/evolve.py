@@ -9,7 +9,7 @@ nothing (such as the sales team taking a lead in) moves the version, not the doc
 from collections.abc import Callable
 from typing import Any
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row
 
 Document = dict[str, Any]

@@ -11,8 +11,8 @@ import struct
 from datetime import datetime
 
 from domain.business_time import micros
+from domain.events.envelope import Envelope
 from domain.ticket import Author, TicketStatus
-from projections.envelope import Envelope
 from projections.projection import Applier, Row, fold_stream
 
 PREFIX = "Ticket."

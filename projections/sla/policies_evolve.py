@@ -8,7 +8,7 @@ ISO 8601 strings. No wall clock: a rebuild equals the live table.
 
 from typing import Any
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.projection import Row
 
 PREFIX = "SlaPolicy."

@@ -17,7 +17,7 @@ from psycopg import Connection
 
 from domain.business_time import micros, moment
 from domain.ticket import Priority, TicketStatus
-from projections import cursor as cursor_codec
+from infra import page_cursor as cursor_codec
 from projections.sla.measure import (
     NO_DUE,
     PENDING,

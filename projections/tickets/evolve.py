@@ -9,8 +9,8 @@ wall clock: a rebuild equals the live table.
 
 from datetime import datetime
 
+from domain.events.envelope import Envelope
 from domain.ticket import Author, TicketStatus
-from projections.envelope import Envelope
 from projections.projection import Applier, Row, fold_stream
 
 PREFIX = "Ticket."

@@ -13,10 +13,10 @@ from typing import Any
 import psycopg
 from psycopg import Connection, sql
 
+from infra.stored_events import head
 from projections.catalog import PROJECTIONS
 from projections.projection import Projection
 from projections.rebuild import build_as_of
-from projections.stored_events import head
 
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 

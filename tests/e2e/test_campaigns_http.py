@@ -11,10 +11,10 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from api.bootstrap import Container, assemble
 from commands.campaigns import RecordEmailSend
 from commands.context import Target
 from infra import tracking
-from infra.bootstrap import Container, assemble
 from infra.settings import Settings
 from tests.e2e.reading import read_at_least
 from tests.e2e.test_customers_http import PROBLEM, events_of, register

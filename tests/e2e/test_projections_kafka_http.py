@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import psycopg
 
+from infra import stored_events
 from infra.kafka import partition_for
-from projections import stored_events
 from projections.catalog import CUSTOMER_360, PROJECTIONS
 from tests.e2e.conftest import serving
 

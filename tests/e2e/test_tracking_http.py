@@ -13,8 +13,8 @@ from uuid import UUID
 import httpx
 import pytest
 
+from api.bootstrap import Container, assemble
 from infra import tracking
-from infra.bootstrap import Container, assemble
 from infra.settings import Settings
 from tests.e2e.conftest import Service, serving
 from tests.e2e.test_campaigns_http import BROWSER, LINK, create_campaign, record_sent, secret

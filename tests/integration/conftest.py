@@ -5,10 +5,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from api.bootstrap import Container, bootstrap
 from commands.bus import CommandBus
 from commands.context import CommandContext, Target
 from commands.customers import RegisterCustomer
-from infra.bootstrap import Container, bootstrap
 from infra.settings import Settings
 
 

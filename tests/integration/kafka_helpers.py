@@ -8,11 +8,11 @@ from decimal import Decimal
 
 from kafka import KafkaConsumer, TopicPartition
 
+from api.bootstrap import Container
 from commands.context import Target
 from commands.customers import RecordPurchase
 from consumers.projector import ProjectorRunner
 from consumers.relay import Relay
-from infra.bootstrap import Container
 from infra.kafka import TopicAdmin, open_producer
 from infra.settings import Settings
 from projections import status

@@ -9,20 +9,20 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from api.bootstrap import Container
 from commands.campaigns import CreateCampaign, RecordEmailOpen, RecordEmailSend, RequestCampaignSend
 from commands.context import Target
 from commands.customers import GiveFeedback, RecordPurchase
 from commands.sla import SetSlaPolicy
 from commands.tickets import ChangeTicketStatus, OpenComplaint, RateSatisfaction
 from consumers.store_follower import StoreFollower
+from domain.churn.bgnbd import p_alive
+from domain.churn.risk import WEIGHTS
 from domain.sla_policy import policy_id
 from domain.ticket import Priority, TicketKind, TicketStatus
-from infra.bootstrap import Container
 from projections.catalog import PROJECTIONS
 from projections.churn import assessment
-from projections.churn.bgnbd import p_alive
 from projections.churn.buyers import buyers
-from projections.churn.risk import WEIGHTS
 from tests.integration.conftest import context, crm_on, register
 
 AT = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)

@@ -9,15 +9,15 @@ from uuid import UUID
 import numpy as np
 import pytest
 
+from api.bootstrap import Container
 from commands.context import Target
 from commands.customers import RecordPurchase
 from consumers.store_follower import StoreFollower
-from infra.bootstrap import Container
+from domain.churn.bgnbd import Parameters, fit
+from domain.churn.histories import summarise
+from domain.churn.model import NotEnoughPurchases
 from projections.catalog import PURCHASES
-from projections.churn.bgnbd import Parameters, fit
 from projections.churn.buyers import buyers
-from projections.churn.histories import summarise
-from projections.churn.model import NotEnoughPurchases
 from tests.bgnbd_simulation import simulate_purchases
 from tests.integration.conftest import context, crm_on, register
 

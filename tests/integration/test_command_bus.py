@@ -6,6 +6,7 @@ from uuid import uuid4
 import pytest
 from prometheus_client import REGISTRY
 
+from api.bootstrap import bootstrap
 from commands.bus import CommandBus
 from commands.context import Target
 from commands.customers import ChangeCustomer, RecordPurchase, RegisterCustomer
@@ -16,7 +17,6 @@ from commands.errors import (
     VersionMismatch,
 )
 from domain.errors import ExternalRefTaken, OrderAlreadyRecorded
-from infra.bootstrap import bootstrap
 from infra.settings import Settings
 from tests.integration.conftest import context, register
 

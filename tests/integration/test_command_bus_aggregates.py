@@ -15,7 +15,7 @@ from domain.aggregate import Aggregate, CustomerOwned
 from domain.customer import Customer
 from domain.errors import CrmError
 from domain.values import Meta
-from projections.timeline import customer_events
+from infra.timeline import customer_events
 from tests.integration.conftest import context, register
 
 BOARD = UUID("00000000-0000-4000-8000-00000000b0a5")

@@ -10,11 +10,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from api.bootstrap import Container, assemble
 from commands import wire
 from commands.context import Outcome, Target
 from commands.customers import LogInteraction, RecordPurchase
 from commands.errors import IdempotencyKeyInFlight
-from infra.bootstrap import Container, assemble
 from infra.settings import Settings
 from tests.integration.conftest import context, register
 from tests.pg_proxy import PgProxy

@@ -7,11 +7,11 @@ from uuid import uuid4
 
 from commands.context import Target
 from commands.customers import RecordPurchase
+from infra.stored_events import head, scan
 from projections.catalog import CUSTOMER_360
 from projections.customer_360 import table as customer_360
 from projections.projection import Projection, apply_or_park
 from projections.rebuild import build_as_of
-from projections.stored_events import head, scan
 from tests.integration.conftest import context, register
 
 

@@ -17,13 +17,13 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
 import projections.rebuild
+from api.bootstrap import Container
 from commands.campaigns import CompleteCampaign, CreateCampaign, RequestCampaignSend
 from commands.context import Target
 from commands.custom_fields import DefineCustomField
 from commands.segments import CriteriaFields, DefineSegment, RedefineSegment
 from consumers.store_follower import StoreFollower
 from domain.custom_fields import SCHEMA_ID, FieldType
-from infra.bootstrap import Container
 from projections import dead_letters
 from projections.catalog import PROJECTIONS
 from projections.projection import failures

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
+from api.bootstrap import Container, bootstrap
 from consumers.relay import Relay, TopicFault
-from infra.bootstrap import Container, bootstrap
 from infra.kafka import TopicAdmin, open_producer
 from infra.settings import Settings
 from tests.conftest import kafka_settings

@@ -8,7 +8,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
-from infra.bootstrap import Container, bootstrap
+from api.bootstrap import Container, bootstrap
 from infra.settings import Settings
 from projections.catalog import CUSTOMER_360
 from projections.rebuild import build_as_of

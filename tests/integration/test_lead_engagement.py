@@ -6,13 +6,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from api.bootstrap import Container
 from commands.context import Target
 from commands.leads import CaptureLead, DisqualifyLead, SetScoringRules
 from consumers import automation_records
 from consumers.lead_engagement import NAME, LeadEngagement
 from consumers.store_follower import StoreFollower
 from domain.lead_scoring import LEAD_SCORING_ID
-from infra.bootstrap import Container
 from projections.catalog import CUSTOMER_360, LEADS
 from tests.integration.conftest import context, crm_on, register
 from tests.integration.test_campaigns_bus import ACTIONS, send, sending_campaign

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
+from api.bootstrap import Container
 from commands.campaigns import CompleteCampaign, CreateCampaign, RequestCampaignSend
 from commands.context import Target
 from commands.leads import (
@@ -33,7 +34,6 @@ from domain.errors import CrmError
 from domain.lead import Lead, LeadStatus
 from domain.lead_scoring import LEAD_SCORING_ID
 from domain.sales_team import SALES_TEAM_ID
-from infra.bootstrap import Container
 from infra.event_store import load_aggregate
 from projections.campaigns import queries as campaigns
 from projections.catalog import CAMPAIGNS, LEADS

@@ -13,9 +13,10 @@ import psycopg
 import pytest
 from psycopg import Connection
 
-from infra.bootstrap import Container
+from api.bootstrap import Container
+from infra import stored_events
 from infra.kafka import partition_for
-from projections import status, stored_events
+from projections import status
 from projections.catalog import CUSTOMER_360
 from tests.integration.conftest import crm_on, register
 from tests.integration.kafka_helpers import buy

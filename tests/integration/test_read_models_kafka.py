@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
+from api.bootstrap import Container, bootstrap
 from commands.base import Command
 from commands.context import Target
 from commands.deals import ConfigureStages, OpenDeal
@@ -29,12 +30,11 @@ from domain.errors import CrmError
 from domain.pipeline import PIPELINE_ID
 from domain.sla_policy import policy_id
 from domain.ticket import Priority
-from infra.bootstrap import Container, bootstrap
 from infra.kafka import end_offsets
+from infra.page_cursor import decode
 from infra.settings import Settings
 from projections import dead_letters
 from projections.catalog import DEALS, PURCHASES, SETTINGS, SLA_CLOCKS, SLA_POLICIES, TICKETS
-from projections.cursor import decode
 from projections.deals.queries import PipelineQuery, pipeline
 from projections.purchases.periods import Period, whole_buckets
 from projections.purchases.products import Ranking, best_sellers, bought_together

@@ -23,11 +23,11 @@ from domain.deal import Deal
 from domain.errors import CrmError
 from domain.ticket import Author, Priority, TicketStatus
 from infra.event_store import load_aggregate
+from infra.timeline import customer_events
 from projections import deals, tickets
 from projections.catalog import CUSTOMER_360, DEALS, RATINGS, TICKETS
 from projections.customer_360 import queries
 from projections.rebuild import rebuild
-from projections.timeline import customer_events
 from tests.integration.conftest import context
 from tests.integration.test_rebuild_equals_live import DB_SETTINGS, run_all
 from tests.strategies import business_times, customer_commands, registrations

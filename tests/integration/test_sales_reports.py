@@ -11,10 +11,10 @@ from uuid import UUID
 
 import pytest
 
+from api.bootstrap import Container
 from commands.context import Target
 from commands.customers import ItemLine, RecordPurchase
 from consumers.store_follower import StoreFollower
-from infra.bootstrap import Container
 from projections.catalog import PURCHASES
 from projections.purchases.periods import Period
 from projections.purchases.products import (

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import pytest
 from psycopg.rows import dict_row
 
+from api.bootstrap import Container
 from commands.context import Target
 from commands.custom_fields import DefineCustomField
 from commands.deals import ConfigureStages
@@ -17,7 +18,6 @@ from domain.custom_fields import SCHEMA_ID
 from domain.lead_scoring import LEAD_SCORING_ID
 from domain.pipeline import PIPELINE_ID
 from domain.sales_team import SALES_TEAM_ID
-from infra.bootstrap import Container
 from infra.event_store import load_aggregate
 from projections.catalog import SEGMENTS, SETTINGS
 from projections.rebuild import rebuild

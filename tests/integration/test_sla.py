@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import pytest
 from psycopg.rows import dict_row
 
+from api.bootstrap import Container
 from commands.context import Target
 from commands.sla import BusinessHoursSetting, SetSlaPolicy
 from commands.tickets import ChangeTicketStatus, OpenComplaint, ReplyToTicket
@@ -15,13 +16,12 @@ from consumers.sla_breaches import SlaBreachRecorder
 from consumers.store_follower import StoreFollower
 from domain.sla_policy import policy_id
 from domain.ticket import Author, Priority, TicketStatus
-from infra.bootstrap import Container
-from projections import cursor as cursor_codec
+from infra import page_cursor as cursor_codec
+from infra.timeline import customer_events
 from projections.catalog import SLA_CLOCKS, SLA_POLICIES
 from projections.rebuild import rebuild
 from projections.sla.summary import sla_summary
 from projections.sla.tickets import sla_tickets
-from projections.timeline import customer_events
 from tests.integration.conftest import context, crm_on, register
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)  # a Monday, 10:00 in Paris

@@ -5,10 +5,10 @@ once, and the campaign's metrics count the recipient once."""
 from concurrent.futures import wait
 from uuid import UUID
 
+from api.bootstrap import Container
 from commands.campaigns import CompleteCampaign, RecordEmailClick, RecordEmailOpen
 from commands.context import Target
 from consumers.store_follower import StoreFollower
-from infra.bootstrap import Container
 from projections.campaign_recipients import queries
 from projections.catalog import CAMPAIGN_RECIPIENTS
 from tests.integration.conftest import context, crm_on, register

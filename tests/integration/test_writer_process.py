@@ -9,12 +9,12 @@ from uuid import uuid4
 
 import pytest
 
+from api.bootstrap import Container
+from api.writer_process import CommandFailed, WriterProcess, WriterUnavailable
 from commands import wire
 from commands.channel import TAG_BYTES
 from commands.context import CommandContext, Outcome, Target
 from commands.customers import RegisterCustomer
-from commands.writer_process import CommandFailed, WriterProcess, WriterUnavailable
-from infra.bootstrap import Container
 from infra.settings import Settings
 
 

@@ -11,7 +11,7 @@ from scipy import integrate
 from scipy.special import exp1, hyp2f1
 from scipy.stats import chi2
 
-from projections.churn.bgnbd import (
+from domain.churn.bgnbd import (
     FitError,
     Model,
     Parameters,
@@ -21,7 +21,7 @@ from projections.churn.bgnbd import (
     p_alive,
     score,
 )
-from projections.churn.histories import summarise, utc_day
+from domain.churn.histories import summarise, utc_day
 from tests.bgnbd_simulation import simulate_histories
 
 CDNOW = Parameters(r=0.243, alpha=4.414, a=0.793, b=2.426)

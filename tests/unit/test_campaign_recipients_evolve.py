@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from functools import reduce
 
+from domain.events.envelope import Envelope
 from projections.campaign_recipients.evolve import evolve, key
-from projections.envelope import Envelope
 
 CAMPAIGN = "8d0f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11"
 CUSTOMER = "5f0c6a47-3c7e-4a8e-9a3a-0d6f3c1e2b11"

@@ -5,9 +5,9 @@ from functools import reduce
 
 import pytest
 
+from domain.events.envelope import Envelope
 from projections.campaigns.evolve import evolve, key
 from projections.campaigns.queries import view
-from projections.envelope import Envelope
 
 CAMPAIGN = "8d0f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11"
 AUDIENCE = {

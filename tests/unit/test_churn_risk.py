@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.churn.risk import (
+from domain.churn.risk import (
     SIGNALS,
     Evidence,
     drivers,

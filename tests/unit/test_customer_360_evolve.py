@@ -8,9 +8,9 @@ from itertools import count
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.events.envelope import Envelope
 from projections.customer_360 import queries
 from projections.customer_360.evolve import evolve
-from projections.envelope import Envelope
 
 CUSTOMER = "5f0c6a47-3c7e-4a8e-9a3a-0d6f3c1e2b11"
 _positions = count(1)

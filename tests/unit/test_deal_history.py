@@ -8,9 +8,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.events.envelope import Envelope
 from projections.deals.evolve import evolve
 from projections.deals.history import as_of
-from projections.envelope import Envelope
 from tests.unit.test_deals_evolve import OPENED, event
 
 START = datetime(2026, 3, 1, tzinfo=UTC)

@@ -7,9 +7,9 @@ from functools import reduce
 
 import pytest
 
+from domain.events.envelope import Envelope
 from projections.deals.evolve import evolve, key
 from projections.deals.queries import view
-from projections.envelope import Envelope
 
 DEAL = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 CUSTOMER = "5f0c6a47-3c7e-4a8e-9a3a-0d6f3c1e2b11"

@@ -5,7 +5,7 @@ from uuid import uuid5
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.envelope import EVENT_ID_NAMESPACE, event_id
+from domain.events.envelope import EVENT_ID_NAMESPACE, event_id
 
 
 @given(st.one_of(st.uuids().map(str), st.text()), st.integers(min_value=0, max_value=2**63))

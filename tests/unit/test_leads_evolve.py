@@ -5,7 +5,7 @@ from functools import reduce
 
 import pytest
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.leads.evolve import evolve, key
 
 LEAD = "2b7d1c4e-5a6f-4e8b-9c0d-1e2f3a4b5c6d"

@@ -21,6 +21,7 @@ from functools import reduce
 from itertools import count
 from uuid import uuid4
 
+from domain.events.envelope import Envelope
 from domain.pipeline import DEFAULT_STAGES, Stage, Stages
 from projections.deals.evolve import evolve
 from projections.deals.pipeline import (
@@ -32,7 +33,6 @@ from projections.deals.pipeline import (
     WinRate,
     report,
 )
-from projections.envelope import Envelope
 from projections.projection import Row
 
 PROBABILITY = {s.name: s.probability for s in DEFAULT_STAGES.open_stages}

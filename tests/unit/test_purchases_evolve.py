@@ -4,7 +4,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.purchases.evolve import evolve, key
 
 CUSTOMER = "3d2b0c57-8f6e-4f0e-9d55-2c1f6c7a9e01"

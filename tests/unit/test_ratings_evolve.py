@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.ratings.evolve import evolve, key
 
 CUSTOMER = "3d2b0c57-8f6e-4f0e-9d55-2c1f6c7a9e01"

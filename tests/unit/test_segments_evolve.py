@@ -4,7 +4,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import reduce
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.segments.evolve import evolve, key
 
 SEGMENT = "9f1efcb5-5cc6-49f3-9cee-1266ef33cbdc"

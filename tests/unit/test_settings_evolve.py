@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from functools import reduce
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.settings.evolve import evolve, key
 
 SALES_TEAM = "3c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from commands.sla import SetSlaPolicy
 from commands.sla_handlers import set_sla_policy
 from domain.business_time import BusinessHours, Weekday
+from domain.events.envelope import Envelope
 from domain.sla_policy import SlaPolicy, SlaTerms, policy_id
 from domain.ticket import Priority
-from projections.envelope import Envelope
 from projections.sla.policies_evolve import evolve
 from tests.unit.builders import META
 

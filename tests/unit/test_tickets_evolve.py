@@ -6,7 +6,7 @@ from functools import reduce
 
 import pytest
 
-from projections.envelope import Envelope
+from domain.events.envelope import Envelope
 from projections.tickets.evolve import evolve, key
 from projections.tickets.queries import view
 

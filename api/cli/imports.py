@@ -17,9 +17,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from api.bootstrap import assemble, prepare_database
 from commands.purchase_csv import BadFile, read_rows
 from commands.purchase_import import PurchaseImport, Summary, Survey, survey
-from infra.bootstrap import assemble, prepare_database
 from infra.logging import configure_logging
 from infra.runtime import tune_garbage_collector
 from infra.settings import Settings

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from api.bootstrap import Container, assemble
 from commands import wire
 from commands.base import Command
 from commands.channel import (
@@ -37,7 +38,6 @@ from commands.channel import (
 from commands.context import CommandContext, Outcome, Target
 from commands.wire import CommandFailed, WriterUnavailable
 from domain.errors import CrmError
-from infra.bootstrap import Container, assemble
 from infra.logging import configure_logging
 from infra.runtime import name_process, tune_garbage_collector
 from infra.settings import Settings

@@ -22,10 +22,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from api.bootstrap import assemble, bootstrap, prepare_database
+from api.cli.imports import imports
 from infra import single_blas_thread  # noqa: F401 - before numpy is imported
 from infra.api_keys import Role, create_first_admin_key, create_key
-from infra.bootstrap import assemble, bootstrap, prepare_database
-from infra.import_cli import imports
 from infra.logging import configure_logging, error_summary
 from infra.postgres import database_url, open_pool
 from infra.runtime import exit_normally_on_sigterm, stop_on_signals

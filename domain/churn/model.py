@@ -4,9 +4,9 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
+from domain.churn.bgnbd import FitError, Model, fit
+from domain.churn.histories import Histories
 from domain.errors import CrmError
-from projections.churn.bgnbd import FitError, Model, fit
-from projections.churn.histories import Histories
 
 
 class NotEnoughPurchases(CrmError):

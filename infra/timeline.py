@@ -11,9 +11,9 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from domain.events.envelope import Envelope, from_stored
 from infra.event_store import EVENTS_TABLE
-from projections.envelope import Envelope, from_stored
-from projections.stored_events import STORED_COLUMNS
+from infra.stored_events import STORED_COLUMNS
 
 
 def customer_events(

@@ -6,8 +6,8 @@ from typing import Any
 from eventsourcing.persistence import ApplicationRecorder
 from psycopg import Connection
 
+from domain.events.envelope import Envelope, from_notification, from_stored
 from infra.event_store import EVENTS_TABLE
-from projections.envelope import Envelope, from_notification, from_stored
 
 STORED_COLUMNS = "notification_id, originator_id::text, originator_version, topic, state"
 """What `from_stored` takes, in its order."""

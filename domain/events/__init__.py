@@ -1,0 +1,1 @@
+"""The events the CRM records: their envelope, and the catalogue of their types."""
