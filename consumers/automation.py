@@ -7,7 +7,6 @@ works at a time (`infra.leadership`); others wait as standbys."""
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -15,6 +14,7 @@ from consumers.campaign_email import Tracking, tracking_for
 from consumers.campaign_sender import RETRY_SECONDS, CampaignSender, Stopped, render_limits
 from consumers.lead_engagement import LeadEngagement
 from consumers.notifications import follow
+from consumers.parts import WriteSide
 from consumers.sla_breaches import EVERY_SECONDS, SlaBreachRecorder
 from domain.template_limits import Limits
 from infra import tracking
@@ -22,9 +22,6 @@ from infra.leadership import StillLeading, lead
 from infra.mailer import Mailer, parse_smtp_url
 from infra.postgres import UNREACHABLE
 from infra.settings import Settings
-
-if TYPE_CHECKING:
-    from api.bootstrap import Container
 
 log = structlog.get_logger()
 
@@ -34,7 +31,7 @@ TICK_SECONDS = 1.0
 
 
 def run_automation(
-    container: "Container", settings: Settings, keep_going: Callable[[], bool]
+    container: WriteSide, settings: Settings, keep_going: Callable[[], bool]
 ) -> None:
     """Runs the process managers while this process is the active one, until told to stop,
     starting again from what they recorded after any database outage. Closes the container."""
@@ -54,7 +51,7 @@ def run_automation(
 
 
 def _automate(
-    container: "Container", mailer: Mailer, settings: Settings, still_leading: StillLeading
+    container: WriteSide, mailer: Mailer, settings: Settings, still_leading: StillLeading
 ) -> None:
     with container.pool.connection() as conn:
         secret = tracking.tracking_secret(conn, settings)
@@ -74,7 +71,7 @@ def _automate(
 
 
 def _follow_events(
-    container: "Container",
+    container: WriteSide,
     mailer: Mailer,
     tracking_: Tracking,
     channel: str,
@@ -106,7 +103,7 @@ def _follow_events(
 
 
 def _record_breaches(
-    container: "Container", still_leading: StillLeading, done: threading.Event
+    container: WriteSide, still_leading: StillLeading, done: threading.Event
 ) -> None:
     """The breach recorder's loop: a look when one is due (`SlaBreachRecorder.step`), asked
     every TICK_SECONDS until the term ends. A look that fails is tried again: a tick later

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import wait
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -37,6 +37,7 @@ from consumers import automation_records as records
 from consumers import campaign_email
 from consumers.automation_records import Progress
 from consumers.campaign_email import Tracking
+from consumers.parts import WriteSide
 from domain.campaign import Campaign, CampaignStatus
 from domain.email_delivery import SuppressionReason
 from domain.email_template import RenderError, customer_fields, render
@@ -46,9 +47,6 @@ from infra.mailer import Mailer, Rejected, SmtpUnavailable
 from infra.settings import Settings
 from infra.stored_events import head, with_topics
 from projections.customer_360.queries import matching
-
-if TYPE_CHECKING:
-    from api.bootstrap import Container
 
 log = structlog.get_logger()
 
@@ -79,7 +77,7 @@ class CampaignSender:
 
     def __init__(
         self,
-        container: "Container",
+        container: WriteSide,
         mailer: Mailer,
         tracking: Tracking,
         keep_going: Callable[[], bool],

@@ -14,7 +14,7 @@ open is counted twice. A lead converted in between refuses, which is its rule, n
 
 from concurrent.futures import Future, wait
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -23,6 +23,7 @@ from eventsourcing.utils import get_topic
 from commands.context import CommandContext, Outcome, Target
 from commands.leads import RecordLeadEngagement
 from consumers import automation_records as records
+from consumers.parts import WriteSide
 from domain.customer import Customer
 from domain.errors import CrmError
 from domain.events.envelope import Envelope
@@ -30,9 +31,6 @@ from domain.lead_scoring import EngagementKind
 from infra.stored_events import head, with_topics
 from projections.customer_360 import queries as customer_360
 from projections.leads import queries as leads
-
-if TYPE_CHECKING:
-    from api.bootstrap import Container
 
 log = structlog.get_logger()
 
@@ -49,7 +47,7 @@ BATCH = 500
 class LeadEngagement:
     """Records the engagement of open leads whose email a customer's open or click shares."""
 
-    def __init__(self, container: "Container") -> None:
+    def __init__(self, container: WriteSide) -> None:
         self._pool, self._bus = container.pool, container.bus
         self.position = records.position(self._pool, NAME)
 

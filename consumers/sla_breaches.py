@@ -17,17 +17,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import wait
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import structlog
 
 from commands.context import CommandContext, Target
 from commands.sla import RecordSlaBreach
+from consumers.parts import WriteSide
 from domain.errors import CrmError
 from projections.sla.breaches import Breach, unrecorded_breaches
-
-if TYPE_CHECKING:
-    from api.bootstrap import Container
 
 log = structlog.get_logger()
 
@@ -42,7 +39,7 @@ BATCH = 1000
 class SlaBreachRecorder:
     """Records breaches not yet recorded, a batch at a time, every EVERY_SECONDS."""
 
-    def __init__(self, container: "Container", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, container: WriteSide, clock: Callable[[], float] = time.monotonic) -> None:
         self._pool, self._bus, self._clock = container.pool, container.bus, clock
         self._next = 0.0
 
