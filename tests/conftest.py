@@ -1,4 +1,8 @@
-"""Test infrastructure: a fresh PostgreSQL database per use, dropped at the end.
+"""Test infrastructure: tiers by folder, and a fresh PostgreSQL database per use.
+
+Every test is marked with its tier, the folder it sits in: `unit` (pure logic, no I/O),
+`integration` (real PostgreSQL and broker, in this process) or `e2e` (the real `crm`
+command); `pytest -m unit` runs one tier.
 
 PostgreSQL is CRM_TEST_DATABASE_URL if set, else the server at 127.0.0.1:5432 if it
 answers, else an embedded server. Kafka is CRM_TEST_KAFKA_BOOTSTRAP if set,
@@ -23,6 +27,23 @@ from infra.settings import Settings
 from tests.broker import Tansu
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+TESTS = Path(__file__).parent
+TIERS = ("unit", "integration", "e2e")
+IO_FIXTURES = frozenset({"new_database", "database_url", "container", "kafka_bootstrap"})
+"""Fixtures that reach PostgreSQL or a broker: the unit tier may not use them."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks each test with its tier, the folder under tests/ it sits in."""
+    for item in items:
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(TIERS)}}}/")
+        used = IO_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if tier == "unit" and used:
+            raise pytest.UsageError(f"{item.nodeid}: a unit test uses I/O fixtures {sorted(used)}")
+        item.add_marker(tier)
 
 
 def _admin_url() -> str:
