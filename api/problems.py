@@ -131,9 +131,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        headers = error.headers
+        headers = dict(error.headers or {})
         if error.status_code == 405:  # Allow: every method of the path, not one route's
-            headers = (headers or {}) | {"Allow": allowed_methods(app, request.url.path)}
+            headers["Allow"] = allowed_methods(app, request.url.path)
         return problem(error.status_code, str(error.detail), headers=headers)
 
     @app.exception_handler(WriterUnavailable)

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, MappingView
 from dataclasses import dataclass
 from functools import lru_cache
 from string import Formatter
-from typing import Any
+from typing import Any, TypeGuard
 
 from jinja2.exceptions import SecurityError
 from jinja2.utils import Namespace
 
 MAX_INT_BITS = 16_384
 """Largest integer a template computes (about 4,900 digits; Python prints up to 4,300)."""
-CONTAINERS = list | tuple | set | frozenset | MappingView
+CONTAINERS = (list, tuple, set, frozenset, MappingView)
 PERCENT_FIELD = re.compile(r"%(?:\([^()]*\))?[#0 +-]*(\d*)(?:\.(\d*))?[hlL]?[diouxXeEfFgGcrsab%]")
 NUMBER = re.compile(r"\d+")
 CACHED = 1_000
@@ -103,7 +103,7 @@ def refuse_over(size: int, limit: int, what: str) -> None:
         raise BudgetExceeded(f"{what} would be over {limit:,} characters")
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int)
 
 
@@ -212,7 +212,7 @@ def padded_size(limit: int, text: Any, width: Any = 0, *_: Any) -> int:
 
 def tabbed_size(limit: int, text: Any, tabsize: Any = 8) -> int:
     """The length of `text.expandtabs(tabsize)`, at most."""
-    tabs = text.count("\t" if isinstance(text, str) else b"\t")
+    tabs: int = text.count("\t" if isinstance(text, str) else b"\t")
     return len(text) + tabs * (tabsize if is_int(tabsize) else 0)
 
 

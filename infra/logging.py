@@ -13,6 +13,7 @@ from pathlib import PurePath
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, Processor
 
 TRACEBACK_FRAMES = 30
 """The innermost frames kept of a logged traceback."""
@@ -25,7 +26,7 @@ def configure_logging(level: str) -> None:
         if sys.stderr.isatty()
         else structlog.processors.JSONRenderer()
     )
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -59,7 +60,7 @@ def error_summary(error: BaseException) -> str:
     return summary
 
 
-def without_exception_messages(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def without_exception_messages(_: Any, __: str, event_dict: EventDict) -> EventDict:
     """A structlog processor: `exc_info` (and any exception among the fields) rendered by
     `error_summary` and frame locations only."""
     exc_info = event_dict.pop("exc_info", None)
@@ -86,9 +87,11 @@ def _raised(exc_info: Any) -> BaseException | None:
 def _causes(error: BaseException) -> list[str]:
     causes: list[str] = []
     seen = {id(error)}
-    while (error := error.__cause__ or error.__context__) is not None and id(error) not in seen:
-        seen.add(id(error))
-        causes.append(error_summary(error))
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        causes.append(error_summary(cause))
+        cause = cause.__cause__ or cause.__context__
     return causes
 
 

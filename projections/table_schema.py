@@ -18,7 +18,7 @@ class TableSchema:
 
     def create(self, conn: Connection[Any], table: str) -> None:
         """Creates the named table, without its indexes, if missing."""
-        conn.execute(sql.SQL(self.ddl).format(table=sql.Identifier(table)))  # type: ignore[arg-type]
+        conn.execute(sql.SQL(self.ddl).format(table=sql.Identifier(table)))
 
     def index(self, conn: Connection[Any], table: str) -> None:
         """Creates the named table's indexes, if missing."""
@@ -26,6 +26,6 @@ class TableSchema:
             statement = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} {}").format(
                 sql.Identifier(f"{table}_{suffix}_idx"),
                 sql.Identifier(table),
-                sql.SQL(indexed),  # type: ignore[arg-type]
+                sql.SQL(indexed),
             )
             conn.execute(statement)

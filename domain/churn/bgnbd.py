@@ -118,7 +118,8 @@ def expected_purchases(
     x_, t_x_, T_ = _summary(x, t_x, T)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     c = a + b + x_ - 1
-    z = np.asarray(t, dtype=float) / (alpha + T_ + t)
+    t_ = np.asarray(t, dtype=float)
+    z = t_ / (alpha + T_ + t_)
     lead = (a - 1) * np.log1p(-z)
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         euler = np.exp(lead) * hyp2f1(a + b - 1 - r, a - 1, c, z)
