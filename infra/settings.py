@@ -1,4 +1,5 @@
-"""Configuration from the environment (and `.env`), names as the README documents them."""
+"""Configuration from the environment (and `.env`); docs/configuration.md is generated from
+this model, so each field's description is its documentation."""
 
 from pathlib import Path
 
@@ -13,19 +14,33 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
 
     database_url: str | None = Field(
-        default=None, description="PostgreSQL URL; unset: an embedded PostgreSQL under data_dir"
+        default=None,
+        description="PostgreSQL URL; unset: an embedded PostgreSQL is started, its data kept"
+        " under CRM_DATA_DIR. Tables are created on start",
     )
-    data_dir: Path = Path(".crm")
-    kafka_bootstrap: str | None = None
-    kafka_topic: str = "crm.events.v1"
-    kafka_partitions: int = 12
-    kafka_max_poll_interval_ms: int | None = None
-    kafka_session_timeout_ms: int | None = None
+    data_dir: Path = Field(
+        default=Path(".crm"), description="where the embedded PostgreSQL keeps its data"
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka brokers (`host:port,...`); set, events reach the read models through"
+        " Kafka (`crm relay`, `crm project`); unset, `crm serve` feeds them in-process",
+    )
+    kafka_topic: str = Field(default="crm.events.v1", description="the events topic")
+    kafka_partitions: int = Field(
+        default=12, description="partitions of the topic when the relay creates it"
+    )
+    kafka_max_poll_interval_ms: int | None = Field(
+        default=None, description="a projector consumer's max.poll.interval.ms (unset: Kafka's)"
+    )
+    kafka_session_timeout_ms: int | None = Field(
+        default=None, description="a projector consumer's session.timeout.ms (unset: Kafka's)"
+    )
     kafka_fetch_max_wait_ms: int | None = Field(
         default=None, description="longest a consumer's fetch waits for data (Kafka's: 500)"
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(default="127.0.0.1", description="where `crm serve` listens")
+    port: int = Field(default=8000, description="the port `crm serve` listens on")
     max_body_bytes: int = Field(default=1_048_576, ge=1, description="largest request body (413)")
     max_header_bytes: int = Field(
         default=16_384, ge=1024, description="largest request line and headers together (431)"
@@ -49,8 +64,14 @@ class Settings(BaseSettings):
         description="open connections per API process; one more closes the one waiting longest"
         " for a request, or is refused (503) if all have one in progress",
     )
-    smtp_url: str | None = None
-    public_url: str | None = None
+    smtp_url: str | None = Field(
+        default=None,
+        description="where `crm automate` hands campaign emails: `smtp://[user:pass@]host[:port]`,"
+        " `smtps://...` (implicit TLS), `?starttls=1`, `?from=address`",
+    )
+    public_url: str | None = Field(
+        default=None, description="base of the tracking links in campaign emails"
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="keys tracking links (via HKDF); unset: a random key kept in PostgreSQL"
@@ -86,16 +107,22 @@ class Settings(BaseSettings):
         description="most loop iterations (and macro calls) rendering one customer's campaign"
         " email may take; past it the email is suppressed as render-failed",
     )
-    log_level: str = "INFO"
+    log_level: str = Field(
+        default="INFO", description="JSON log lines on stderr (console format on a terminal)"
+    )
     churn_refit_seconds: float = Field(
         default=60,
         ge=0,
-        description="how long churn answers may reuse a fit after purchases change (0: never)",
+        description="how long churn answers (`/v1/churn`, the 360 view's churn risk and lifetime"
+        " value) may reuse a fit after purchases change; 0: refit on every change",
     )
     workers: int = Field(default=1, description="API processes (each with its own command writer)")
     group_commit_max: int = Field(default=500, description="most commands saved in one transaction")
     command_timeout_seconds: float = Field(
-        default=15, gt=0, description="longest a request waits for the command writer (then 503)"
+        default=15,
+        gt=0,
+        description="longest a request waits for the command writer: then 503 (retry with the"
+        " same Idempotency-Key), and a writer that does not answer a ping within 5 s is replaced",
     )
     database_timeout_seconds: float = Field(
         default=5,
@@ -104,7 +131,9 @@ class Settings(BaseSettings):
         " unreachable, or to learn whether a cut-off commit was recorded (then 503, retry"
         " with the same Idempotency-Key); also the longest it waits for a pool connection",
     )
-    db_pool_size: int = 8
+    db_pool_size: int = Field(
+        default=8, description="connections per process for reads and side tables"
+    )
 
     @field_validator("tracking_rate_limit")
     @classmethod
