@@ -50,6 +50,12 @@ ALTER TABLE {table} ADD COLUMN IF NOT EXISTS tickets jsonb NOT NULL DEFAULT '{{}
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deals jsonb NOT NULL DEFAULT '{{}}';
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS email_engagement jsonb NOT NULL DEFAULT '{{}}';
 """
+"""Times are business times. `name`, `email`, `phone` and `personal` (address, birthday,
+family, social links) are personal data. `purchase_currency` is the first purchase's,
+`purchase_total` the total in it, `purchase_totals` the totals per currency; `interactions`
+counts contacts per channel; `tickets` and `deals` hold the customer's, by id, each with its
+status (and a deal's stage, probability and amount); `email_engagement`: sent, suppressed,
+bounced, opens, machine_opens, clicks, last opened and clicked."""
 
 
 def key(event: Envelope) -> str | None:
