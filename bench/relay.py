@@ -29,7 +29,7 @@ from kafka import KafkaProducer
 from api.bootstrap import Container, bootstrap
 from bench.commands import bench_database
 from bench.replay import Measured, PostgresCpu, console, measure, report, seed
-from consumers.relay import SCHEMA_HEADER, Relay
+from consumers.relay import Relay
 from domain.events.envelope import encode
 from infra.kafka import TopicAdmin, ensure_topic, open_producer, partition_for
 from infra.settings import Settings
@@ -53,7 +53,7 @@ def messages(container: Container, partitions: int) -> list[Message]:
             previous, chain[partition] = chain[partition], event.position
             headers = [
                 ("type", event.type.encode()),
-                ("schema_version", SCHEMA_HEADER),
+                ("schema_version", str(event.schema_version).encode()),
                 ("previous_position", str(previous).encode()),
             ]
             out.append((key, encode(event), headers))

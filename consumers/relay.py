@@ -30,7 +30,7 @@ from kafka.errors import KafkaError
 from psycopg_pool import ConnectionPool
 
 from consumers.notifications import follow
-from domain.events.envelope import SCHEMA_VERSION, Envelope, encode
+from domain.events.envelope import Envelope, encode
 from infra.event_store import EventStore, open_event_store
 from infra.kafka import TopicAdmin, open_producer, partition_for
 from infra.leadership import StillLeading, lead
@@ -59,7 +59,6 @@ RELAY_LOCK = 7_401_313  # advisory lock id: the active relay holds it
 RETRY_SECONDS = 1.0
 CHECK_SECONDS = 5.0
 """How often the relay checks the topic (before a batch, or while it waits for events)."""
-SCHEMA_HEADER = str(SCHEMA_VERSION).encode()
 
 
 class PublishFailed(Exception):
@@ -219,7 +218,7 @@ class Relay:
         previous, chain[partition] = chain[partition], event.position
         headers = [
             ("type", event.type.encode()),
-            ("schema_version", SCHEMA_HEADER),
+            ("schema_version", str(event.schema_version).encode()),
             ("previous_position", str(previous).encode()),
             ("generation", str(self.published.generation).encode()),
         ]

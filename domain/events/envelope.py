@@ -1,7 +1,7 @@
 """The event envelope every consumer sees (the Kafka message the README documents)."""
 
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -10,7 +10,11 @@ import orjson
 from eventsourcing.persistence import Notification
 from pydantic import TypeAdapter, ValidationError
 
-SCHEMA_VERSION = 1
+from domain.customer import Customer
+from domain.events.catalogue import BY_NAME
+from domain.events.payload import Payload
+from domain.events.upcasting import UnknownSchemaVersion, upcast
+
 EVENT_ID_NAMESPACE = UUID("0b5f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11")
 _STORED_ONLY = ("originator_id", "originator_version", "originator_topic")
 _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
@@ -18,7 +22,10 @@ _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """One stored event with its position, times and causes; `data` is the event's own fields."""
+    """One stored event with its position, times and causes; `data` is the event's own fields,
+    at its type's current `schema_version`. `payload_type` is its type's payload model (the
+    key projections and consumers dispatch on; None for a type not in the catalogue), and
+    `payload` the data validated into it."""
 
     type: str
     stream_id: str
@@ -32,6 +39,22 @@ class Envelope:
     causation_id: str | None
     schema_version: int
     data: dict[str, Any]
+    payload_type: type[Payload] | None = field(init=False, repr=False, compare=False)
+    _payload: Payload | None = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        entry = BY_NAME.get(self.type)
+        object.__setattr__(self, "payload_type", entry.payload if entry else None)
+
+    @property
+    def payload(self) -> Payload:
+        """`data` as its type's payload model (validated on first use, then kept); LookupError
+        for a type not in the catalogue."""
+        if self._payload is None:
+            if self.payload_type is None:
+                raise LookupError(f"no payload model for event type {self.type}")
+            object.__setattr__(self, "_payload", self.payload_type.model_validate(self.data))
+        return self._payload  # type: ignore[return-value]
 
     @property
     def event_id(self) -> str:
@@ -52,25 +75,31 @@ def event_id(stream_id: str, version: int) -> str:
 
 
 def from_stored(position: int, stream_id: str, version: int, topic: str, state: bytes) -> Envelope:
-    """Decodes a stored event: its position, stream, version, topic and JSON state."""
+    """Decodes a stored event: its position, stream, version, topic and JSON state (whose
+    `schema_version`, absent for version 1, is brought up to date)."""
     data: dict[str, Any] = orjson.loads(state)
     meta, recorded_at = data.pop("meta"), data.pop("timestamp")
     for name in _STORED_ONLY:
         data.pop(name, None)
     event_type = topic.rpartition(":")[2]
+    entry = BY_NAME.get(event_type)
+    schema = data.pop("schema_version", 1)
+    if entry is not None and schema != entry.schema_version:
+        data = upcast(event_type, data, schema, entry.schema_version)
+        schema = entry.schema_version
     return Envelope(
         type=event_type,
         stream_id=stream_id,
         stream_version=version,
         position=position,
         customer_id=data.get("customer_id")
-        or (stream_id if event_type.startswith("Customer.") else None),
+        or (stream_id if entry is not None and entry.aggregate is Customer else None),
         occurred_at=datetime.fromisoformat(meta["occurred_at"]),
         recorded_at=datetime.fromisoformat(recorded_at),
         actor=meta["actor"],
         correlation_id=meta["correlation_id"],
         causation_id=meta.get("causation_id"),
-        schema_version=SCHEMA_VERSION,
+        schema_version=schema,
         data=data,
     )
 
@@ -96,15 +125,22 @@ def encode(envelope: Envelope) -> bytes:
 
 
 def decode(value: bytes | None) -> Envelope:
-    """Reads a Kafka message value back into an envelope, checking every field's type.
-    `event_id` is not read: it is derived from `stream_id` and `stream_version`."""
+    """Reads a Kafka message value back into an envelope, checking every field's type, and
+    brings its `data` up to its type's schema version (a type not in the catalogue is at
+    version 1). `event_id` is not read: it is derived from `stream_id` and `stream_version`."""
     try:
         envelope = _ENVELOPE.validate_json(value or b"")
     except ValidationError as error:
         raise MalformedMessage(_first_problem(error)) from None
-    if envelope.schema_version != SCHEMA_VERSION:
-        raise MalformedMessage(f"unknown schema_version {envelope.schema_version}")
-    return envelope
+    entry = BY_NAME.get(envelope.type)
+    current = entry.schema_version if entry else 1
+    if envelope.schema_version == current:
+        return envelope
+    try:
+        data = upcast(envelope.type, envelope.data, envelope.schema_version, current)
+    except UnknownSchemaVersion as error:
+        raise MalformedMessage(str(error)) from None
+    return replace(envelope, data=data, schema_version=current)
 
 
 def _first_problem(error: ValidationError) -> str:
@@ -114,4 +150,4 @@ def _first_problem(error: ValidationError) -> str:
 
 
 _ENVELOPE = TypeAdapter(Envelope)
-_FIELDS = ("event_id", *(field.name for field in fields(Envelope)))
+_FIELDS = ("event_id", *(f.name for f in fields(Envelope) if f.init))
