@@ -2,8 +2,8 @@
 
 Command routes take only the request (and path) from FastAPI. `run` checks the key, parses the
 body and reads the headers itself, in that order: FastAPI's dependency solving and body
-handling cost a quarter of a command's in-process time (270 -> 205 µs per purchase, measured
-by calling the ASGI app directly), and commands are the hot path. `openapi` documents what
+handling cost a quarter of a command's in-process time, and commands are the hot path
+(docs/decisions/0003-command-routes-read-the-request.md). `openapi` documents what
 `run` reads, so the OpenAPI document is the same as with FastAPI's parameters.
 """
 

@@ -1,6 +1,6 @@
 """Purchases from a CSV file (`crm import purchases`), read as a stream and validated row by row.
 
-Columns (README, `crm import purchases`): `customer_ref,occurred_at,order_id,total,currency`, optional `quantity`,
+Columns (docs/crm.md, "Bulk import of purchases"): `customer_ref,occurred_at,order_id,total,currency`, optional `quantity`,
 `sku`, `payment_method`, in any order, named in a header row. Values are stripped of
 surrounding spaces; an empty cell is an absent value.
 Each row is validated as the `RecordPurchase` it becomes, so a row is refused exactly when the

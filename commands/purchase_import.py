@@ -8,7 +8,7 @@ registers the customers not yet known (named after their reference, at the time 
 earliest purchase in the file), and submits the purchases, with their historical `occurred_at`,
 to the bus without waiting: the bus saves hundreds of them per transaction while the next window
 is read. A window is sorted by customer (each customer's rows stay in file order), so that a
-group commit loads and saves fewer aggregates (measured in bench/README.md).
+group commit loads and saves fewer aggregates (docs/decisions/0010-import-windows.md).
 
 Re-running a file records nothing new, also after a crash midway: a known reference resolves to
 its customer, and the Customer aggregate refuses an order id it already holds (counted as

@@ -1,9 +1,9 @@
 """The relay: publishes the event store's events to Kafka in position order, at least once.
 
 It follows the notification log from its own recorded position, sends each event as the
-message envelope (README, "The Kafka message") keyed by customer id, and records the new
-position only once the broker has acknowledged every message before it. A crash or a broker failure therefore
-republishes, never skips; projectors drop what they have already applied.
+message envelope (docs/kafka.md) keyed by customer id, and records the new position only
+once the broker has acknowledged every message before it. A crash or a broker failure
+therefore republishes, never skips; projectors drop what they have already applied.
 
 Events never commit late with a lower position: the event store's inserts hold a table lock
 through commit, so following `position > recorded` skips nothing.

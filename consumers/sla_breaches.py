@@ -9,7 +9,7 @@ time (`occurred_at`). The ticket records a target's breach once, so a breach fou
 
 How late a breach is recorded, at most: the looks start `EVERY_SECONDS` apart (20 s), plus
 the tick of its thread in `crm automate` (1 s), plus one look (under a second for 100,000
-tickets, `bench/README.md`): about 22 s, whatever the other process managers are doing (the
+tickets, docs/benchmarks.md): about 22 s, whatever the other process managers are doing (the
 recorder has a thread of its own: a campaign being sent does not hold it).
 """
 

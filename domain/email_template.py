@@ -34,7 +34,7 @@ from domain.template_sandbox import (
 
 MAX_TOKENS = 3_000
 """The most tokens (names, operators, literals, runs of text) a template may have: what
-compiling one costs grows with them, up to about 25 ms per thousand (`bench/templates.py`);
+compiling one costs grows with them (docs/decisions/0012-template-token-limit.md);
 a long email of text with a few hundred fields and tags has well under a thousand."""
 
 _HTML = BoundedEnvironment(autoescape=True, undefined=ChainableUndefined)

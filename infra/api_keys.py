@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS crm_api_keys (
 
 
 class Role(StrEnum):
-    """What a key may do (README, "Using the API")."""
+    """What a key may do (docs/api.md, "Keys and roles")."""
 
     SERVICE = "service"
     ANALYST = "analyst"

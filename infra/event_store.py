@@ -76,10 +76,10 @@ class CrmRecorder(PostgresApplicationRecorder):
     Commands use `writes` to record idempotency keys and uniqueness claims atomically with
     their events: either all of it is stored, or none of it. The transaction takes the same
     table lock as the library's (it keeps positions in commit order) and sends the same
-    NOTIFY, with less client work per batch (measured with bench/writer.py: -30 % CPU for
-    one-command batches): BEGIN, the transaction's id, lock timeout, lock and NOTIFY go as
-    one simple query, equal writes as one `executemany`, and the events as four binary arrays
-    (the library's text dump of composite values escapes every byte of every event).
+    NOTIFY, with less client work per batch: BEGIN, the transaction's id, lock timeout, lock
+    and NOTIFY go as one simple query, equal writes as one `executemany`, and the events as
+    four binary arrays (the library's text dump of composite values escapes every byte of
+    every event). Measured: docs/decisions/0007-event-store-recorder.md.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -121,7 +121,7 @@ class CrmRecorder(PostgresApplicationRecorder):
                 begun.nextset()  # past BEGIN's result, to the transaction's id
                 xid = begun.fetchone()["xid"]  # type: ignore[index]
                 for statement, each in grouped.items():
-                    conn.cursor().executemany(statement, each)  # type: ignore[arg-type]
+                    conn.cursor().executemany(statement, each)
                 inserted = (
                     conn.execute(
                         self._insert_arrays,

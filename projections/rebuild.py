@@ -29,8 +29,7 @@ Keep = Callable[[Envelope], bool]
 BATCH = 5000
 """Events read per query."""
 ROWS_IN_MEMORY = 50_000
-"""Rows a build holds before writing them out: about 250 MB of customer_360 rows (5 KB each
-in the replay benchmark, measured with tracemalloc)."""
+"""Rows a build holds before writing them out (memory: docs/decisions/0006-replay-in-memory.md)."""
 
 
 def rebuild(
@@ -164,7 +163,7 @@ class _Held:
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pauses the cycle collector: a fold makes many short-lived objects, and each collection
-    would walk all the rows held again (a third of the fold's time, measured)."""
+    would walk all the rows held again (docs/decisions/0006-replay-in-memory.md)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -5,8 +5,7 @@ PostgreSQL filters what it can (priorities with a policy, tickets opened by the 
 measured and within the bounds asked for, statuses that can be in the state asked for, the
 page's cursor) and answers with two values: the tickets' fixed-width records, and their
 packed status changes, each concatenated in ticket order. numpy reads both as they are: no
-Python object per ticket (a psycopg row costs ~10 µs here; reading 100,000 tickets this way,
-a few milliseconds).
+Python object per ticket (why, measured: docs/decisions/0004-binary-sla-clocks.md).
 """
 
 from collections.abc import Collection
