@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from domain.customer import Customer
 from domain.events.catalogue import BY_NAME
-from domain.events.payload import Payload, Uncatalogued
+from domain.events.payload import Payload
 from domain.events.upcasting import UnknownSchemaVersion, upcast
 
 EVENT_ID_NAMESPACE = UUID("0b5f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11")
@@ -24,7 +24,8 @@ _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 class Envelope:
     """One stored event with its position, times and causes; `data` is the event's own fields,
     at its type's current `schema_version`. `payload_type` is its type's payload model (the
-    key projections and consumers dispatch on), and `payload` the data validated into it."""
+    key projections and consumers dispatch on; None for a type not in the catalogue), and
+    `payload` the data validated into it."""
 
     type: str
     stream_id: str
@@ -38,19 +39,19 @@ class Envelope:
     causation_id: str | None
     schema_version: int
     data: dict[str, Any]
-    payload_type: type[Payload] = field(init=False, repr=False, compare=False)
+    payload_type: type[Payload] | None = field(init=False, repr=False, compare=False)
     _payload: Payload | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         entry = BY_NAME.get(self.type)
-        object.__setattr__(self, "payload_type", entry.payload if entry else Uncatalogued)
+        object.__setattr__(self, "payload_type", entry.payload if entry else None)
 
     @property
     def payload(self) -> Payload:
         """`data` as its type's payload model (validated on first use, then kept); LookupError
         for a type not in the catalogue."""
         if self._payload is None:
-            if self.payload_type is Uncatalogued:
+            if self.payload_type is None:
                 raise LookupError(f"no payload model for event type {self.type}")
             object.__setattr__(self, "_payload", self.payload_type.model_validate(self.data))
         return self._payload  # type: ignore[return-value]
