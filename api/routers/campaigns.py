@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from api import problems
 from api.auth import Reader
 from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
+from api.views.campaigns import CampaignMetrics, CampaignView
 from commands.campaigns import AddCampaignRecipients, CreateCampaign, RequestCampaignSend
 from projections.campaign_recipients import queries as recipients
 from projections.campaigns import queries as campaigns
@@ -42,7 +43,12 @@ async def request_campaign_send(request: Request, campaign_id: str) -> JSONRespo
     return await run(request, RequestCampaignSend, existing(campaign_id, "campaign"))
 
 
-@router.get("/{campaign_id}", responses=problems.documented(404))
+@router.get(
+    "/{campaign_id}",
+    response_model=CampaignView,
+    response_model_exclude_unset=True,
+    responses=problems.documented(404),
+)
 def get_campaign(
     request: Request, response: Response, campaign_id: str, _: Reader
 ) -> dict[str, Any]:
@@ -52,7 +58,9 @@ def get_campaign(
     return found
 
 
-@router.get("/{campaign_id}/metrics", responses=problems.documented(404))
+@router.get(
+    "/{campaign_id}/metrics", response_model=CampaignMetrics, responses=problems.documented(404)
+)
 def get_campaign_metrics(request: Request, campaign_id: str, _: Reader) -> dict[str, Any]:
     """Sent, suppressed, opened and clicked recipients (machine opens apart), and rates."""
     campaign = aggregate_id(campaign_id, "campaign")

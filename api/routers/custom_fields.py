@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from api import problems
 from api.auth import Reader
 from api.commanding import command_route, read, run
+from api.views.settings import CustomFields
 from commands.context import Target
 from commands.custom_fields import DefineCustomField
 from domain.custom_fields import SCHEMA_ID
@@ -34,7 +35,7 @@ async def define_custom_field(request: Request, key: str) -> JSONResponse:
     )
 
 
-@router.get("")
+@router.get("", response_model=CustomFields)
 def list_custom_fields(request: Request, response: Response, _: Reader) -> dict[str, Any]:
     """Every defined custom field: `{items: [{key, type, choices, label}]}` (ETag: version)."""
     schema: queries.CustomFields = read(request, queries.custom_fields)

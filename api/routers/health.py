@@ -10,6 +10,7 @@ from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from api.views.health import Alive, Readiness
 from api.writer_process import WriterProcess, WriterUnavailable
 from infra.kafka import end_offsets
 from projections import projection, status
@@ -19,7 +20,7 @@ PUBLIC: dict[str, Any] = {"security": []}
 """OpenAPI: no API key needed (probes and the metrics scraper call these)."""
 
 
-@router.get("/healthz", openapi_extra=PUBLIC)
+@router.get("/healthz", response_model=Alive, openapi_extra=PUBLIC)
 def healthz() -> dict[str, str]:
     """The process is alive."""
     return {"status": "ok"}
@@ -27,8 +28,9 @@ def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
+    response_model=Readiness,
     openapi_extra=PUBLIC,
-    responses={503: {"description": "Not ready: `checks` says which part is not"}},
+    responses={503: {"model": Readiness, "description": "Not ready: `checks` says which is not"}},
 )
 async def readyz(request: Request) -> JSONResponse:
     """The database (and the broker, with Kafka) answers, the command writer answers a ping

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from api import problems
 from api.auth import Admin, Reader
 from api.commanding import command_route, read, run
+from api.views.settings import SalesRepsView, ScoringRulesView
 from commands.context import Target
 from commands.leads import SetSalesReps, SetScoringRules
 from domain.lead_scoring import LEAD_SCORING_ID
@@ -20,7 +21,7 @@ router = APIRouter(tags=["lead settings"], responses=problems.documented(401, 40
 command = partial(command_route, router)
 
 
-@router.get("/v1/lead-scoring/rules")
+@router.get("/v1/lead-scoring/rules", response_model=ScoringRulesView)
 def get_scoring_rules(request: Request, response: Response, _: Reader) -> dict[str, Any]:
     """The scoring rules in force (ETag: the configuration's version)."""
     scoring: queries.LeadScoringRules = read(request, queries.scoring_rules)
@@ -38,7 +39,7 @@ async def set_scoring_rules(request: Request, _: Admin) -> JSONResponse:
     return await run(request, SetScoringRules, lambda: Target(LEAD_SCORING_ID, creates=True))
 
 
-@router.get("/v1/sales-reps")
+@router.get("/v1/sales-reps", response_model=SalesRepsView)
 def get_sales_reps(request: Request, response: Response, _: Reader) -> dict[str, Any]:
     """The reps leads are assigned to, and the lead attribute their territories match."""
     team: queries.SalesReps = read(request, queries.sales_reps)

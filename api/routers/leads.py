@@ -12,6 +12,8 @@ from psycopg import Connection
 from api import problems
 from api.auth import Reader, service_key
 from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
+from api.redaction import shown_to
+from api.views.leads import LeadView
 from commands.leads import (
     CaptureLead,
     ConvertLead,
@@ -20,7 +22,6 @@ from commands.leads import (
     RecordLeadEngagement,
 )
 from domain.lead import Lead
-from infra.api_keys import Role
 from infra.event_store import load_aggregate
 from projections.customer_360.queries import customer_with_email
 from projections.leads import queries
@@ -80,7 +81,12 @@ async def record_engagement(request: Request, lead_id: str) -> JSONResponse:
     return await run(request, RecordLeadEngagement, existing(lead_id, "lead"))
 
 
-@router.get("/{lead_id}", responses=problems.documented(404))
+@router.get(
+    "/{lead_id}",
+    response_model=LeadView,
+    response_model_exclude_unset=True,
+    responses=problems.documented(404),
+)
 def get_lead(
     request: Request, response: Response, lead_id: str, principal: Reader
 ) -> dict[str, Any]:
@@ -89,4 +95,4 @@ def get_lead(
     if found is None:
         raise HTTPException(404, f"no lead with id {lead_id}")
     response.headers["ETag"] = f'"{found["version"]}"'
-    return queries.without_personal(found) if principal.role == Role.ANALYST else found
+    return shown_to(principal, LeadView.model_validate(found))

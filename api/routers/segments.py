@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from api import problems
 from api.auth import Reader
 from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
+from api.views.segments import Segments, SegmentWithCount
 from commands.segments import DefineSegment, RedefineSegment
 from projections.customer_360 import queries as customers
 from projections.segments import queries as segments
@@ -32,13 +33,18 @@ async def redefine_segment(request: Request, segment_id: str) -> JSONResponse:
     return await run(request, RedefineSegment, existing(segment_id, "segment"))
 
 
-@router.get("")
+@router.get("", response_model=Segments, response_model_exclude_unset=True)
 def list_segments(request: Request, _: Reader) -> dict[str, Any]:
     """Every saved segment, by name: `{items}`."""
     return {"items": [s.shown() for s in read(request, segments.every_segment)]}
 
 
-@router.get("/{segment_id}", responses=problems.documented(404))
+@router.get(
+    "/{segment_id}",
+    response_model=SegmentWithCount,
+    response_model_exclude_unset=True,
+    responses=problems.documented(404),
+)
 def get_segment(request: Request, response: Response, segment_id: str, _: Reader) -> dict[str, Any]:
     """One segment, with how many customers are in it now (ETag: its version)."""
     found = read(request, segments.segment, aggregate_id(segment_id, "segment"))

@@ -1,55 +1,23 @@
 """Ticket commands and queries."""
 
-from datetime import datetime
 from functools import partial
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from api import problems
 from api.auth import Reader
 from api.commanding import aggregate_id, command_route, existing, read, run
+from api.redaction import shown_to
+from api.views.tickets import TicketView
 from commands.tickets import ChangeTicketStatus, RateSatisfaction, ReplyToTicket
-from domain.ticket import Priority, Reply, Satisfaction, TicketKind, TicketStatus
-from domain.values import Channel
-from infra.api_keys import Role
 from projections.tickets import queries
 
 router = APIRouter(
     prefix="/v1/tickets", tags=["tickets"], responses=problems.documented(401, 403, 422, 503)
 )
 command = partial(command_route, router)
-
-PERSONAL = {"description": True, "replies": {"__all__": {"body"}}, "satisfaction": {"comment"}}
-"""The personal data of a ticket view (free text), which analysts do not see."""
-
-
-class TicketView(BaseModel):
-    """One ticket as it stands; times are business times, `first_response_seconds` runs from
-    opening to the first agent reply. Analysts get no free text (description, bodies, comment)."""
-
-    id: UUID
-    customer_id: UUID
-    version: int
-    kind: TicketKind
-    subject: str
-    description: str | None = None
-    priority: Priority
-    channel: Channel
-    order_ref: str | None
-    status: TicketStatus
-    opened_at: datetime
-    updated_at: datetime
-    first_response_at: datetime | None
-    first_response_seconds: float | None
-    solved_at: datetime | None
-    closed_at: datetime | None
-    reopened: int
-    replies: list[Reply]
-    satisfaction: Satisfaction | None
 
 
 @command("POST", "/{ticket_id}/replies", 201, ReplyToTicket)
@@ -84,5 +52,4 @@ def get_ticket(
     if ticket is None:
         raise HTTPException(404, f"no ticket with id {ticket_id}")
     response.headers["ETag"] = f'"{ticket["version"]}"'
-    hidden = PERSONAL if principal.role == Role.ANALYST else None
-    return TicketView.model_validate(ticket).model_dump(exclude=hidden)
+    return shown_to(principal, TicketView.model_validate(ticket))

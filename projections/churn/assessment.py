@@ -35,6 +35,8 @@ from projections.churn.buyers import Buyers, buyers
 Position = tuple[float, str]
 """A place in the order of the list: minus the risk, then the customer id."""
 EMAIL_COLUMNS = ("recent_sent", "recent_opened", "earlier_sent", "earlier_opened")
+NO_OUTLOOK: dict[str, Any] = {"churn_risk": None, "lifetime_value": None}
+"""The outlook of a customer who is not assessed."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +136,7 @@ def outlook(
     except NotEnoughPurchases:
         assessed = None
     if assessed is None or not len(assessed.places):
-        return {"churn_risk": None, "lifetime_value": None}
+        return NO_OUTLOOK
     return {
         "churn_risk": shown(assessment(assessed, 0)) | {"as_of": at},
         "lifetime_value": assessed.buyers.lifetime_value(int(assessed.places[0])),

@@ -189,14 +189,6 @@ def _open(entries: dict[str, Any], statuses: tuple[str, ...]) -> list[dict[str, 
     return sorted(chosen, key=lambda entry: entry["opened_at"])
 
 
-PERSONAL_KEYS = ("name", "email", "phone", "personal")
-
-
-def without_personal(view: dict[str, Any]) -> dict[str, Any]:
-    """A view with the personal-data fields left out (for roles that may not see them)."""
-    return {k: v for k, v in view.items() if k not in PERSONAL_KEYS}
-
-
 def _after(cursor: str) -> UUID:
     """The customer id a search cursor holds; ValueError if it is not one of ours."""
     try:

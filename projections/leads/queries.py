@@ -8,8 +8,6 @@ from psycopg.rows import dict_row
 
 from projections.projection import Row
 
-PERSONAL_KEYS = ("name", "email")
-
 
 def get(conn: Connection[Any], lead_id: UUID) -> dict[str, Any] | None:
     """The view of one lead, or None."""
@@ -53,8 +51,3 @@ def view(row: Row) -> dict[str, Any]:
         "deal_id": row["deal_id"],
         "captured_at": row["captured_at"],
     }
-
-
-def without_personal(view: dict[str, Any]) -> dict[str, Any]:
-    """A view with the personal-data fields left out (for roles that may not see them)."""
-    return {k: v for k, v in view.items() if k not in PERSONAL_KEYS}
