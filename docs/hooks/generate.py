@@ -2,25 +2,31 @@
 
 A page holds a marker such as `<!-- generated: settings -->`; `on_page_markdown` replaces it
 with Markdown made from the objects themselves (the settings model, the read models' table
-schemas, the event catalogue), so these pages cannot go stale. An unknown marker fails the
-build.
+schemas, the event catalogue, the refusal types), so these pages cannot go stale. An unknown
+marker fails the build.
 """
 
 import ast
+import html
 import importlib
 import inspect
 import itertools
 import pkgutil
 import re
 from collections.abc import Callable
+from enum import Enum
 from types import ModuleType
 from typing import Any, get_args
 
 from mkdocs.exceptions import PluginError
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+import domain
 import projections
+from api.problems import STATUS_OF
+from domain.errors import CrmError, InvalidValue
 from domain.events.catalogue import CATALOGUE, EventEntry
 from infra.settings import Settings
 from projections.table_schema import TableSchema
@@ -112,7 +118,7 @@ def _event_section(entry: EventEntry) -> str:
         return f"{heading} No fields."
     rows = ["| field | type | personal data |", "| --- | --- | --- |"]
     rows += [
-        f"| `{name}` | `{_type_name(field.annotation)}` | "
+        f"| `{name}` | {_code(field.annotation)} | "
         f"{'yes' if name in entry.personal_fields else 'no'} |"
         for name, field in fields.items()
     ]
@@ -123,7 +129,69 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and not get_args(annotation):
         return annotation.__name__
     text = re.sub(r"\b(?:[a-z_]+\.)+", "", str(annotation))
-    return re.sub(r"<class '(\w+)'>", r"\1", text).replace("|", "\\|")
+    return re.sub(r"<class '(\w+)'>", r"\1", text)
+
+
+def _code(annotation: Any) -> str:
+    """A type as inline code that a Markdown table cell can hold (its `|` as an entity)."""
+    return f"<code>{html.escape(_type_name(annotation)).replace('|', '&#124;')}</code>"
+
+
+def event_value_types() -> str:
+    """The enumerations and nested models the payloads use: each enumeration's values, each
+    model's fields."""
+    found: dict[str, type] = {}
+    for entry in CATALOGUE:
+        for field in entry.payload.model_fields.values():
+            _collect(field.annotation, found)
+    return "\n\n".join(_value_type(kind) for _, kind in sorted(found.items()))
+
+
+def _collect(annotation: Any, found: dict[str, type]) -> None:
+    if isinstance(annotation, type) and annotation.__name__ not in found:
+        if issubclass(annotation, Enum):
+            found[annotation.__name__] = annotation
+        elif issubclass(annotation, BaseModel):
+            found[annotation.__name__] = annotation
+            for field in annotation.model_fields.values():
+                _collect(field.annotation, found)
+    for argument in get_args(annotation):
+        _collect(argument, found)
+
+
+def _value_type(kind: type) -> str:
+    if issubclass(kind, Enum):
+        values = ", ".join(f"`{member.value}`" for member in kind)
+        return f"`{kind.__name__}`\n:   one of {values}"
+    assert issubclass(kind, BaseModel)
+    fields = ", ".join(
+        f"`{name}` ({_code(field.annotation)})" for name, field in kind.model_fields.items()
+    )
+    return f"`{kind.__name__}`\n:   an object: {fields}"
+
+
+def problem_types() -> str:
+    """Every refusal a command can meet (`CrmError` subclasses): its problem type, status and
+    meaning."""
+    for info in pkgutil.walk_packages(domain.__path__, "domain."):
+        importlib.import_module(info.name)  # every refusal the domain defines
+    rows = ["| `type` | status | when |", "| --- | --- | --- |"]
+    seen = set()
+    for error in _subclasses(CrmError):
+        if error.rule in seen:
+            continue
+        seen.add(error.rule)
+        status = 422 if issubclass(error, InvalidValue) else STATUS_OF.get(error, 409)
+        meaning = " ".join((error.__doc__ or "").split())
+        rows.append(f"| `/problems/{error.rule}` | {status} | {meaning} |")
+    return "\n".join(rows)
+
+
+def _subclasses(kind: type) -> list[type]:
+    found = []
+    for sub in kind.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
 
 
 TABLES = _table_modules()
@@ -131,6 +199,8 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "settings": settings_table,
     "table": table_section,
     "events": event_catalogue,
+    "event_types": event_value_types,
+    "problems": problem_types,
 }
 
 

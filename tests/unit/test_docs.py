@@ -52,3 +52,10 @@ def test_the_event_catalogue_page_lists_every_event_type() -> None:
     generate = _generator()
     page = generate.event_catalogue()
     assert all(f"### `{entry.name}`" in page for entry in generate.CATALOGUE)
+
+
+def test_every_refusal_has_a_problem_type_on_the_api_page() -> None:
+    generate = _generator()
+    table = generate.problem_types()
+    rules = {error.rule for error in generate._subclasses(generate.CrmError)}
+    assert rules and all(f"`/problems/{rule}`" in table for rule in rules)
