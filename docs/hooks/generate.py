@@ -26,6 +26,7 @@ from pydantic_core import PydanticUndefined
 import domain
 import projections
 from api.problems import STATUS_OF
+from domain.churn import risk
 from domain.errors import CrmError, InvalidValue
 from domain.events.catalogue import CATALOGUE, EventEntry
 from infra.settings import Settings
@@ -170,6 +171,28 @@ def _value_type(kind: type) -> str:
     return f"`{kind.__name__}`\n:   an object: {fields}"
 
 
+def churn_weights() -> str:
+    """The churn risk's signals (`domain.churn.risk.WEIGHTS`): weight and when each fires, as
+    the constant's docstring says, with the named constants' values; then the levels."""
+    said = _docstring_after(risk, "WEIGHTS")
+    said = re.sub(r"\b[A-Z][A-Z_]+\b", lambda m: _constant(risk, m.group()), said)
+    when = dict(part.split(": ", 1) for part in " ".join(said.split()).rstrip(".").split("; "))
+    rows = ["| signal | weight | fires when |", "| --- | --: | --- |"]
+    rows += [
+        f"| `{name}` | {weight} | {when.get(name, '')} |" for name, weight in risk.WEIGHTS.items()
+    ]
+    levels = ", ".join(f"`{name}` from {lowest}" for name, lowest in risk.LEVELS)
+    return "\n".join(rows) + f"\n\nLevels, by risk: {levels}."
+
+
+def _constant(module: ModuleType, name: str) -> str:
+    """A named constant's value as a reader needs it (a `_DAYS` constant in days)."""
+    value = getattr(module, name, None)
+    if value is None:
+        return name
+    return f"{value} days" if name.endswith("_DAYS") else str(value)
+
+
 def problem_types() -> str:
     """Every refusal a command can meet (`CrmError` subclasses): its problem type, status and
     meaning."""
@@ -201,6 +224,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "events": event_catalogue,
     "event_types": event_value_types,
     "problems": problem_types,
+    "churn_weights": churn_weights,
 }
 
 
