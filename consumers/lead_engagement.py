@@ -27,6 +27,8 @@ from consumers.parts import WriteSide
 from domain.customer import Customer
 from domain.errors import CrmError
 from domain.events.envelope import Envelope
+from domain.events.payload import Payload
+from domain.events.payloads.customer import EmailClicked, EmailOpened
 from domain.lead_scoring import EngagementKind
 from infra.stored_events import head, with_topics
 from projections.customer_360 import queries as customer_360
@@ -36,9 +38,9 @@ log = structlog.get_logger()
 
 NAME = "lead-engagement"
 ACTOR = "crm-automate"
-KINDS = {
-    "Customer.EmailOpened": EngagementKind.EMAIL_OPENED,
-    "Customer.EmailClicked": EngagementKind.EMAIL_CLICKED,
+KINDS: dict[type[Payload], EngagementKind] = {
+    EmailOpened: EngagementKind.EMAIL_OPENED,
+    EmailClicked: EngagementKind.EMAIL_CLICKED,
 }
 TOPICS = [get_topic(Customer.EmailOpened), get_topic(Customer.EmailClicked)]
 BATCH = 500
@@ -86,7 +88,7 @@ class LeadEngagement:
 
 
 def _engagement(event: Envelope) -> RecordLeadEngagement:
-    return RecordLeadEngagement(kind=KINDS[event.type], occurred_at=event.occurred_at)
+    return RecordLeadEngagement(kind=KINDS[event.payload_type], occurred_at=event.occurred_at)
 
 
 def _context(event: Envelope, lead_id: UUID) -> CommandContext:

@@ -7,7 +7,9 @@ from typing import Any
 import psycopg
 from psycopg import Connection
 
+from domain.events.catalogue import BY_PAYLOAD
 from domain.events.envelope import Envelope, encode
+from domain.events.payload import Payload
 from projections.dead_letters import DeadLetter, park
 
 POISON = (LookupError, ValueError, TypeError, ArithmeticError, psycopg.DataError)
@@ -28,13 +30,15 @@ Row = dict[str, Any]
 """A read-model row: its columns by name."""
 Applier = Callable[[Row, Envelope], Row]
 """The columns an event changes in a row (given the row so far)."""
+Appliers = Mapping[type[Payload], Applier]
+"""The applier of each event type a read model shows, by payload model."""
 
 
 def fold_stream(
     row: Row | None,
     event: Envelope,
-    first: str,
-    appliers: Mapping[str, Applier],
+    first: type[Payload],
+    appliers: Appliers,
     latest: str | None = None,
 ) -> Row:
     """The row of one aggregate's stream after `event` (the caller checked it is that
@@ -44,9 +48,9 @@ def fold_stream(
     applied raises LookupError: it is parked, not skipped."""
     if row is not None and event.position <= row["last_position"]:
         return row
-    if row is None and event.type != first:
-        raise LookupError(f"{event.type} of {event.stream_id}, before its {first}")
-    apply = appliers.get(event.type)
+    if row is None and event.payload_type is not first:
+        raise LookupError(f"{event.type} of {event.stream_id}, before its {BY_PAYLOAD[first].name}")
+    apply = appliers.get(event.payload_type)
     changes = apply(row or {}, event) if apply else {}
     moved = {"version": event.stream_version, "last_position": event.position}
     if latest is not None:

@@ -119,3 +119,14 @@ CATALOGUE: tuple[EventEntry, ...] = (
 
 BY_NAME: dict[str, EventEntry] = {entry.name: entry for entry in CATALOGUE}
 """The catalogue by type name (`Envelope.type`)."""
+BY_PAYLOAD: dict[type[Payload], EventEntry] = {entry.payload: entry for entry in CATALOGUE}
+"""The catalogue by payload model (`Envelope.payload_type`)."""
+AGGREGATES: dict[str, type[Aggregate]] = {
+    entry.aggregate.__name__: entry.aggregate for entry in CATALOGUE
+}
+"""The aggregates by name."""
+
+
+def aggregate_of(name: str) -> type[Aggregate] | None:
+    """The aggregate a type name's first part names, whether the type is catalogued or not."""
+    return AGGREGATES.get(name.partition(".")[0])

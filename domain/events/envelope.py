@@ -10,9 +10,10 @@ import orjson
 from eventsourcing.persistence import Notification
 from pydantic import TypeAdapter, ValidationError
 
+from domain.aggregate import Aggregate
 from domain.customer import Customer
-from domain.events.catalogue import BY_NAME
-from domain.events.payload import Payload
+from domain.events.catalogue import BY_NAME, aggregate_of
+from domain.events.payload import Payload, Uncatalogued
 from domain.events.upcasting import UnknownSchemaVersion, upcast
 
 EVENT_ID_NAMESPACE = UUID("0b5f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11")
@@ -23,9 +24,10 @@ _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """One stored event with its position, times and causes; `data` is the event's own fields,
-    at its type's current `schema_version`. `payload_type` is its type's payload model (the
-    key projections and consumers dispatch on; None for a type not in the catalogue), and
-    `payload` the data validated into it."""
+    at its type's current `schema_version`. `payload_type` is its type's payload model and
+    `aggregate` the aggregate that records it (the keys projections and consumers dispatch
+    on; the aggregate is known from the type's first part even when the type is not in the
+    catalogue), and `payload` the data validated into its model."""
 
     type: str
     stream_id: str
@@ -39,19 +41,25 @@ class Envelope:
     causation_id: str | None
     schema_version: int
     data: dict[str, Any]
-    payload_type: type[Payload] | None = field(init=False, repr=False, compare=False)
+    payload_type: type[Payload] = field(init=False, repr=False, compare=False)
+    aggregate: type[Aggregate] | None = field(init=False, repr=False, compare=False)
     _payload: Payload | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         entry = BY_NAME.get(self.type)
-        object.__setattr__(self, "payload_type", entry.payload if entry else None)
+        if entry is None:
+            object.__setattr__(self, "payload_type", Uncatalogued)
+            object.__setattr__(self, "aggregate", aggregate_of(self.type))
+        else:
+            object.__setattr__(self, "payload_type", entry.payload)
+            object.__setattr__(self, "aggregate", entry.aggregate)
 
     @property
     def payload(self) -> Payload:
         """`data` as its type's payload model (validated on first use, then kept); LookupError
         for a type not in the catalogue."""
         if self._payload is None:
-            if self.payload_type is None:
+            if self.payload_type is Uncatalogued:
                 raise LookupError(f"no payload model for event type {self.type}")
             object.__setattr__(self, "_payload", self.payload_type.model_validate(self.data))
         return self._payload  # type: ignore[return-value]
@@ -93,7 +101,7 @@ def from_stored(position: int, stream_id: str, version: int, topic: str, state: 
         stream_version=version,
         position=position,
         customer_id=data.get("customer_id")
-        or (stream_id if entry is not None and entry.aggregate is Customer else None),
+        or (stream_id if aggregate_of(event_type) is Customer else None),
         occurred_at=datetime.fromisoformat(meta["occurred_at"]),
         recorded_at=datetime.fromisoformat(recorded_at),
         actor=meta["actor"],

@@ -39,6 +39,11 @@ class Payload(BaseModel):
     schema_version: ClassVar[int] = 1
 
 
+class Uncatalogued(Payload):
+    """The payload type of an event whose type is not in the catalogue (a newer writer's, or
+    a test's): no projection or consumer applies it."""
+
+
 def privacy(field: FieldInfo) -> Privacy | None:
     """The decision annotated on a payload field (None: none was made)."""
     return next((m for m in field.metadata if isinstance(m, Privacy)), None)

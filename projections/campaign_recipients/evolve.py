@@ -9,21 +9,21 @@ from collections.abc import Callable
 from datetime import datetime
 
 from domain.events.envelope import Envelope
+from domain.events.payload import Payload
+from domain.events.payloads import customer
 from projections.projection import Row
-
-PREFIX = "Customer.Email"
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per (campaign, customer): `"{campaign_id}/{customer_id}"`."""
-    if event.type not in _APPLIERS:
+    if event.payload_type not in _APPLIERS:
         return None
     return f"{event.data['campaign_id']}/{event.customer_id}"
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event`; events already applied (by position) change nothing."""
-    apply = _APPLIERS.get(event.type)
+    apply = _APPLIERS.get(event.payload_type)
     if apply is None or (row is not None and event.position <= row["last_position"]):
         return row
     new = apply(dict(row) if row is not None else _fresh(event), event)
@@ -86,10 +86,10 @@ def _earliest(known: datetime | None, new: datetime) -> datetime:
     return new if known is None else min(known, new)
 
 
-_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
-    f"{PREFIX}Sent": _sent,
-    f"{PREFIX}Suppressed": _suppressed,
-    f"{PREFIX}Opened": _opened,
-    f"{PREFIX}Clicked": _clicked,
-    f"{PREFIX}Bounced": _bounced,
+_APPLIERS: dict[type[Payload], Callable[[Row, Envelope], Row]] = {
+    customer.EmailSent: _sent,
+    customer.EmailSuppressed: _suppressed,
+    customer.EmailOpened: _opened,
+    customer.EmailClicked: _clicked,
+    customer.EmailBounced: _bounced,
 }

@@ -8,20 +8,20 @@ clock and no derived state of other streams: a rebuild equals the live table.
 from collections.abc import Callable
 
 from domain.events.envelope import Envelope
+from domain.events.payload import Payload
+from domain.events.payloads import campaign
 from projections.projection import Row, fold_stream
-
-DRAFTED = "Campaign.Drafted"
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per campaign."""
-    return event.stream_id if event.type in _APPLIERS else None
+    return event.stream_id if event.payload_type in _APPLIERS else None
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event`; events already applied (by position) change nothing. An event
     of a campaign without a row (never drafted) raises LookupError: it is parked, not skipped."""
-    return row if key(event) is None else fold_stream(row, event, DRAFTED, _APPLIERS)
+    return row if key(event) is None else fold_stream(row, event, campaign.Drafted, _APPLIERS)
 
 
 def _drafted(_: Row, event: Envelope) -> Row:
@@ -53,9 +53,9 @@ def _completed(row: Row, event: Envelope) -> Row:
     return row | {"status": "sent", "sent": data["sent"], "suppressed": data["suppressed"]}
 
 
-_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
-    DRAFTED: _drafted,
-    "Campaign.RecipientsAdded": _recipients_added,
-    "Campaign.SendRequested": _send_requested,
-    "Campaign.Completed": _completed,
+_APPLIERS: dict[type[Payload], Callable[[Row, Envelope], Row]] = {
+    campaign.Drafted: _drafted,
+    campaign.RecipientsAdded: _recipients_added,
+    campaign.SendRequested: _send_requested,
+    campaign.Completed: _completed,
 }

@@ -13,7 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.customer import Customer
 from domain.events.envelope import Envelope
+from domain.events.payload import Payload
+from domain.events.payloads import customer, deal, ticket
 from projections.projection import Row
 
 
@@ -21,11 +24,11 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event`; events already applied (by position) change nothing."""
     if row is not None and event.position <= row["last_position"]:
         return row
-    own = event.type.startswith("Customer.")
-    apply = _APPLIERS.get(event.type, _unchanged if own else None)
+    own = event.aggregate is Customer
+    apply = _APPLIERS.get(event.payload_type, _unchanged if own else None)
     if apply is None:
         return row
-    if row is None and event.type != "Customer.Registered":
+    if row is None and event.payload_type is not customer.Registered:
         return None
     new = apply(dict(row or {}), event)
     if own:
@@ -167,14 +170,14 @@ def _email(counter: str, last: str | None = None) -> Callable[[Row, Envelope], R
 
 def _ticket_opened(row: Row, event: Envelope) -> Row:
     data = event.data
-    ticket = {
+    opened = {
         "kind": data["kind"],
         "subject": data["subject"],
         "priority": data["priority"],
         "status": "open",
         "opened_at": event.occurred_at.isoformat(),
     }
-    row["tickets"] = {**row["tickets"], event.stream_id: ticket}
+    row["tickets"] = {**row["tickets"], event.stream_id: opened}
     return row
 
 
@@ -184,7 +187,7 @@ def _ticket_status_changed(row: Row, event: Envelope) -> Row:
 
 def _deal_opened(row: Row, event: Envelope) -> Row:
     data = event.data
-    deal = {
+    opened = {
         "title": data["title"],
         "amount": data["amount"],
         "currency": data["currency"],
@@ -193,7 +196,7 @@ def _deal_opened(row: Row, event: Envelope) -> Row:
         "status": "open",
         "opened_at": event.occurred_at.isoformat(),
     }
-    row["deals"] = {**row["deals"], event.stream_id: deal}
+    row["deals"] = {**row["deals"], event.stream_id: opened}
     return row
 
 
@@ -234,25 +237,25 @@ def _latest(current: Any, candidate: Any) -> Any:
     return candidate if current is None or candidate > current else current
 
 
-_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
-    "Customer.Registered": _registered,
-    "Customer.ProfileChanged": _profile_changed,
-    "Customer.TagsChanged": _tags_changed,
-    "Customer.ConsentChanged": _consent_changed,
-    "Customer.PurchaseRecorded": _purchase_recorded,
-    "Customer.InteractionLogged": _interaction_logged,
-    "Customer.FeedbackGiven": _feedback_given,
-    "Customer.EmailSent": _email("sent"),
-    "Customer.EmailSuppressed": _email("suppressed"),
-    "Customer.EmailBounced": _email("bounced"),
-    "Customer.EmailOpened": _email("opens", "last_opened_at"),
-    "Customer.EmailClicked": _email("clicks", "last_clicked_at"),
-    "Ticket.Opened": _ticket_opened,
-    "Ticket.StatusChanged": _ticket_status_changed,
-    "Deal.Opened": _deal_opened,
-    "Deal.StageMoved": _deal_entered_stage,
-    "Deal.Reopened": _deal_entered_stage,
-    "Deal.AmountChanged": _deal_amount_changed,
-    "Deal.Won": _deal_closed("won", 100),
-    "Deal.Lost": _deal_closed("lost", 0),
+_APPLIERS: dict[type[Payload], Callable[[Row, Envelope], Row]] = {
+    customer.Registered: _registered,
+    customer.ProfileChanged: _profile_changed,
+    customer.TagsChanged: _tags_changed,
+    customer.ConsentChanged: _consent_changed,
+    customer.PurchaseRecorded: _purchase_recorded,
+    customer.InteractionLogged: _interaction_logged,
+    customer.FeedbackGiven: _feedback_given,
+    customer.EmailSent: _email("sent"),
+    customer.EmailSuppressed: _email("suppressed"),
+    customer.EmailBounced: _email("bounced"),
+    customer.EmailOpened: _email("opens", "last_opened_at"),
+    customer.EmailClicked: _email("clicks", "last_clicked_at"),
+    ticket.Opened: _ticket_opened,
+    ticket.StatusChanged: _ticket_status_changed,
+    deal.Opened: _deal_opened,
+    deal.StageMoved: _deal_entered_stage,
+    deal.Reopened: _deal_entered_stage,
+    deal.AmountChanged: _deal_amount_changed,
+    deal.Won: _deal_closed("won", 100),
+    deal.Lost: _deal_closed("lost", 0),
 }

@@ -14,25 +14,25 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from domain.deal import Deal
 from domain.events.envelope import Envelope
+from domain.events.payloads import deal
 from domain.pipeline import LOST, WON
-from projections.projection import Applier, Row, fold_stream
+from projections.projection import Appliers, Row, fold_stream
 
-PREFIX = "Deal."
-OPENED = f"{PREFIX}Opened"
 OPEN = "open"
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per deal: the id of the deal's stream."""
-    return event.stream_id if event.type.startswith(PREFIX) else None
+    return event.stream_id if event.aggregate is Deal else None
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event`; events already applied (by position) change nothing. A deal
     event this model does not show moves the version; one before the deal is opened is
     parked (LookupError)."""
-    return row if key(event) is None else fold_stream(row, event, OPENED, _APPLIERS)
+    return row if key(event) is None else fold_stream(row, event, deal.Opened, _APPLIERS)
 
 
 def _opened(_row: Row, event: Envelope) -> Row:
@@ -114,11 +114,11 @@ def _amount(data: dict[str, Any], event: Envelope) -> dict[str, Any]:
     }
 
 
-_APPLIERS: dict[str, Applier] = {
-    OPENED: _opened,
-    f"{PREFIX}StageMoved": _moved,
-    f"{PREFIX}AmountChanged": _amount_changed,
-    f"{PREFIX}Won": _won,
-    f"{PREFIX}Lost": _lost,
-    f"{PREFIX}Reopened": _reopened,
+_APPLIERS: Appliers = {
+    deal.Opened: _opened,
+    deal.StageMoved: _moved,
+    deal.AmountChanged: _amount_changed,
+    deal.Won: _won,
+    deal.Lost: _lost,
+    deal.Reopened: _reopened,
 }

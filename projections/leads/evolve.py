@@ -9,20 +9,20 @@ positions go into a row, never the wall clock, so a rebuild equals the live tabl
 from collections.abc import Callable
 
 from domain.events.envelope import Envelope
+from domain.events.payload import Payload
+from domain.events.payloads import lead
 from projections.projection import Row, fold_stream
-
-CAPTURED = "Lead.Captured"
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per lead."""
-    return event.stream_id if event.type in _APPLIERS else None
+    return event.stream_id if event.payload_type in _APPLIERS else None
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event`; events already applied (by position) change nothing. An event
     of a lead without a row (never captured) raises LookupError: it is parked, not skipped."""
-    return row if key(event) is None else fold_stream(row, event, CAPTURED, _APPLIERS)
+    return row if key(event) is None else fold_stream(row, event, lead.Captured, _APPLIERS)
 
 
 def _captured(_: Row, event: Envelope) -> Row:
@@ -80,11 +80,11 @@ def _engaged(row: Row, event: Envelope) -> Row:
     return row | {"engagement": engagement | {kind: engagement.get(kind, 0) + 1}}
 
 
-_APPLIERS: dict[str, Callable[[Row, Envelope], Row]] = {
-    CAPTURED: _captured,
-    "Lead.Scored": _scored,
-    "Lead.Qualified": _qualified,
-    "Lead.Disqualified": _disqualified,
-    "Lead.Converted": _converted,
-    "Lead.EngagementRecorded": _engaged,
+_APPLIERS: dict[type[Payload], Callable[[Row, Envelope], Row]] = {
+    lead.Captured: _captured,
+    lead.Scored: _scored,
+    lead.Qualified: _qualified,
+    lead.Disqualified: _disqualified,
+    lead.Converted: _converted,
+    lead.EngagementRecorded: _engaged,
 }

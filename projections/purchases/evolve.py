@@ -12,21 +12,20 @@ table.
 from decimal import Decimal
 
 from domain.events.envelope import Envelope
+from domain.events.payloads.customer import PurchaseRecorded
 from projections.projection import Row
-
-RECORDED = "Customer.PurchaseRecorded"
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per order: `"{customer_id}/{order_id}"`."""
-    if event.type != RECORDED:
+    if event.payload_type is not PurchaseRecorded:
         return None
     return f"{event.customer_id}/{event.data['order_id']}"
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row of an order: made by its first record, unchanged by any later event."""
-    if row is not None or event.type != RECORDED:
+    if row is not None or event.payload_type is not PurchaseRecorded:
         return row
     data = event.data
     return {

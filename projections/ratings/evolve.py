@@ -3,17 +3,16 @@ customer gave, from feedback or from a solved ticket's satisfaction, with its bu
 Comments are personal data and stay out. No wall clock: a rebuild equals the live table."""
 
 from domain.events.envelope import Envelope
+from domain.events.payloads.customer import FeedbackGiven
+from domain.events.payloads.ticket import SatisfactionRated
 from projections.projection import Row
-
-FEEDBACK = "Customer.FeedbackGiven"
-SATISFACTION = "Ticket.SatisfactionRated"
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per rating: the feedback's id, or the ticket's (a ticket is rated once)."""
-    if event.type == FEEDBACK:
+    if event.payload_type is FeedbackGiven:
         return str(event.data["feedback_id"])
-    if event.type == SATISFACTION:
+    if event.payload_type is SatisfactionRated:
         return event.stream_id
     return None
 
@@ -26,7 +25,7 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     return {
         "rating_id": rating_key,
         "customer_id": event.customer_id,
-        "source": "feedback" if event.type == FEEDBACK else "ticket",
+        "source": "feedback" if event.payload_type is FeedbackGiven else "ticket",
         "rating": int(event.data["rating"]),
         "rated_at": event.occurred_at,
         "last_position": event.position,

@@ -7,25 +7,26 @@ Segments are never deleted: a row lives from `Segment.Defined` on.
 from collections.abc import Callable
 
 from domain.events.envelope import Envelope
+from domain.events.payload import Payload
+from domain.events.payloads import segment
+from domain.segment import Segment
 from projections.projection import Row
-
-PREFIX = "Segment."
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per segment."""
-    return event.stream_id if event.type.startswith(PREFIX) else None
+    return event.stream_id if event.aggregate is Segment else None
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event`; events already applied (by position) change nothing."""
-    if not event.type.startswith(PREFIX) or (
+    if event.aggregate is not Segment or (
         row is not None and event.position <= row["last_position"]
     ):
         return row
-    if row is None and event.type != f"{PREFIX}Defined":
+    if row is None and event.payload_type is not segment.Defined:
         return None
-    change = _CHANGES.get(event.type, _unchanged)
+    change = _CHANGES.get(event.payload_type, _unchanged)
     return change(row or {}, event) | {
         "version": event.stream_version,
         "last_position": event.position,
@@ -48,7 +49,7 @@ def _unchanged(row: Row, _event: Envelope) -> Row:
     return row
 
 
-_CHANGES: dict[str, Callable[[Row, Envelope], Row]] = {
-    f"{PREFIX}Defined": _defined,
-    f"{PREFIX}Redefined": _redefined,
+_CHANGES: dict[type[Payload], Callable[[Row, Envelope], Row]] = {
+    segment.Defined: _defined,
+    segment.Redefined: _redefined,
 }

@@ -9,26 +9,37 @@ nothing (such as the sales team taking a lead in) moves the version, not the doc
 from collections.abc import Callable
 from typing import Any
 
+from domain.aggregate import Aggregate
+from domain.custom_fields import CustomFieldSchema
 from domain.events.envelope import Envelope
+from domain.events.payload import Payload
+from domain.events.payloads import custom_fields, lead_scoring, pipeline, sales_team
+from domain.lead_scoring import LeadScoring
+from domain.pipeline import Pipeline
+from domain.sales_team import SalesTeam
 from projections.projection import Row
 
 Document = dict[str, Any]
 
-KINDS = ("Pipeline", "LeadScoring", "SalesTeam", "CustomFieldSchema")
+KINDS: dict[type[Aggregate] | None, str] = {
+    aggregate: aggregate.__name__
+    for aggregate in (Pipeline, LeadScoring, SalesTeam, CustomFieldSchema)
+}
+"""The configuration aggregates, by the `kind` of their rows (the aggregate's class name)."""
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per configuration aggregate."""
-    return event.stream_id if _kind(event) in KINDS else None
+    return event.stream_id if event.aggregate in KINDS else None
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
     """The row after `event`; events already applied (by position) change nothing."""
-    kind = _kind(event)
-    if kind not in KINDS or (row is not None and event.position <= row["last_position"]):
+    kind = KINDS.get(event.aggregate)
+    if kind is None or (row is not None and event.position <= row["last_position"]):
         return row
     document: Document = row["document"] if row is not None else {}
-    change = _CHANGES.get(event.type)
+    change = _CHANGES.get(event.payload_type)
     return {
         "id": event.stream_id,
         "kind": kind,
@@ -36,10 +47,6 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
         "last_position": event.position,
         "document": change(document, event.data) if change else document,
     }
-
-
-def _kind(event: Envelope) -> str:
-    return event.type.partition(".")[0]
 
 
 def _stages_configured(_document: Document, data: dict[str, Any]) -> Document:
@@ -62,9 +69,9 @@ def _field_defined(document: Document, data: dict[str, Any]) -> Document:
     return document | {data["key"]: data["definition"]}
 
 
-_CHANGES: dict[str, Callable[[Document, dict[str, Any]], Document]] = {
-    "Pipeline.StagesConfigured": _stages_configured,
-    "LeadScoring.RulesSet": _rules_set,
-    "SalesTeam.RepsSet": _reps_set,
-    "CustomFieldSchema.FieldDefined": _field_defined,
+_CHANGES: dict[type[Payload], Callable[[Document, dict[str, Any]], Document]] = {
+    pipeline.StagesConfigured: _stages_configured,
+    lead_scoring.RulesSet: _rules_set,
+    sales_team.RepsSet: _reps_set,
+    custom_fields.FieldDefined: _field_defined,
 }

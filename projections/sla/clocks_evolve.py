@@ -12,11 +12,10 @@ from datetime import datetime
 
 from domain.business_time import micros
 from domain.events.envelope import Envelope
-from domain.ticket import Author, TicketStatus
-from projections.projection import Applier, Row, fold_stream
+from domain.events.payloads import ticket
+from domain.ticket import Author, Ticket, TicketStatus
+from projections.projection import Appliers, Row, fold_stream
 
-PREFIX = "Ticket."
-OPENED = f"{PREFIX}Opened"
 CHANGE = struct.Struct(">qh")
 """A packed status change: its business time (µs since 1970-01-01 UTC), its status's index
 in `TicketStatus` (open, pending, solved, closed)."""
@@ -25,7 +24,7 @@ STATUSES = tuple(TicketStatus)
 
 def key(event: Envelope) -> str | None:
     """Rows are per ticket."""
-    return event.stream_id if event.type.startswith(PREFIX) else None
+    return event.stream_id if event.aggregate is Ticket else None
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
@@ -34,7 +33,7 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     before the ticket is opened is parked (LookupError)."""
     if key(event) is None:
         return row
-    return fold_stream(row, event, OPENED, _APPLIERS, latest="updated_at")
+    return fold_stream(row, event, ticket.Opened, _APPLIERS, latest="updated_at")
 
 
 def packed(status: TicketStatus, at: datetime) -> bytes:
@@ -70,9 +69,9 @@ def _sla_breached(row: Row, event: Envelope) -> Row:
     return {"breaches": sorted({*row["breaches"], event.data["target"]})}
 
 
-_APPLIERS: dict[str, Applier] = {
-    OPENED: _opened,
-    f"{PREFIX}Replied": _replied,
-    f"{PREFIX}StatusChanged": _status_changed,
-    f"{PREFIX}SlaBreached": _sla_breached,
+_APPLIERS: Appliers = {
+    ticket.Opened: _opened,
+    ticket.Replied: _replied,
+    ticket.StatusChanged: _status_changed,
+    ticket.SlaBreached: _sla_breached,
 }

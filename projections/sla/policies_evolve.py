@@ -9,16 +9,16 @@ ISO 8601 strings. No wall clock: a rebuild equals the live table.
 from typing import Any
 
 from domain.events.envelope import Envelope
+from domain.events.payloads import sla_policy
+from domain.sla_policy import SlaPolicy
 from projections.projection import Row
 
-PREFIX = "SlaPolicy."
-DEFINED = f"{PREFIX}Defined"
-TERMS_SET = (DEFINED, f"{PREFIX}Changed")
+TERMS_SET = (sla_policy.Defined, sla_policy.Changed)
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per policy (per priority)."""
-    return event.stream_id if event.type.startswith(PREFIX) else None
+    return event.stream_id if event.aggregate is SlaPolicy else None
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
@@ -26,11 +26,13 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     position) change nothing."""
     if key(event) is None or (row is not None and event.position <= row["last_position"]):
         return row
-    if row is None and event.type != DEFINED:
+    if row is None and event.payload_type is not sla_policy.Defined:
         return None
     if row is None:
         row = {"id": event.stream_id, "priority": event.data["priority"], "versions": []}
-    versions = [*row["versions"], _version(event)] if event.type in TERMS_SET else row["versions"]
+    versions = (
+        [*row["versions"], _version(event)] if event.payload_type in TERMS_SET else row["versions"]
+    )
     return row | {
         "versions": versions,
         "version": event.stream_version,

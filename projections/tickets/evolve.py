@@ -10,16 +10,14 @@ wall clock: a rebuild equals the live table.
 from datetime import datetime
 
 from domain.events.envelope import Envelope
-from domain.ticket import Author, TicketStatus
-from projections.projection import Applier, Row, fold_stream
-
-PREFIX = "Ticket."
-OPENED = f"{PREFIX}Opened"
+from domain.events.payloads import ticket
+from domain.ticket import Author, Ticket, TicketStatus
+from projections.projection import Appliers, Row, fold_stream
 
 
 def key(event: Envelope) -> str | None:
     """Rows are per ticket: the id of the ticket's stream."""
-    return event.stream_id if event.type.startswith(PREFIX) else None
+    return event.stream_id if event.aggregate is Ticket else None
 
 
 def evolve(row: Row | None, event: Envelope) -> Row | None:
@@ -28,7 +26,7 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     is opened is parked (LookupError)."""
     if key(event) is None:
         return row
-    return fold_stream(row, event, OPENED, _APPLIERS, latest="updated_at")
+    return fold_stream(row, event, ticket.Opened, _APPLIERS, latest="updated_at")
 
 
 def _opened(_row: Row, event: Envelope) -> Row:
@@ -98,9 +96,9 @@ def _stay(status: TicketStatus, at: datetime) -> dict[str, str]:
     return {"status": status.value, "at": at.isoformat()}
 
 
-_APPLIERS: dict[str, Applier] = {
-    OPENED: _opened,
-    f"{PREFIX}Replied": _replied,
-    f"{PREFIX}StatusChanged": _status_changed,
-    f"{PREFIX}SatisfactionRated": _satisfaction_rated,
+_APPLIERS: Appliers = {
+    ticket.Opened: _opened,
+    ticket.Replied: _replied,
+    ticket.StatusChanged: _status_changed,
+    ticket.SatisfactionRated: _satisfaction_rated,
 }
