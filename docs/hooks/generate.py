@@ -199,7 +199,7 @@ def problem_types() -> str:
     for info in pkgutil.walk_packages(domain.__path__, "domain."):
         importlib.import_module(info.name)  # every refusal the domain defines
     rows = ["| `type` | status | when |", "| --- | --- | --- |"]
-    seen = set()
+    seen: set[str] = set()
     for error in _subclasses(CrmError):
         if error.rule in seen:
             continue
@@ -210,8 +210,8 @@ def problem_types() -> str:
     return "\n".join(rows)
 
 
-def _subclasses(kind: type) -> list[type]:
-    found = []
+def _subclasses(kind: type[CrmError]) -> list[type[CrmError]]:
+    found: list[type[CrmError]] = []
     for sub in kind.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return found

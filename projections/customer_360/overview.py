@@ -5,8 +5,8 @@ What it costs: the customer's row (one read by key; with `as_of` or `as_of_recor
 events folded instead), then the churn outlook (`projections.churn.assessment.outlook`): a
 few reads of the customer's complaints, ratings, SLA breaches and emails, and the buyers of
 the day (`projections.churn.buyers.buyers`). Those are kept per database and day; computing
-them again (every purchase read, the BG/NBD model fitted over every buyer: about a second per
-25,000 buyers) happens only after the purchases changed, at most once per `reuse_seconds`.
+them again (every purchase read, the BG/NBD model fitted over every buyer) happens only after
+the purchases changed, at most once per `reuse_seconds` (docs/decisions/0005-churn-refit-reuse.md).
 """
 
 from datetime import UTC, datetime
