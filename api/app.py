@@ -31,7 +31,7 @@ from api.routers import (
     tracking,
 )
 from api.writer_process import WriterProcess
-from commands.catalog import HANDLERS
+from commands.registry import COMMAND_HANDLERS
 from infra.settings import Settings
 
 DESCRIPTION = """
@@ -104,7 +104,7 @@ def _document_bearer_keys(app: FastAPI) -> None:
             components = schema.setdefault("components", {})
             components["securitySchemes"] = {"apiKey": SECURITY_SCHEME}
             schemas = components.setdefault("schemas", {})
-            schemas |= commanding.body_schemas(HANDLERS)
+            schemas |= commanding.body_schemas(COMMAND_HANDLERS)
             schemas["Problem"] = problems.PROBLEM_SCHEMA
             schema["security"] = [{"apiKey": []}]
         return app.openapi_schema  # type: ignore[return-value]

@@ -7,6 +7,7 @@ from psycopg_pool import ConnectionPool
 
 from commands import side_tables
 from commands.bus import CommandBus
+from commands.unit_of_work.postgres import PostgresUnitOfWork
 from consumers import automation_records, kafka_feed, relay
 from infra import api_keys, tracking
 from infra.event_store import EventStore, open_event_store
@@ -70,5 +71,6 @@ def assemble(settings: Settings, url: str) -> Container:
     timeout = settings.database_timeout_seconds
     store = open_event_store(url, settings.db_pool_size, checkout_timeout=timeout)
     pool = open_pool(url, settings.db_pool_size, "crm", checkout_timeout=timeout)
-    bus = CommandBus(store, pool, settings.group_commit_max, database_timeout=timeout)
+    work = PostgresUnitOfWork(store, pool, timeout)
+    bus = CommandBus(work, settings.group_commit_max, database_timeout=timeout)
     return Container(url, store, pool, bus)

@@ -1,8 +1,6 @@
-"""Handlers of campaign and email commands: `(command, aggregate, id, meta) -> (aggregate,
-answer)`, no I/O."""
+"""Handlers of campaign and email commands (see `commands.handling`)."""
 
 from typing import cast
-from uuid import UUID
 
 from commands.campaigns import (
     AddCampaignRecipients,
@@ -14,18 +12,13 @@ from commands.campaigns import (
     RecordEmailSend,
     RequestCampaignSend,
 )
-from commands.registry import Answer, handles
-from domain.aggregate import Aggregate
+from commands.handling import Decide, Decision
 from domain.campaign import Audience, Campaign
 from domain.customer import Customer
 from domain.segment import Criteria
-from domain.values import Meta
 
 
-@handles(CreateCampaign, Campaign)
-def create_campaign(
-    command: CreateCampaign, _: None, campaign_id: UUID, meta: Meta
-) -> tuple[Campaign, Answer]:
+def create_campaign(command: CreateCampaign, ctx: Decide[Campaign]) -> Decision:
     segment = command.segment
     audience = Audience(
         segment=Criteria.model_validate(segment.model_dump()) if segment else None,
@@ -33,85 +26,61 @@ def create_campaign(
         customer_ids=tuple(dict.fromkeys(command.customer_ids)) if command.customer_ids else None,
     )
     campaign = Campaign.draft(
-        campaign_id,
+        ctx.target_id,
         name=command.name,
         subject=command.subject,
         body_html=command.body_html,
         audience=audience,
-        meta=meta,
+        meta=ctx.meta,
     )
-    return campaign, {}
+    return Decision(campaign)
 
 
-@handles(AddCampaignRecipients, Campaign)
-def add_campaign_recipients(
-    command: AddCampaignRecipients, campaign: Campaign, _: UUID, meta: Meta
-) -> tuple[Campaign, Answer]:
-    campaign.add_recipients(tuple(command.customer_ids), meta)
-    return campaign, {}
+def add_campaign_recipients(command: AddCampaignRecipients, ctx: Decide[Campaign]) -> Decision:
+    ctx.aggregate.add_recipients(tuple(command.customer_ids), ctx.meta)
+    return Decision(ctx.aggregate)
 
 
-@handles(RequestCampaignSend, Campaign)
-def request_campaign_send(
-    _: RequestCampaignSend, campaign: Campaign, __: UUID, meta: Meta
-) -> tuple[Campaign, Answer]:
-    campaign.request_send(meta)
-    return campaign, {}
+def request_campaign_send(_: RequestCampaignSend, ctx: Decide[Campaign]) -> Decision:
+    ctx.aggregate.request_send(ctx.meta)
+    return Decision(ctx.aggregate)
 
 
-@handles(CompleteCampaign, Campaign)
-def complete_campaign(
-    command: CompleteCampaign, campaign: Campaign, _: UUID, meta: Meta
-) -> tuple[Campaign, Answer]:
-    campaign.complete(command.sent, command.suppressed, meta)
-    return campaign, {}
+def complete_campaign(command: CompleteCampaign, ctx: Decide[Campaign]) -> Decision:
+    ctx.aggregate.complete(command.sent, command.suppressed, ctx.meta)
+    return Decision(ctx.aggregate)
 
 
-@handles(RecordEmailSend, Customer)
-def record_email_send(
-    command: RecordEmailSend,
-    customer: Customer,
-    _: UUID,
-    meta: Meta,
-    required: dict[UUID, Aggregate],
-) -> tuple[Customer, Answer]:
+def record_email_send(command: RecordEmailSend, ctx: Decide[Customer]) -> Decision:
+    customer = ctx.aggregate
     if command.campaign_id not in customer.emails:
-        cast(Campaign, required[command.campaign_id]).check_sending()  # the bus checked its type
+        campaign = ctx.given[command.campaign_id]  # required: the writer checked its type
+        cast(Campaign, campaign).check_sending()
     delivery = customer.record_email_send(
         command.campaign_id,
         command.message_id,
         tuple(command.links),
-        meta,
+        ctx.meta,
         rendered=command.rendered,
     )
-    return customer, delivery.model_dump(
-        mode="json", include={"outcome", "message_id", "links", "reason"}
+    answer = delivery.model_dump(mode="json", include={"outcome", "message_id", "links", "reason"})
+    return Decision(customer, answer)
+
+
+def record_email_open(command: RecordEmailOpen, ctx: Decide[Customer]) -> Decision:
+    ctx.aggregate.record_email_open(
+        command.campaign_id, command.user_agent, ctx.meta, window=command.dedupe_window
     )
+    return Decision(ctx.aggregate)
 
 
-@handles(RecordEmailOpen, Customer)
-def record_email_open(
-    command: RecordEmailOpen, customer: Customer, _: UUID, meta: Meta
-) -> tuple[Customer, Answer]:
-    customer.record_email_open(
-        command.campaign_id, command.user_agent, meta, window=command.dedupe_window
+def record_email_click(command: RecordEmailClick, ctx: Decide[Customer]) -> Decision:
+    url = ctx.aggregate.record_email_click(
+        command.campaign_id, command.link_index, ctx.meta, window=command.dedupe_window
     )
-    return customer, {}
+    return Decision(ctx.aggregate, {"url": url})
 
 
-@handles(RecordEmailClick, Customer)
-def record_email_click(
-    command: RecordEmailClick, customer: Customer, _: UUID, meta: Meta
-) -> tuple[Customer, Answer]:
-    url = customer.record_email_click(
-        command.campaign_id, command.link_index, meta, window=command.dedupe_window
-    )
-    return customer, {"url": url}
-
-
-@handles(RecordEmailBounce, Customer)
-def record_email_bounce(
-    command: RecordEmailBounce, customer: Customer, _: UUID, meta: Meta
-) -> tuple[Customer, Answer]:
-    customer.record_email_bounce(command.campaign_id, command.reason, meta)
-    return customer, {}
+def record_email_bounce(command: RecordEmailBounce, ctx: Decide[Customer]) -> Decision:
+    ctx.aggregate.record_email_bounce(command.campaign_id, command.reason, ctx.meta)
+    return Decision(ctx.aggregate)

@@ -1,7 +1,7 @@
-"""Handlers of customer commands: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O."""
+"""Handlers of customer commands (see `commands.handling`)."""
 
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from pydantic import BaseModel
 
@@ -12,11 +12,10 @@ from commands.customers import (
     RecordPurchase,
     RegisterCustomer,
 )
-from commands.registry import Answer, handles
-from domain.aggregate import Aggregate
+from commands.handling import Decide, Decision
 from domain.custom_fields import SCHEMA_ID, CustomFieldSchema
 from domain.customer import Customer
-from domain.values import CustomValue, Meta, Personal, Profile, PurchaseItem
+from domain.values import CustomValue, Personal, Profile, PurchaseItem
 
 
 def _fields(model: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
@@ -29,100 +28,76 @@ def _fields(model: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_custom_fields(
-    values: dict[str, CustomValue] | None, required: dict[UUID, Aggregate] | None
-) -> None:
+def _check_custom_fields(values: dict[str, CustomValue] | None, ctx: Decide[Customer]) -> None:
     """Refuses custom field values of another type than their definition (422)."""
-    schema = (required or {}).get(SCHEMA_ID)
-    if values and isinstance(schema, CustomFieldSchema):
+    schema = ctx.consulted(SCHEMA_ID, CustomFieldSchema)
+    if values and schema is not None:
         schema.check(values)
 
 
-@handles(RegisterCustomer, Customer)
-def register_customer(
-    command: RegisterCustomer,
-    _: None,
-    customer_id: UUID,
-    meta: Meta,
-    required: dict[UUID, Aggregate] | None = None,
-) -> tuple[Customer, Answer]:
-    _check_custom_fields(command.custom_fields, required)
+def register_customer(command: RegisterCustomer, ctx: Decide[Customer]) -> Decision:
+    _check_custom_fields(command.custom_fields, ctx)
     given = command.model_dump(mode="json", exclude_none=True)
     customer = Customer.register(
-        customer_id,
+        ctx.target_id,
         external_ref=command.external_ref,
         personal=Personal.model_validate(_fields(Personal, given)),
         profile=Profile.model_validate(_fields(Profile, given)),
         tags=tuple(command.tags or ()),
         custom_fields=command.custom_fields or {},
         consent=command.consent or {},
-        meta=meta,
+        meta=ctx.meta,
     )
-    return customer, {}
+    return Decision(customer)
 
 
-@handles(ChangeCustomer, Customer)
-def change_customer(
-    command: ChangeCustomer,
-    customer: Customer,
-    _: UUID,
-    meta: Meta,
-    required: dict[UUID, Aggregate] | None = None,
-) -> tuple[Customer, Answer]:
-    _check_custom_fields(command.custom_fields, required)
+def change_customer(command: ChangeCustomer, ctx: Decide[Customer]) -> Decision:
+    _check_custom_fields(command.custom_fields, ctx)
     given = command.model_dump(mode="json", include=command.model_fields_set - {"occurred_at"})
+    customer = ctx.aggregate
     customer.update(
         personal=_fields(Personal, given),
         profile=_fields(Profile, given),
         custom_fields=given.get("custom_fields") or {},
         tags=tuple(given["tags"] or ()) if "tags" in given else None,
         consent=given.get("consent"),
-        meta=meta,
+        meta=ctx.meta,
     )
-    return customer, {}
+    return Decision(customer)
 
 
-@handles(LogInteraction, Customer)
-def log_interaction(
-    command: LogInteraction, customer: Customer, _: UUID, meta: Meta
-) -> tuple[Customer, Answer]:
+def log_interaction(command: LogInteraction, ctx: Decide[Customer]) -> Decision:
     interaction_id = uuid4()
-    customer.log_interaction(
+    ctx.aggregate.log_interaction(
         interaction_id,
         command.channel,
         command.direction,
         command.subject,
         {"notes": command.notes} if command.notes else {},
-        meta,
+        ctx.meta,
     )
-    return customer, {"interaction_id": str(interaction_id)}
+    return Decision(ctx.aggregate, {"interaction_id": str(interaction_id)})
 
 
-@handles(RecordPurchase, Customer)
-def record_purchase(
-    command: RecordPurchase, customer: Customer, _: UUID, meta: Meta
-) -> tuple[Customer, Answer]:
-    customer.record_purchase(
+def record_purchase(command: RecordPurchase, ctx: Decide[Customer]) -> Decision:
+    ctx.aggregate.record_purchase(
         order_id=command.order_id,
         items=tuple(PurchaseItem.model_validate(item.model_dump()) for item in command.items),
         total=command.total,
         currency=str(command.currency),
         payment_method=command.payment_method,
-        meta=meta,
+        meta=ctx.meta,
     )
-    return customer, {"order_id": command.order_id}
+    return Decision(ctx.aggregate, {"order_id": command.order_id})
 
 
-@handles(GiveFeedback, Customer)
-def give_feedback(
-    command: GiveFeedback, customer: Customer, _: UUID, meta: Meta
-) -> tuple[Customer, Answer]:
+def give_feedback(command: GiveFeedback, ctx: Decide[Customer]) -> Decision:
     feedback_id = uuid4()
-    customer.give_feedback(
+    ctx.aggregate.give_feedback(
         feedback_id,
         command.rating,
         command.source,
         {"comment": command.comment} if command.comment else {},
-        meta,
+        ctx.meta,
     )
-    return customer, {"feedback_id": str(feedback_id)}
+    return Decision(ctx.aggregate, {"feedback_id": str(feedback_id)})

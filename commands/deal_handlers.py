@@ -1,11 +1,8 @@
-"""Handlers of deal commands: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O.
+"""Handlers of deal commands (see `commands.handling`).
 
 A command that names a stage is decided against the pipeline the writer gives its handler
-(`required`, the command's consulted aggregates), else the default stages.
+(the command's consulted aggregates), else the default stages.
 """
-
-from collections.abc import Callable
-from uuid import UUID
 
 from commands.deals import (
     ChangeDealAmount,
@@ -16,21 +13,18 @@ from commands.deals import (
     ReopenDeal,
     WinDeal,
 )
-from commands.registry import Answer, handles
-from domain.aggregate import Aggregate
+from commands.handling import Decide, Decision
 from domain.deal import Deal
 from domain.pipeline import PIPELINE_ID, Pipeline, Stage, Stages, stages_of
-from domain.values import Meta
-
-Aggregates = dict[UUID, Aggregate]
 
 
-@handles(OpenDeal, Deal)
-def open_deal(
-    command: OpenDeal, _: None, deal_id: UUID, meta: Meta, required: Aggregates
-) -> tuple[Deal, Answer]:
+def _stages(ctx: Decide[Deal]) -> Stages:
+    return stages_of(ctx.given.get(PIPELINE_ID))
+
+
+def open_deal(command: OpenDeal, ctx: Decide[Deal]) -> Decision:
     deal = Deal.open(
-        deal_id,
+        ctx.target_id,
         customer_id=command.customer_id,
         title=command.title,
         amount=command.amount,
@@ -38,56 +32,40 @@ def open_deal(
         stage=command.stage,
         expected_close_date=command.expected_close_date,
         owner=command.owner,
-        stages=stages_of(required.get(PIPELINE_ID)),
-        meta=meta,
+        stages=_stages(ctx),
+        meta=ctx.meta,
     )
-    return deal, {}
+    return Decision(deal)
 
 
-def _to_stage(
-    change: Callable[[Deal, str, Stages, Meta], None],
-) -> Callable[..., tuple[Deal, Answer]]:
-    """A handler that makes `change` (a move, a reopening) to the command's stage."""
-
-    def handler(
-        command: MoveDeal | ReopenDeal, deal: Deal, _: UUID, meta: Meta, required: Aggregates
-    ) -> tuple[Deal, Answer]:
-        change(deal, command.stage, stages_of(required.get(PIPELINE_ID)), meta)
-        return deal, {}
-
-    return handler
+def move_deal(command: MoveDeal, ctx: Decide[Deal]) -> Decision:
+    ctx.aggregate.move_to(command.stage, _stages(ctx), ctx.meta)
+    return Decision(ctx.aggregate)
 
 
-move_deal = handles(MoveDeal, Deal)(_to_stage(Deal.move_to))
-reopen_deal = handles(ReopenDeal, Deal)(_to_stage(Deal.reopen))
+def reopen_deal(command: ReopenDeal, ctx: Decide[Deal]) -> Decision:
+    ctx.aggregate.reopen(command.stage, _stages(ctx), ctx.meta)
+    return Decision(ctx.aggregate)
 
 
-@handles(ChangeDealAmount, Deal)
-def change_deal_amount(
-    command: ChangeDealAmount, deal: Deal, _: UUID, meta: Meta
-) -> tuple[Deal, Answer]:
-    deal.change_amount(command.amount, str(command.currency or deal.currency), meta)
-    return deal, {}
+def change_deal_amount(command: ChangeDealAmount, ctx: Decide[Deal]) -> Decision:
+    deal = ctx.aggregate
+    deal.change_amount(command.amount, str(command.currency or deal.currency), ctx.meta)
+    return Decision(deal)
 
 
-@handles(WinDeal, Deal)
-def win_deal(_: WinDeal, deal: Deal, __: UUID, meta: Meta) -> tuple[Deal, Answer]:
-    deal.win(meta)
-    return deal, {}
+def win_deal(_: WinDeal, ctx: Decide[Deal]) -> Decision:
+    ctx.aggregate.win(ctx.meta)
+    return Decision(ctx.aggregate)
 
 
-@handles(LoseDeal, Deal)
-def lose_deal(command: LoseDeal, deal: Deal, _: UUID, meta: Meta) -> tuple[Deal, Answer]:
-    deal.lose(command.reason, meta)
-    return deal, {}
+def lose_deal(command: LoseDeal, ctx: Decide[Deal]) -> Decision:
+    ctx.aggregate.lose(command.reason, ctx.meta)
+    return Decision(ctx.aggregate)
 
 
-@handles(ConfigureStages, Pipeline)
-def configure_stages(
-    command: ConfigureStages, pipeline: Pipeline | None, _: UUID, meta: Meta
-) -> tuple[Pipeline, Answer]:
-    """Creates the pipeline on its first configuration (no `current`), else changes it."""
-    if pipeline is None:
-        pipeline = Pipeline.start(meta)
-    pipeline.configure(tuple(Stage(**s.model_dump()) for s in command.stages), meta)
-    return pipeline, {}
+def configure_stages(command: ConfigureStages, ctx: Decide[Pipeline]) -> Decision:
+    """Creates the pipeline on its first configuration (no current one), else changes it."""
+    pipeline = ctx.current or Pipeline.start(ctx.meta)
+    pipeline.configure(tuple(Stage(**s.model_dump()) for s in command.stages), ctx.meta)
+    return Decision(pipeline)

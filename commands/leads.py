@@ -1,9 +1,9 @@
 """Commands on leads and on how leads are scored and assigned, validated at the edge.
 
 What a command is decided with besides its lead (the scoring rules, the sales team, the
-pipeline's stages) is `consulted()`: the writer reads it, never the body. A conversion's
-`matched_customer_id`, the customer whose email is the lead's (found in the customer 360
-read model), is set by the API and is not part of the documented body.
+pipeline's stages) is `consulted()`: the writer reads it, never the body. The customer a
+conversion links when none is given (the one with the lead's email) is looked up by the
+writer, as it decides the conversion.
 """
 
 from datetime import date
@@ -21,7 +21,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_extra_types.currency_code import ISO4217
 
 from commands.base import (
@@ -172,16 +171,9 @@ class ConvertLead(Command):
 
     customer_id: Id | None = None
     deal: DealDraft | None = None
-    matched_customer_id: SkipJsonSchema[UUID | None] = None
-
-    @property
-    def linked_customer_id(self) -> UUID | None:
-        """The existing customer the lead becomes, if any."""
-        return self.customer_id or self.matched_customer_id
 
     def required(self) -> dict[UUID, type[Aggregate]]:
-        linked = self.linked_customer_id
-        return {linked: Customer} if linked else {}
+        return {self.customer_id: Customer} if self.customer_id else {}
 
     def consulted(self) -> dict[UUID, type[Aggregate]]:
         """The pipeline, whose stages the deal is opened in."""

@@ -1,29 +1,19 @@
-"""Handlers of segment commands: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O."""
+"""Handlers of segment commands (see `commands.handling`)."""
 
-from uuid import UUID
-
-from commands.registry import Answer, handles
+from commands.handling import Decide, Decision
 from commands.segments import CriteriaFields, DefineSegment, RedefineSegment
 from domain.segment import Criteria, Segment
-from domain.values import Meta
 
 
 def _criteria(fields: CriteriaFields) -> Criteria:
     return Criteria.model_validate(fields.model_dump())
 
 
-@handles(DefineSegment, Segment)
-def define_segment(
-    command: DefineSegment, _: None, segment_id: UUID, meta: Meta
-) -> tuple[Segment, Answer]:
-    return Segment(
-        id=segment_id, name=command.name, criteria=_criteria(command.criteria), meta=meta
-    ), {}
+def define_segment(command: DefineSegment, ctx: Decide[Segment]) -> Decision:
+    criteria = _criteria(command.criteria)
+    return Decision(Segment(id=ctx.target_id, name=command.name, criteria=criteria, meta=ctx.meta))
 
 
-@handles(RedefineSegment, Segment)
-def redefine_segment(
-    command: RedefineSegment, segment: Segment, _: UUID, meta: Meta
-) -> tuple[Segment, Answer]:
-    segment.redefine(_criteria(command.criteria), meta)
-    return segment, {}
+def redefine_segment(command: RedefineSegment, ctx: Decide[Segment]) -> Decision:
+    ctx.aggregate.redefine(_criteria(command.criteria), ctx.meta)
+    return Decision(ctx.aggregate)

@@ -1,5 +1,5 @@
 """Tables written in the same transaction as a command's events: idempotency, unique claims,
-and which streams (tickets, deals) belong to which customer."""
+and which streams (tickets, deals) belong to which customer (their SQL)."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -9,11 +9,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from commands.context import Outcome
-from commands.customers import EXTERNAL_REF
-from commands.errors import IdempotencyKeyReused
-from commands.segments import SEGMENT_NAME
-from domain.errors import CrmError, ExternalRefTaken
-from domain.segment import SegmentNameTaken
+from commands.unit_of_work import Changes, Claim, Key, StoredOutcome
 from infra.event_store import SqlWrite
 
 DDL = """
@@ -42,25 +38,28 @@ CREATE TABLE IF NOT EXISTS crm_customer_streams (
 IDEMPOTENCY_CONSTRAINT = "crm_idempotency_pkey"
 CLAIMS_CONSTRAINT = "crm_unique_claims_pkey"
 
-CLAIM_ERRORS: dict[str, type[CrmError]] = {
-    EXTERNAL_REF: ExternalRefTaken,
-    SEGMENT_NAME: SegmentNameTaken,
-}
 
-
-def record_outcome(actor: str, key: str, request_hash: str, outcome: Outcome) -> SqlWrite:
+def record_outcome(actor: str, key: str, stored: StoredOutcome) -> SqlWrite:
     """The write that stores a command's first answer under its Idempotency-Key."""
+    outcome = stored.outcome
     return (
         "INSERT INTO crm_idempotency (actor, key, request_hash, status, body)"
         " VALUES (%s, %s, %s, %s, %s)",
-        (actor, key, request_hash, outcome.status, Jsonb(outcome.body)),
+        (actor, key, stored.request_hash, outcome.status, Jsonb(outcome.body)),
     )
 
 
-def stored_outcomes(
-    conn: Connection[Any], keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[str, Outcome]]:
-    """(actor, key) -> (request hash, first outcome) for the keys already used."""
+def writes(changes: Changes) -> list[SqlWrite]:
+    """The side tables' writes of a save: links, claims, then idempotency records."""
+    return [
+        *(link(customer_id, stream_id) for customer_id, stream_id in changes.links),
+        *(claim(kind, value, owner) for (kind, value), owner in changes.claims),
+        *(record_outcome(actor, key, stored) for (actor, key), stored in changes.outcomes),
+    ]
+
+
+def stored_outcomes(conn: Connection[Any], keys: Iterable[Key]) -> dict[Key, StoredOutcome]:
+    """(actor, key) -> the first outcome and its request's hash, for the keys already used."""
     keys = list(keys)
     if not keys:
         return {}
@@ -69,15 +68,7 @@ def stored_outcomes(
         " WHERE (actor, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
         ([a for a, _ in keys], [k for _, k in keys]),
     ).fetchall()
-    return {(r[0], r[1]): (r[2], Outcome(r[3], r[4], replayed=True)) for r in rows}
-
-
-def replay(first: tuple[str, Outcome], request_hash: str | None) -> Outcome:
-    """The first answer again, if the request is the same one."""
-    first_hash, outcome = first
-    if first_hash != request_hash:
-        raise IdempotencyKeyReused("this Idempotency-Key was used with another request body")
-    return outcome
+    return {(r[0], r[1]): StoredOutcome(r[2], Outcome(r[3], r[4], replayed=True)) for r in rows}
 
 
 def claim(kind: str, value: str, aggregate_id: UUID) -> SqlWrite:
@@ -97,7 +88,7 @@ def link(customer_id: UUID, stream_id: UUID) -> SqlWrite:
     )
 
 
-def held_claims(conn: Connection[Any], claims: list[tuple[str, str]]) -> set[tuple[str, str]]:
+def held_claims(conn: Connection[Any], claims: list[Claim]) -> set[Claim]:
     """The given (kind, value) claims that some aggregate already holds (one query)."""
     if not claims:
         return set()
@@ -107,8 +98,3 @@ def held_claims(conn: Connection[Any], claims: list[tuple[str, str]]) -> set[tup
         ([kind for kind, _ in claims], [value for _, value in claims]),
     ).fetchall()
     return {(kind, value) for kind, value in rows}
-
-
-def claim_taken(kind: str, value: str) -> CrmError:
-    """The refusal for a claim that another aggregate holds."""
-    return CLAIM_ERRORS[kind](f"{kind.rsplit('.', maxsplit=1)[-1]} {value!r} is already taken")

@@ -1,29 +1,21 @@
-"""Handlers of SLA commands: `(command, aggregate or None, id, meta) -> (aggregate, answer)`."""
+"""Handlers of SLA commands (see `commands.handling`)."""
 
-from uuid import UUID
-
-from commands.registry import Answer, handles
+from commands.handling import Decide, Decision
 from commands.sla import RecordSlaBreach, SetSlaPolicy
 from domain.sla_policy import SlaPolicy
 from domain.ticket import Ticket
-from domain.values import Meta
 
 
-@handles(SetSlaPolicy, SlaPolicy)
-def set_sla_policy(
-    command: SetSlaPolicy, policy: SlaPolicy | None, _: UUID, meta: Meta
-) -> tuple[SlaPolicy, Answer]:
+def set_sla_policy(command: SetSlaPolicy, ctx: Decide[SlaPolicy]) -> Decision:
     """Defines the priority's policy on its first command, else changes it."""
+    policy = ctx.current
     if policy is None:
-        return SlaPolicy.define(command.priority, command.terms(), meta), {}
-    policy.change(command.terms(), meta)
-    return policy, {}
+        return Decision(SlaPolicy.define(command.priority, command.terms(), ctx.meta))
+    policy.change(command.terms(), ctx.meta)
+    return Decision(policy)
 
 
-@handles(RecordSlaBreach, Ticket)
-def record_sla_breach(
-    command: RecordSlaBreach, ticket: Ticket, _: UUID, meta: Meta
-) -> tuple[Ticket, Answer]:
+def record_sla_breach(command: RecordSlaBreach, ctx: Decide[Ticket]) -> Decision:
     """Records the breach on the ticket (nothing if that target's breach is recorded)."""
-    ticket.record_sla_breach(command.target, command.policy_version, meta)
-    return ticket, {}
+    ctx.aggregate.record_sla_breach(command.target, command.policy_version, ctx.meta)
+    return Decision(ctx.aggregate)

@@ -1,19 +1,15 @@
-"""Handlers of ticket commands: `(command, aggregate, id, meta) -> (aggregate, answer)`, no I/O."""
+"""Handlers of ticket commands (see `commands.handling`)."""
 
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-from commands.registry import Answer, handles
+from commands.handling import Decide, Decision
 from commands.tickets import ChangeTicketStatus, OpenComplaint, RateSatisfaction, ReplyToTicket
 from domain.ticket import Ticket
-from domain.values import Meta
 
 
-@handles(OpenComplaint, Ticket)
-def open_complaint(
-    command: OpenComplaint, _: None, ticket_id: UUID, meta: Meta
-) -> tuple[Ticket, Answer]:
+def open_complaint(command: OpenComplaint, ctx: Decide[Ticket]) -> Decision:
     ticket = Ticket.open(
-        ticket_id,
+        ctx.target_id,
         customer_id=command.customer_id,
         kind=command.kind,
         subject=command.subject,
@@ -21,31 +17,23 @@ def open_complaint(
         priority=command.priority,
         channel=command.channel,
         order_ref=command.order_ref,
-        meta=meta,
+        meta=ctx.meta,
     )
-    return ticket, {"ticket_id": str(ticket_id)}
+    return Decision(ticket, {"ticket_id": str(ctx.target_id)})
 
 
-@handles(ReplyToTicket, Ticket)
-def reply_to_ticket(
-    command: ReplyToTicket, ticket: Ticket, _: UUID, meta: Meta
-) -> tuple[Ticket, Answer]:
-    reply_id = uuid4()
-    ticket.reply(reply_id, command.author, command.body, meta)
-    return ticket, {"reply_id": str(reply_id), "status": str(ticket.status)}
+def reply_to_ticket(command: ReplyToTicket, ctx: Decide[Ticket]) -> Decision:
+    reply_id, ticket = uuid4(), ctx.aggregate
+    ticket.reply(reply_id, command.author, command.body, ctx.meta)
+    return Decision(ticket, {"reply_id": str(reply_id), "status": str(ticket.status)})
 
 
-@handles(ChangeTicketStatus, Ticket)
-def change_ticket_status(
-    command: ChangeTicketStatus, ticket: Ticket, _: UUID, meta: Meta
-) -> tuple[Ticket, Answer]:
-    ticket.change_status(command.status, meta)
-    return ticket, {"status": str(ticket.status)}
+def change_ticket_status(command: ChangeTicketStatus, ctx: Decide[Ticket]) -> Decision:
+    ticket = ctx.aggregate
+    ticket.change_status(command.status, ctx.meta)
+    return Decision(ticket, {"status": str(ticket.status)})
 
 
-@handles(RateSatisfaction, Ticket)
-def rate_satisfaction(
-    command: RateSatisfaction, ticket: Ticket, _: UUID, meta: Meta
-) -> tuple[Ticket, Answer]:
-    ticket.rate_satisfaction(command.rating, command.comment, meta)
-    return ticket, {}
+def rate_satisfaction(command: RateSatisfaction, ctx: Decide[Ticket]) -> Decision:
+    ctx.aggregate.rate_satisfaction(command.rating, command.comment, ctx.meta)
+    return Decision(ctx.aggregate)

@@ -18,8 +18,8 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from commands.base import Command
-from commands.catalog import HANDLERS
 from commands.context import CommandContext, Outcome, Target
+from commands.registry import COMMAND_HANDLERS
 from domain.errors import CrmError
 
 
@@ -195,8 +195,8 @@ def _refusal(name: str, args: list[Any]) -> Exception:
 
 @cache
 def _commands() -> dict[str, type[Command]]:
-    names = {model.__name__: model for model in HANDLERS}
-    if len(names) != len(HANDLERS):
+    names = {model.__name__: model for model in COMMAND_HANDLERS}
+    if len(names) != len(COMMAND_HANDLERS):
         raise RuntimeError("two command models share a name")
     return names
 

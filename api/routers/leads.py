@@ -5,12 +5,10 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from psycopg import Connection
 
 from api import problems
-from api.auth import Reader, service_key
+from api.auth import Reader
 from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
 from api.redaction import shown_to
 from api.views.leads import LeadView
@@ -21,9 +19,6 @@ from commands.leads import (
     QualifyLead,
     RecordLeadEngagement,
 )
-from domain.lead import Lead
-from infra.event_store import load_aggregate
-from projections.customer_360.queries import customer_with_email
 from projections.leads import queries
 
 router = APIRouter(
@@ -34,18 +29,6 @@ command = partial(command_route, router)
 
 def _lead_id(lead_id: str) -> UUID:
     return aggregate_id(lead_id, "lead")
-
-
-def _found_lead(conn: Connection[Any], lead_id: UUID) -> Lead | None:
-    found = load_aggregate(conn, lead_id)
-    return found if isinstance(found, Lead) else None
-
-
-def _matched_customer(conn: Connection[Any], lead_id: UUID) -> dict[str, Any]:
-    """The customer with the lead's email, which a conversion links (the read model's)."""
-    lead = _found_lead(conn, lead_id)
-    email = lead.personal.email if lead is not None else None
-    return {"matched_customer_id": customer_with_email(conn, email) if email else None}
 
 
 @command("POST", "", 201, CaptureLead, creates=True)
@@ -70,9 +53,7 @@ async def disqualify_lead(request: Request, lead_id: str) -> JSONResponse:
 async def convert_lead(request: Request, lead_id: str) -> JSONResponse:
     """Convert a qualified lead into a customer (created, or linked by email), maybe with a
     deal: `{customer_id, deal_id}`."""
-    await service_key(request)  # the key first: no read for a request without one
-    matched = await run_in_threadpool(read, request, _matched_customer, _lead_id(lead_id))
-    return await run(request, ConvertLead, existing(lead_id, "lead"), path_fields=lambda: matched)
+    return await run(request, ConvertLead, existing(lead_id, "lead"))
 
 
 @command("POST", "/{lead_id}/engagements", 201, RecordLeadEngagement)

@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY
 
 from api.bootstrap import bootstrap
 from commands.bus import CommandBus
+from commands.unit_of_work.postgres import PostgresUnitOfWork
 from commands.context import Target
 from commands.customers import ChangeCustomer, RecordPurchase, RegisterCustomer
 from commands.errors import (
@@ -107,7 +108,8 @@ def test_a_refused_command_keeps_no_idempotency_record(container) -> None:
 
 
 def test_a_key_still_in_flight_is_refused(container) -> None:
-    idle = CommandBus(container.store, container.pool)  # never started: the first stays in flight
+    work = PostgresUnitOfWork(container.store, container.pool, database_timeout=5.0)
+    idle = CommandBus(work)  # never started: the first stays in flight
     idle.submit(
         Target(uuid4(), creates=True),
         RegisterCustomer(name="A"),

@@ -10,7 +10,8 @@ from eventsourcing.domain import event
 from commands.base import Command
 from commands.context import Target
 from commands.errors import AggregateNotFound
-from commands.registry import handles
+from commands.handling import Decide, Decision
+from commands.registry import COMMAND_HANDLERS, Handling
 from domain.aggregate import Aggregate, CustomerOwned
 from domain.customer import Customer
 from domain.errors import CrmError
@@ -62,16 +63,15 @@ class OpenCard(Command):
         return {BOARD: Board}
 
 
-@handles(SetBoard, Board)
-def set_board(_command: SetBoard, board: Board | None, board_id: UUID, meta: Meta):
-    return board or Board(id=board_id, meta=meta), {}
+def set_board(_command: SetBoard, ctx: Decide[Board]) -> Decision:
+    return Decision(ctx.current or Board(id=ctx.target_id, meta=ctx.meta))
 
 
-@handles(OpenCard, Card)
-def open_card(command: OpenCard, _card: None, card_id: UUID, meta: Meta, required: dict):
-    board = required.get(BOARD)
+def open_card(command: OpenCard, ctx: Decide[Card]) -> Decision:
+    meta = ctx.meta
+    board = ctx.consulted(BOARD, Board)
     card = Card(
-        id=card_id,
+        id=ctx.target_id,
         customer_id=command.customer_id,
         cards_before=board.cards if board else None,
         meta=meta,
@@ -82,8 +82,15 @@ def open_card(command: OpenCard, _card: None, card_id: UUID, meta: Meta, require
         raise CrmError("refused after the board counted the card")
     if command.twin:
         twin = Card(id=uuid4(), customer_id=command.customer_id, cards_before=None, meta=meta)
-        return card, {"twin_id": str(twin.id)}, (twin,)
-    return card, {}
+        return Decision(card, {"twin_id": str(twin.id)}, (twin,))
+    return Decision(card)
+
+
+@pytest.fixture(autouse=True)
+def _cards_and_boards(monkeypatch) -> None:
+    """The writer takes these test commands too."""
+    monkeypatch.setitem(COMMAND_HANDLERS, SetBoard, Handling(Board, set_board))
+    monkeypatch.setitem(COMMAND_HANDLERS, OpenCard, Handling(Card, open_card))
 
 
 def open_card_for(container, customer_id: UUID, twin: bool = False, card_id=None) -> dict:

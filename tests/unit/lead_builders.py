@@ -2,27 +2,29 @@
 configuration it consults (scoring rules, sales team, pipeline) given as stored."""
 
 from typing import Any
-from uuid import uuid4
 
 from commands.base import Command
-from commands.catalog import HANDLERS
+from commands.handling import Lookups
 from commands.leads import CaptureLead, QualifyLead
-from commands.registry import GIVEN_REQUIRED
 from domain.aggregate import Aggregate
 from domain.lead import Lead
 from domain.lead_scoring import AttributeRule, EngagementRule, LeadScoring
 from domain.sales_team import SalesRep, SalesTeam
 from tests.unit.builders import META
+from tests.unit.handling import handle
 
 
-def send(command: Command, aggregate: Aggregate | None, *stored: Aggregate) -> Any:
+def send(
+    command: Command,
+    aggregate: Aggregate | None,
+    *stored: Aggregate,
+    lookups: Lookups | None = None,
+) -> Any:
     """Runs a command's handler the way the command bus does: on `aggregate` (None: a new
-    one), given those of the `stored` aggregates that the command consults or requires."""
-    _, handler = HANDLERS[type(command)]
-    wanted = {*command.required(), *command.consulted()}
-    given = {a.id: a for a in stored if a.id in wanted}
-    extra = {"required": given} if handler in GIVEN_REQUIRED else {}
-    return handler(command, aggregate, aggregate.id if aggregate else uuid4(), META, **extra)
+    one), given those of the `stored` aggregates that the command consults or requires.
+    Returns (aggregate, answer, the aggregates started besides)."""
+    decision = handle(command, aggregate, *stored, lookups=lookups)
+    return decision.aggregate, decision.answer, decision.created
 
 
 def capture(*stored: Aggregate, **fields: Any) -> tuple[Lead, dict[str, Any]]:

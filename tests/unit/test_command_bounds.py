@@ -8,15 +8,15 @@ import pytest
 from pydantic import ValidationError
 
 from commands.campaigns import CompleteCampaign, CreateCampaign
-from commands.catalog import HANDLERS
 from commands.customers import ChangeCustomer, RecordPurchase, RegisterCustomer
 from commands.deals import OpenDeal
 from commands.leads import CaptureLead, SetSalesReps, SetScoringRules
+from commands.registry import COMMAND_HANDLERS
 from commands.segments import DefineSegment
 from commands.sla import RecordSlaBreach
 
 COMMANDS = sorted(
-    (model for model in HANDLERS if model.__module__.startswith("commands.")),
+    (model for model in COMMAND_HANDLERS if model.__module__.startswith("commands.")),
     key=lambda model: model.__name__,
 )
 """The product's commands (not those other test modules register for their own use)."""

@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commands import wire
-from commands.catalog import HANDLERS
 from commands.channel import (
     ANSWERS,
     REQUESTS,
@@ -27,6 +26,7 @@ from commands.channel import (
 from commands.context import CommandContext, Outcome, Target
 from commands.customers import ChangeCustomer, RegisterCustomer
 from commands.errors import VersionMismatch
+from commands.registry import COMMAND_HANDLERS
 from domain.deal import UnknownStage
 from domain.errors import InvalidValue
 
@@ -116,7 +116,11 @@ def round_trip(command, target: Target | None = None):
 
 @pytest.mark.parametrize(
     "model",
-    [m for m in HANDLERS if (m.model_config.get("json_schema_extra") or {}).get("examples")],
+    [
+        m
+        for m in COMMAND_HANDLERS
+        if (m.model_config.get("json_schema_extra") or {}).get("examples")
+    ],
     ids=lambda m: m.__name__,
 )
 def test_every_documented_command_crosses_the_channel_unchanged(model) -> None:

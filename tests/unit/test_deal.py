@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from commands.base import Command
-from commands.deal_handlers import configure_stages
 from commands.deals import (
     ChangeDealAmount,
     ConfigureStages,
@@ -18,12 +17,12 @@ from commands.deals import (
     ReopenDeal,
     WinDeal,
 )
-from commands.registry import GIVEN_REQUIRED, HANDLERS
 from domain.customer import Customer
 from domain.deal import Deal, DealClosed, DealNotClosed, UnknownStage
 from domain.pipeline import DEFAULT_STAGES, PIPELINE_ID, Pipeline, Stage, Stages, stages_of
 from domain.values import Meta
 from tests.unit.builders import META
+from tests.unit.handling import handle
 
 CUSTOM = Stages(open_stages=(Stage(name="lead", probability=5), Stage(name="demo", probability=40)))
 
@@ -278,7 +277,7 @@ def test_configuring_the_stages_records_them_and_the_same_again_records_nothing(
 
 def test_the_first_configuration_starts_the_pipeline() -> None:
     command = ConfigureStages(stages=[{"name": "Demo ", "probability": 30}])
-    pipeline, _ = configure_stages(command, None, PIPELINE_ID, META)
+    pipeline = handle(command, target_id=PIPELINE_ID).aggregate
     assert [type(e).__qualname__ for e in pipeline.collect_events()] == [
         "Pipeline.Created",
         "Pipeline.StagesConfigured",
@@ -328,11 +327,8 @@ def test_commands_naming_a_stage_consult_the_pipeline_and_opening_requires_the_c
 
 def send(command: Command, deal: Deal | None = None, pipeline: Pipeline | None = None):
     """Runs a command's handler as the writer does, `pipeline` being the stored one, if any."""
-    _, handler = HANDLERS[type(command)]
-    stored = {PIPELINE_ID: pipeline} if pipeline is not None else {}
-    given = {i: stored[i] for i in command.consulted() if i in stored}
-    extra = {"required": given} if handler in GIVEN_REQUIRED else {}
-    return handler(command, deal, deal.id if deal else uuid4(), META, **extra)
+    decision = handle(command, deal, *([pipeline] if pipeline is not None else []))
+    return decision.aggregate, decision.answer
 
 
 def configured(stages: Stages) -> Pipeline:
@@ -379,11 +375,11 @@ def test_moves_and_reopenings_are_checked_against_the_configured_stages(command,
 def test_a_later_configuration_changes_the_pipeline_the_first_one_created() -> None:
     # Given a pipeline created by its first configuration
     first = ConfigureStages(stages=[{"name": "demo", "probability": 30}])
-    pipeline, _ = configure_stages(first, None, PIPELINE_ID, META)
+    pipeline = handle(first, target_id=PIPELINE_ID).aggregate
     pipeline.collect_events()
     # When another configuration is decided against it
     later = ConfigureStages(stages=[{"name": "trial", "probability": 60}])
-    changed, _ = configure_stages(later, pipeline, PIPELINE_ID, META)
+    changed = handle(later, pipeline).aggregate
     # Then it is changed, not created again
     assert changed is pipeline
     assert [type(e).__qualname__ for e in changed.collect_events()] == ["Pipeline.StagesConfigured"]

@@ -2,7 +2,7 @@
 configuration they consult (scoring rules, sales team, pipeline)."""
 
 from decimal import Decimal
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -146,16 +146,26 @@ def test_converting_creates_a_customer_with_the_leads_name_email_and_no_consent(
     assert (lead.status, lead.customer_id) == (LeadStatus.CONVERTED, customer.id)
 
 
+class Known:
+    """Lookups that know one customer's email."""
+
+    def __init__(self, email: str, customer_id: UUID) -> None:
+        self.email, self.customer_id = email, customer_id
+
+    def customer_with_email(self, email: str) -> UUID | None:
+        return self.customer_id if email == self.email else None
+
+
 def test_converting_links_a_known_customer_instead_of_creating_one() -> None:
-    lead = qualified()
     known = uuid4()
-    command = ConvertLead(matched_customer_id=known)
-    assert command.required() == {known: Customer}
-    _, answer, created = send(command, lead)
+    lookups = Known("grace@example.com", known)
+    assert ConvertLead(customer_id=known).required() == {known: Customer}
+    _, answer, created = send(ConvertLead(), qualified(), lookups=lookups)
     assert created == ()
     assert (answer["customer_id"], answer["customer_created"]) == (str(known), False)
     chosen = uuid4()
-    assert ConvertLead(customer_id=chosen, matched_customer_id=known).linked_customer_id == chosen
+    _, answer, _ = send(ConvertLead(customer_id=chosen), qualified(), lookups=lookups)
+    assert answer["customer_id"] == str(chosen)
 
 
 def draft(stage: str) -> DealDraft:

@@ -94,7 +94,7 @@ class LeadLife(RuleBasedStateMachine):
 
     @rule(link=st.booleans())
     def convert(self, link: bool) -> None:
-        command = ConvertLead(matched_customer_id=uuid4() if link else None)
+        command = ConvertLead(customer_id=uuid4() if link else None)
         self.send(command, self.status != LeadStatus.QUALIFIED)
         if self.status == LeadStatus.QUALIFIED:
             self.status = LeadStatus.CONVERTED

@@ -6,12 +6,11 @@ from eventsourcing.application import project_aggregate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commands.catalog import HANDLERS
 from domain.customer import Customer
 from domain.errors import CrmError
 from infra.event_store import OrjsonTranscoder, PydanticMapper
 from tests.strategies import customer_commands, registrations
-from tests.unit.builders import META
+from tests.unit.handling import handle
 
 
 def decide_all(commands: list) -> Customer:
@@ -19,9 +18,8 @@ def decide_all(commands: list) -> Customer:
     customer_id = uuid4()
     aggregate = None
     for command in commands:
-        _, handler = HANDLERS[type(command)]
         try:
-            aggregate, _ = handler(command, aggregate, customer_id, META)
+            aggregate = handle(command, aggregate, target_id=customer_id).aggregate
         except CrmError:
             pass
     return aggregate

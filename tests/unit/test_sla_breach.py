@@ -7,8 +7,8 @@ from uuid import uuid4
 import pytest
 
 from commands.sla import RecordSlaBreach
-from commands.sla_handlers import record_sla_breach
 from domain.ticket import Author, SlaTarget, SlaTargetMet, TicketStatus
+from tests.unit.handling import handle
 from tests.unit.test_ticket import at, in_status, names, opened
 
 
@@ -20,10 +20,10 @@ def test_a_breach_is_recorded_once_per_target_even_on_a_closed_ticket() -> None:
     due = at(60).occurred_at
     breach = RecordSlaBreach(target=SlaTarget.RESOLUTION, policy_version=2, occurred_at=due)
     # When its resolution breach is recorded twice, then its first response's
-    record_sla_breach(breach, ticket, uuid4(), at(60))
-    record_sla_breach(breach, ticket, uuid4(), at(61))
+    handle(breach, ticket, meta=at(60))
+    handle(breach, ticket, meta=at(61))
     later = breach.model_copy(update={"target": SlaTarget.FIRST_RESPONSE})
-    record_sla_breach(later, ticket, uuid4(), at(62))
+    handle(later, ticket, meta=at(62))
     # Then each target's breach is one event, at its due time
     events = ticket.collect_events()
     assert [type(e).__qualname__ for e in events] == ["Ticket.SlaBreached"] * 2
@@ -46,13 +46,13 @@ def test_a_breach_the_ticket_contradicts_is_refused() -> None:
         # Then the first response is refused (answered by then); the resolution is recorded
         if target == SlaTarget.FIRST_RESPONSE:
             with pytest.raises(SlaTargetMet):
-                record_sla_breach(breach, ticket, uuid4(), at(45))
+                handle(breach, ticket, meta=at(45))
         else:
-            record_sla_breach(breach, ticket, uuid4(), at(45))
+            handle(breach, ticket, meta=at(45))
     assert names(ticket) == ["Ticket.SlaBreached"]
     # And a resolution due at minute 55, solved at 50, is refused too
     due_later = RecordSlaBreach(target=SlaTarget.RESOLUTION, policy_version=1,
                                 occurred_at=at(55).occurred_at)  # fmt: skip
     solved = in_status(TicketStatus.SOLVED)
     with pytest.raises(SlaTargetMet):
-        record_sla_breach(due_later, solved, uuid4(), at(55))
+        handle(due_later, solved, meta=at(55))

@@ -9,13 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from commands.sla import SetSlaPolicy
-from commands.sla_handlers import set_sla_policy
 from domain.business_time import BusinessHours, Weekday
 from domain.events.envelope import Envelope
 from domain.sla_policy import SlaPolicy, SlaTerms, policy_id
 from domain.ticket import Priority
 from projections.sla.policies_evolve import evolve
 from tests.unit.builders import META
+from tests.unit.handling import handle
 
 OFFICE = {
     "timezone": "Europe/Paris",
@@ -40,15 +40,15 @@ def test_each_priority_has_its_own_stable_policy_id() -> None:
 def test_the_first_command_defines_the_policy_and_each_change_is_a_version() -> None:
     # Given no policy for high tickets yet
     first = SetSlaPolicy.model_validate(BODY)
-    policy, _ = set_sla_policy(first, None, policy_id(Priority.HIGH), META)
+    policy = handle(first, target_id=policy_id(Priority.HIGH)).aggregate
     assert (policy.id, policy.version, names(policy)) == (
         policy_id(Priority.HIGH), 1, ["SlaPolicy.Defined"],
     )  # fmt: skip
     # When the same terms come again, then other terms
-    set_sla_policy(first, policy, policy.id, META)
+    handle(first, policy)
     assert names(policy) == []
     later = SetSlaPolicy.model_validate(BODY | {"business_hours": OFFICE})
-    set_sla_policy(later, policy, policy.id, META)
+    handle(later, policy)
     # Then only the change is recorded, as version 2
     assert (policy.version, names(policy)) == (2, ["SlaPolicy.Changed"])
     assert policy.terms.business_hours == BusinessHours(

@@ -2,13 +2,13 @@
 
 from copy import deepcopy
 from datetime import timedelta
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
 
 from commands.base import Command
-from commands.catalog import HANDLERS
+from commands.registry import COMMAND_HANDLERS
 from commands.tickets import ChangeTicketStatus, OpenComplaint, RateSatisfaction
 from domain.customer import Customer
 from domain.ticket import (
@@ -25,6 +25,7 @@ from domain.ticket import (
 )
 from domain.values import Channel, Meta
 from tests.unit.builders import META
+from tests.unit.handling import handle
 
 CUSTOMER = uuid4()
 
@@ -229,10 +230,11 @@ def test_the_complaint_handler_opens_a_ticket_for_the_customer_of_the_path() -> 
     command = OpenComplaint(
         customer_id=CUSTOMER, subject="Late", description="Where?", channel="call"
     )
-    ticket_type, handler = HANDLERS[OpenComplaint]
+    ticket_type = COMMAND_HANDLERS[OpenComplaint].aggregate
     ticket_id = uuid4()
     # When
-    ticket, answer = handler(command, None, ticket_id, META)
+    decision = handle(command, target_id=ticket_id)
+    ticket, answer = decision.aggregate, decision.answer
     # Then
     assert ticket_type is Ticket
     assert command.required() == {CUSTOMER: Customer}
@@ -262,6 +264,6 @@ def test_commands_refuse_unknown_values_naming_the_field(
 
 
 def test_a_status_answer_names_the_status() -> None:
-    _, handler = HANDLERS[ChangeTicketStatus]
-    ticket, answer = handler(ChangeTicketStatus(status="pending"), opened(), UUID(int=0), at(1))
+    decision = handle(ChangeTicketStatus(status="pending"), opened(), meta=at(1))
+    ticket, answer = decision.aggregate, decision.answer
     assert (answer, ticket.status) == ({"status": "pending"}, TicketStatus.PENDING)

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from commands.base import Command
-from commands.catalog import HANDLERS
 from commands.tickets import ChangeTicketStatus, OpenComplaint, RateSatisfaction, ReplyToTicket
 from domain.errors import CrmError
 from domain.ticket import Author, Ticket, TicketStatus
@@ -19,6 +18,7 @@ from domain.values import Meta
 from infra.event_store import OrjsonTranscoder, PydanticMapper
 from tests.strategies import words
 from tests.unit.builders import META
+from tests.unit.handling import handle
 
 MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
 SOLVED_OR_CLOSED = {TicketStatus.SOLVED, TicketStatus.CLOSED}
@@ -35,7 +35,7 @@ class TicketLife(RuleBasedStateMachine):
         super().__init__()
         self.now = META.occurred_at
         complaint = OpenComplaint(customer_id=uuid4(), subject="s", description="d", channel="chat")
-        self.ticket, _ = HANDLERS[OpenComplaint][1](complaint, None, uuid4(), META)
+        self.ticket = handle(complaint).aggregate
         self.events = self.ticket.collect_events()
         self.status = TicketStatus.OPEN
         self.closed = False
@@ -48,7 +48,7 @@ class TicketLife(RuleBasedStateMachine):
         meta = Meta(actor="agent-7", correlation_id=str(uuid4()), occurred_at=self.now)
         version = self.ticket.version
         try:
-            HANDLERS[type(command)][1](command, self.ticket, self.ticket.id, meta)
+            handle(command, self.ticket, meta=meta)
         except CrmError as error:
             assert refused, f"{command!r} was refused: {error.rule}"
             assert self.ticket.version == version

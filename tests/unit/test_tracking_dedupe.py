@@ -10,12 +10,12 @@ from eventsourcing.application import project_aggregate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commands.campaign_handlers import record_email_click, record_email_open
 from commands.campaigns import RecordEmailClick, RecordEmailOpen
 from domain.customer import Customer
 from domain.email_delivery import machine_open, repeated
 from infra.event_store import OrjsonTranscoder, PydanticMapper
 from tests.unit.builders import META, customer
+from tests.unit.handling import handle
 
 SENT_AT = META.occurred_at
 HOUR = timedelta(hours=1)
@@ -116,8 +116,8 @@ def test_the_commands_carry_the_window_to_the_rule() -> None:
     open_ = RecordEmailOpen(campaign_id=campaign_id, user_agent=BROWSER, dedupe_seconds=60)
     click = RecordEmailClick(campaign_id=campaign_id, link_index=1, dedupe_seconds=60)
     for minute in (5, 5.5, 6):
-        record_email_open(open_, ada, ada.id, at(minute))
-        _, answer = record_email_click(click, ada, ada.id, at(minute))
+        handle(open_, ada, meta=at(minute))
+        answer = handle(click, ada, meta=at(minute)).answer
         assert answer == {"url": LINKS[1]}
     assert recorded(ada) == [
         ("EmailOpened", at(5).occurred_at), ("EmailClicked", at(5).occurred_at),
