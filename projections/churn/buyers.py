@@ -2,8 +2,9 @@
 scores under the model fitted that day, recency, frequency and monetary (RFM) with their
 scores, usual gap between purchase days, and lifetime value.
 
-All of it depends only on the day and the purchases table, so it is kept per day (`buyers`):
-a page of the churn list or a 360 view costs no new fit until purchases change.
+All of it depends only on the day and the purchases table, so it is kept per database and
+day (`buyers`): a page of the churn list or a 360 view costs no new fit until purchases
+change.
 """
 
 import math
@@ -16,6 +17,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 from uuid import UUID
+from weakref import WeakValueDictionary
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,10 +27,11 @@ from domain.churn.bgnbd import Model, Scores, score
 from domain.churn.histories import WEEK, Histories, summarise
 from domain.churn.model import fit_histories
 from domain.churn.risk import fifths
+from infra.metrics import CHURN_FITS
 
 CENT = Decimal("0.01")
 KEPT = 4
-"""For how many days buyers are kept."""
+"""For how many databases and days buyers are kept."""
 
 PURCHASES = """
 SELECT customer_id, occurred_on, currency, total FROM purchases
@@ -97,32 +100,78 @@ class Buyers:
         }
 
 
-_kept: OrderedDict[date, tuple[tuple[int, int], float, Buyers]] = OrderedDict()
-"""Per day: the purchases table's row count and highest position the buyers were computed
-from, when they were last found current (monotonic seconds), and the buyers."""
+Database = tuple[str, int, str]
+"""A database as a connection names it: host, port and name."""
+Key = tuple[Database, date]
+
+
+@dataclass(frozen=True, eq=False)
+class _Kept:
+    """Buyers as computed from the purchases table with `contents` (its row count and highest
+    position), and when they were last found current (monotonic seconds)."""
+
+    contents: tuple[int, int]
+    checked_at: float
+    buyers: Buyers
+
+
+class _Gate:
+    """Lets one thread at a time check or compute the buyers of one database and day."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+_kept: OrderedDict[Key, _Kept] = OrderedDict()
+"""The buyers of the last KEPT databases and days used."""
 _keeping = threading.Lock()
+_gates: WeakValueDictionary[Key, _Gate] = WeakValueDictionary()
 
 
 def buyers(conn: Connection[Any], day: date, reuse_seconds: float = 0) -> Buyers:
-    """The buyers as of `day`; raises NotEnoughPurchases when the model cannot be fitted.
-    Kept ones serve without a look at the purchases table for `reuse_seconds` after they
-    were last found current, then for as long as the table is unchanged (a fit costs about
-    a second per 25,000 buyers, and counting the table's rows grows with it: neither is
-    paid per request)."""
-    now = time.monotonic()
+    """The buyers of `conn`'s database as of `day`; raises NotEnoughPurchases when the model
+    cannot be fitted.
+
+    This is the expensive step of every churn answer: computing them reads every purchase
+    up to `day` and fits the BG/NBD model over every buyer (about a second per 25,000
+    buyers). So they are kept per database and day, and computed again only when the
+    purchases table has changed (its row count or highest position), which is looked at
+    most once per `reuse_seconds`; concurrent readers wait for one computation instead of
+    each running their own."""
+    key, arrived = (_database(conn), day), time.monotonic()
     with _keeping:
-        kept = _kept.get(day)
-        if kept and now - kept[1] < reuse_seconds:
-            return kept[2]
-    count, last = conn.execute("SELECT count(*), max(last_position) FROM purchases").fetchone()  # type: ignore[misc]
-    contents = (count, last or 0)
-    found = kept[2] if kept and kept[0] == contents else _computed(conn, day)
+        kept = _kept.get(key)
+        if kept and arrived - kept.checked_at < reuse_seconds:
+            return kept.buyers
+        gate = _gates.setdefault(key, _Gate())
+    with gate.lock:
+        kept = _kept.get(key)
+        if kept and kept.checked_at >= arrived:  # found current while this thread waited
+            return kept.buyers
+        count, last = conn.execute("SELECT count(*), max(last_position) FROM purchases").fetchone()  # type: ignore[misc]
+        contents = (count, last or 0)
+        found = kept.buyers if kept and kept.contents == contents else _fitted(conn, day)
+        _keep(key, _Kept(contents, time.monotonic(), found))
+    return found
+
+
+def _database(conn: Connection[Any]) -> Database:
+    info = conn.info
+    return (info.host, info.port, info.dbname)
+
+
+def _keep(key: Key, kept: _Kept) -> None:
     with _keeping:
-        _kept[day] = (contents, now, found)
-        _kept.move_to_end(day)
+        _kept[key] = kept
+        _kept.move_to_end(key)
         while len(_kept) > KEPT:
             _kept.popitem(last=False)
-    return found
+
+
+def _fitted(conn: Connection[Any], day: date) -> Buyers:
+    """The buyers computed afresh, timed (`crm_churn_fit_seconds`)."""
+    with CHURN_FITS.time():
+        return _computed(conn, day)
 
 
 def _computed(conn: Connection[Any], day: date) -> Buyers:
