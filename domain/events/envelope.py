@@ -19,6 +19,8 @@ from domain.events.upcasting import UnknownSchemaVersion, upcast
 EVENT_ID_NAMESPACE = UUID("0b5f3c1e-6f0e-4f57-9a43-6d1b8f0c2e11")
 _STORED_ONLY = ("originator_id", "originator_version", "originator_topic")
 _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
+PayloadModel = type[Payload]
+AggregateClass = type[Aggregate]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +43,8 @@ class Envelope:
     causation_id: str | None
     schema_version: int
     data: dict[str, Any]
-    payload_type: type[Payload] = field(init=False, repr=False, compare=False)
-    aggregate: type[Aggregate] | None = field(init=False, repr=False, compare=False)
+    payload_type: PayloadModel = field(init=False, repr=False, compare=False)
+    aggregate: AggregateClass | None = field(init=False, repr=False, compare=False)
     _payload: Payload | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -58,11 +60,13 @@ class Envelope:
     def payload(self) -> Payload:
         """`data` as its type's payload model (validated on first use, then kept); LookupError
         for a type not in the catalogue."""
-        if self._payload is None:
+        payload = self._payload
+        if payload is None:
             if self.payload_type is Uncatalogued:
                 raise LookupError(f"no payload model for event type {self.type}")
-            object.__setattr__(self, "_payload", self.payload_type.model_validate(self.data))
-        return self._payload  # type: ignore[return-value]
+            payload = self.payload_type.model_validate(self.data)
+            object.__setattr__(self, "_payload", payload)
+        return payload
 
     @property
     def event_id(self) -> str:

@@ -3,21 +3,27 @@ and a personal-data decision on each field."""
 
 import importlib
 import pkgutil
+from datetime import UTC, datetime
 from typing import Annotated
+from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
 
 import domain
 from domain.aggregate import Aggregate
-from domain.events.catalogue import BY_NAME, CATALOGUE
+from domain.events.catalogue import BY_NAME, CATALOGUE, EventEntry
+from domain.events.envelope import Envelope
 from domain.events.payload import (
     NOT_PERSONAL,
     PERSONAL_DATA,
     Payload,
+    Uncatalogued,
     personal_fields,
     undecided_fields,
 )
+from domain.events.payloads import ticket
+from domain.ticket import Ticket
 
 RECORDED_ELSEWHERE = {
     "originator_id",
@@ -77,7 +83,7 @@ def test_the_payload_has_the_fields_the_aggregate_records_with_their_types(name:
 
 
 @pytest.mark.parametrize("entry", CATALOGUE, ids=lambda entry: entry.name)
-def test_every_payload_field_is_decided_personal_or_not(entry) -> None:  # noqa: ANN001
+def test_every_payload_field_is_decided_personal_or_not(entry: EventEntry) -> None:
     assert undecided_fields(entry.payload) == ()
     assert entry.description, f"{entry.name} has no docstring"
 
@@ -106,3 +112,30 @@ def test_a_field_without_a_decision_is_found() -> None:
 
     assert undecided_fields(Undecided) == ("note",)
     assert personal_fields(Undecided) == ("comment",)
+
+
+CUSTOMER = "5f0c6a47-3c7e-4a8e-9a3a-0d6f3c1e2b11"
+
+
+def envelope(type_: str) -> Envelope:
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    return Envelope(
+        type=type_, stream_id="t-1", stream_version=2, position=9, customer_id=CUSTOMER,
+        occurred_at=at, recorded_at=at, actor="t", correlation_id="c", causation_id=None,
+        schema_version=1, data={"customer_id": CUSTOMER, "status": "solved"},
+    )  # fmt: skip
+
+
+def test_an_envelope_knows_its_payload_model_and_aggregate() -> None:
+    known = envelope("Ticket.StatusChanged")
+    assert (known.payload_type, known.aggregate) == (ticket.StatusChanged, Ticket)
+    assert known.payload == ticket.StatusChanged(customer_id=UUID(CUSTOMER), status="solved")
+    assert known.payload is known.payload
+
+
+def test_an_uncatalogued_type_has_no_payload_model_but_may_name_its_aggregate() -> None:
+    new, foreign = envelope("Ticket.Merged"), envelope("Elsewhere.Happened")
+    assert (new.payload_type, new.aggregate) == (Uncatalogued, Ticket)
+    assert (foreign.payload_type, foreign.aggregate) == (Uncatalogued, None)
+    with pytest.raises(LookupError):
+        _ = new.payload
