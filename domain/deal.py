@@ -3,10 +3,11 @@
 An open deal may move from any open stage to any other; it is closed only by winning or
 losing it, and a closed deal changes no more until it is reopened. Each stage entry records
 the stage's win probability at that time, so that a later configuration change does not
-rewrite what was forecast.
+rewrite what was forecast. The aggregate holds what its rules decide on (its stage, amount
+and currency); what is shown (title, owner, the stages it went through) is in read models.
 """
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
@@ -15,7 +16,7 @@ from eventsourcing.domain import event
 from domain.aggregate import CustomerOwned
 from domain.errors import CrmError, InvalidValue
 from domain.pipeline import CLOSED, LOST, WON, Stage, Stages
-from domain.values import Meta, Value
+from domain.values import Meta
 
 
 class UnknownStage(InvalidValue):
@@ -38,16 +39,16 @@ class DealNotClosed(CrmError):
     rule = "deal-not-closed"
 
 
-class StageEntry(Value):
-    """One stay in a stage: which, its win probability then, and when the deal entered it."""
+OPEN = "open"
 
-    stage: str
-    probability: int
-    entered_at: datetime
+
+def deal_status(stage: str) -> str:
+    """A deal's status in `stage`: won or lost once closed there, else open."""
+    return stage if stage in CLOSED else OPEN
 
 
 class Deal(CustomerOwned):
-    """A sale being negotiated with a customer: amount, stage and the stages it went through."""
+    """A sale being negotiated with a customer: its stage and amount."""
 
     id: UUID
 
@@ -95,30 +96,14 @@ class Deal(CustomerOwned):
         meta: Meta,
     ) -> None:
         self.customer_id = customer_id
-        self.title = title
         self.amount = amount
         self.currency = currency
-        self.expected_close_date = expected_close_date
-        self.owner = owner
-        self.lost_reason: str | None = None
-        self.history = [
-            StageEntry(stage=stage, probability=probability, entered_at=meta.occurred_at)
-        ]
-
-    @property
-    def stage(self) -> str:
-        """The stage the deal is in."""
-        return self.history[-1].stage
-
-    @property
-    def probability(self) -> int:
-        """The chance, in percent, that the deal is won, as of its entry in its stage."""
-        return self.history[-1].probability
+        self.stage = stage
 
     @property
     def closed(self) -> bool:
         """Whether the deal is won or lost."""
-        return self.stage in CLOSED
+        return deal_status(self.stage) != OPEN
 
     def move_to(self, stage: str, stages: Stages, meta: Meta) -> None:
         """Moves an open deal to another open stage; to its current stage records nothing."""
@@ -129,7 +114,7 @@ class Deal(CustomerOwned):
 
     @event("StageMoved")
     def _move(self, from_stage: str, stage: str, probability: int, meta: Meta) -> None:
-        self._enter(stage, probability, meta)
+        self.stage = stage
 
     def change_amount(self, amount: Decimal, currency: str, meta: Meta) -> None:
         """Changes an open deal's amount; records nothing when it is the same."""
@@ -150,7 +135,7 @@ class Deal(CustomerOwned):
 
     @event("Won")
     def _win(self, from_stage: str, meta: Meta) -> None:
-        self._enter(WON, 100, meta)
+        self.stage = WON
 
     def lose(self, reason: str, meta: Meta) -> None:
         """Closes an open deal as lost, for a reason."""
@@ -159,8 +144,7 @@ class Deal(CustomerOwned):
 
     @event("Lost")
     def _lose(self, from_stage: str, reason: str, meta: Meta) -> None:
-        self._enter(LOST, 0, meta)
-        self.lost_reason = reason
+        self.stage = LOST
 
     def reopen(self, stage: str, stages: Stages, meta: Meta) -> None:
         """Reopens a won or lost deal in one of the open stages."""
@@ -171,13 +155,7 @@ class Deal(CustomerOwned):
 
     @event("Reopened")
     def _reopen(self, from_stage: str, stage: str, probability: int, meta: Meta) -> None:
-        self._enter(stage, probability, meta)
-        self.lost_reason = None
-
-    def _enter(self, stage: str, probability: int, meta: Meta) -> None:
-        self.history.append(
-            StageEntry(stage=stage, probability=probability, entered_at=meta.occurred_at)
-        )
+        self.stage = stage
 
     def _refuse_if_closed(self, change: str) -> None:
         if self.closed:

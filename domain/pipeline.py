@@ -35,12 +35,12 @@ class Stages(Value):
 
     def all_stages(self) -> tuple[Stage, ...]:
         """The open stages, then won and lost."""
-        return (
-            *self.open_stages,
-            Stage(name=WON, probability=100),
-            Stage(name=LOST, probability=0),
-        )
+        return (*self.open_stages, WON_STAGE, LOST_STAGE)
 
+
+WON_STAGE = Stage(name=WON, probability=100)
+LOST_STAGE = Stage(name=LOST, probability=0)
+"""The closed stages: a won deal is certain, a lost one hopeless."""
 
 DEFAULT_STAGES = Stages(
     open_stages=(

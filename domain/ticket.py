@@ -112,8 +112,28 @@ RATABLE = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
 REOPENED_BY_CUSTOMER = frozenset({TicketStatus.PENDING, TicketStatus.SOLVED})
 
 
+def first_response(
+    first_response_at: datetime | None, author: Author, at: datetime
+) -> datetime | None:
+    """A ticket's first response once `author` replied at `at`: the first agent reply."""
+    return at if first_response_at is None and author == Author.AGENT else first_response_at
+
+
+def settlement(
+    solved_at: datetime | None, closed_at: datetime | None, status: TicketStatus, at: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """When a ticket was solved and closed, once its status changed to `status` at `at`:
+    solving and closing stamp their time; any other status forgets the solving."""
+    if status == TicketStatus.SOLVED:
+        return at, closed_at
+    if status == TicketStatus.CLOSED:
+        return solved_at, at
+    return None, closed_at
+
+
 class Ticket(CustomerOwned):
-    """A customer's request to the support team, from opening to closing."""
+    """A customer's request to the support team, from opening to closing. It holds what its
+    rules decide on; what is shown (subject, conversation, rating...) is in read models."""
 
     id: UUID
 
@@ -157,28 +177,20 @@ class Ticket(CustomerOwned):
         meta: Meta,
     ) -> None:
         self.customer_id = customer_id
-        self.kind = kind
-        self.subject = subject
-        self.priority = priority
-        self.channel = channel
-        self.order_ref = order_ref
-        self.description: str | None = personal.get("description")
         self.status = TicketStatus.OPEN
-        self.opened_at = meta.occurred_at
-        self.updated_at = meta.occurred_at
         self.first_response_at: datetime | None = None
         self.solved_at: datetime | None = None
         self.closed_at: datetime | None = None
-        self.reopened = 0
-        self.replies: list[Reply] = []
-        self.satisfaction: Satisfaction | None = None
+        self.replies = 0
+        """How many replies the ticket has (at most MAX_REPLIES)."""
+        self.rated = False
         self.sla_breaches: frozenset[SlaTarget] = frozenset()
 
     def reply(self, reply_id: UUID, author: Author, body: str, meta: Meta) -> None:
         """Adds a reply; a customer's reply opens a pending or solved ticket again. Refused
         once the ticket has MAX_REPLIES."""
         self._refuse_if_closed()
-        if len(self.replies) >= MAX_REPLIES:
+        if self.replies >= MAX_REPLIES:
             raise TicketFull(f"a ticket holds at most {MAX_REPLIES} replies; open another")
         self._reply(reply_id, author, {"body": body}, meta)
         if author == Author.CUSTOMER and self.status in REOPENED_BY_CUSTOMER:
@@ -186,12 +198,8 @@ class Ticket(CustomerOwned):
 
     @event("Replied")
     def _reply(self, reply_id: UUID, author: Author, personal: Changes, meta: Meta) -> None:
-        self.replies.append(
-            Reply(reply_id=reply_id, author=author, at=meta.occurred_at, body=personal.get("body"))
-        )
-        if author == Author.AGENT and self.first_response_at is None:
-            self.first_response_at = meta.occurred_at
-        self.updated_at = max(self.updated_at, meta.occurred_at)
+        self.replies += 1
+        self.first_response_at = first_response(self.first_response_at, author, meta.occurred_at)
 
     def change_status(self, status: TicketStatus, meta: Meta) -> None:
         """Moves the ticket to `status`; asking for the current status records nothing."""
@@ -202,31 +210,22 @@ class Ticket(CustomerOwned):
 
     @event("StatusChanged")
     def _change_status(self, status: TicketStatus, meta: Meta) -> None:
-        if self.status == TicketStatus.SOLVED and status != TicketStatus.CLOSED:
-            self.reopened += 1
         self.status = status
-        if status == TicketStatus.SOLVED:
-            self.solved_at = meta.occurred_at
-        elif status == TicketStatus.CLOSED:
-            self.closed_at = meta.occurred_at
-        else:
-            self.solved_at = None
-        self.updated_at = max(self.updated_at, meta.occurred_at)
+        self.solved_at, self.closed_at = settlement(
+            self.solved_at, self.closed_at, status, meta.occurred_at
+        )
 
     def rate_satisfaction(self, rating: int, comment: str | None, meta: Meta) -> None:
         """Records the customer's rating (1 to 5), once, after the ticket is solved."""
         if self.status not in RATABLE:
             raise TicketNotSolved(f"ticket {self.id} is {self.status}: rate it once solved")
-        if self.satisfaction is not None:
+        if self.rated:
             raise TicketAlreadyRated(f"ticket {self.id} is already rated")
         self._rate_satisfaction(rating, {"comment": comment} if comment else {}, meta)
 
     @event("SatisfactionRated")
     def _rate_satisfaction(self, rating: int, personal: Changes, meta: Meta) -> None:
-        self.satisfaction = Satisfaction(
-            rating=rating, at=meta.occurred_at, comment=personal.get("comment")
-        )
-        self.updated_at = max(self.updated_at, meta.occurred_at)
+        self.rated = True
 
     def record_sla_breach(self, target: SlaTarget, policy_version: int, meta: Meta) -> None:
         """Records that an SLA target was breached (at `meta.occurred_at`, its due time), once
@@ -249,13 +248,6 @@ class Ticket(CustomerOwned):
     @event("SlaBreached")
     def _record_sla_breach(self, target: SlaTarget, policy_version: int, meta: Meta) -> None:
         self.sla_breaches = self.sla_breaches | {target}
-
-    @property
-    def first_response_seconds(self) -> float | None:
-        """Business time from opening to the first agent reply."""
-        if self.first_response_at is None:
-            return None
-        return (self.first_response_at - self.opened_at).total_seconds()
 
     def _refuse_if_closed(self) -> None:
         if self.status == TicketStatus.CLOSED:

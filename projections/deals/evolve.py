@@ -14,13 +14,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from domain.deal import Deal
+from domain.deal import OPEN, Deal, deal_status
 from domain.events.envelope import Envelope
 from domain.events.payloads import deal
-from domain.pipeline import LOST, WON
+from domain.pipeline import LOST_STAGE, WON_STAGE, Stage
 from projections.projection import Appliers, Row, fold_stream
-
-OPEN = "open"
 
 
 def key(event: Envelope) -> str | None:
@@ -74,25 +72,34 @@ def _amount_changed(row: Row, event: Envelope) -> Row:
 
 def _won(row: Row, event: Envelope) -> Row:
     at = event.occurred_at
-    return _entered(row, _stay(WON, 100, event)) | {"status": WON, "won_at": at, "closed_at": at}
+    return _entered(row, _closing(WON_STAGE, event)) | {"won_at": at, "closed_at": at}
 
 
 def _lost(row: Row, event: Envelope) -> Row:
     at, reason = event.occurred_at, event.data["reason"]
-    closed = {"status": LOST, "lost_at": at, "closed_at": at, "lost_reason": reason}
-    return _entered(row, _stay(LOST, 0, event) | {"reason": reason}) | closed
+    closed = {"lost_at": at, "closed_at": at, "lost_reason": reason}
+    return _entered(row, _closing(LOST_STAGE, event) | {"reason": reason}) | closed
 
 
 def _reopened(row: Row, event: Envelope) -> Row:
     cleared = {"lost_reason": None, "closed_at": None, "won_at": None, "lost_at": None}
-    return _moved(row, event) | {"status": OPEN} | cleared
+    return _moved(row, event) | cleared
 
 
 def _entered(row: Row, stay: dict[str, Any]) -> Row:
     """The changes of a new `stay`: the one in the current stage ends as it begins."""
     *before, current = row["stage_history"]
     history = [*before, {**current, "left_at": stay["entered_at"]}, stay]
-    return {"stage": stay["stage"], "probability": stay["probability"], "stage_history": history}
+    return {
+        "stage": stay["stage"],
+        "status": deal_status(stay["stage"]),
+        "probability": stay["probability"],
+        "stage_history": history,
+    }
+
+
+def _closing(stage: Stage, event: Envelope) -> dict[str, Any]:
+    return _stay(stage.name, stage.probability, event)
 
 
 def _stay(stage: str, probability: int, event: Envelope) -> dict[str, Any]:

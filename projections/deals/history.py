@@ -6,16 +6,16 @@ row as of a business time and/or a recorded time keeps the entries at or before 
 its stage, status and amount from the last one kept: what folding only the deal's events at
 or before that time gives (a law of the tests), without reading the event store. (Should
 imports put business times out of the recorded order, the events known at a business time
-may be no sequence the domain records, such as won then moved; the status then follows the
-stage, where their fold would keep a won deal in an open stage.)
+may be no sequence the domain records, such as won then moved; the status follows the stage
+all the same, as in their fold: `domain.deal.deal_status`.)
 """
 
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.deal import deal_status
 from domain.pipeline import CLOSED, LOST, WON
-from projections.deals.evolve import OPEN
 from projections.projection import Row
 
 Entry = dict[str, Any]
@@ -66,7 +66,7 @@ def _state(stay: Entry, amount: Entry) -> Row:
     return {
         "stage": stage,
         "probability": stay["probability"],
-        "status": stage if stage in CLOSED else OPEN,
+        "status": deal_status(stage),
         "lost_reason": stay.get("reason"),
         "closed_at": closed_at,
         "won_at": closed_at if stage == WON else None,

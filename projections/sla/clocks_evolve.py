@@ -13,7 +13,7 @@ from datetime import datetime
 from domain.business_time import micros
 from domain.events.envelope import Envelope
 from domain.events.payloads import ticket
-from domain.ticket import Author, Ticket, TicketStatus
+from domain.ticket import Ticket, TicketStatus, first_response
 from projections.projection import Appliers, Row, fold_stream
 
 CHANGE = struct.Struct(">qh")
@@ -55,9 +55,8 @@ def _opened(_row: Row, event: Envelope) -> Row:
 
 
 def _replied(row: Row, event: Envelope) -> Row:
-    if event.data["author"] != Author.AGENT or row["first_response_at"] is not None:
-        return {}
-    return {"first_response_at": event.occurred_at}
+    first = row["first_response_at"]
+    return {"first_response_at": first_response(first, event.data["author"], event.occurred_at)}
 
 
 def _status_changed(row: Row, event: Envelope) -> Row:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from domain.events.envelope import Envelope
 from domain.events.payloads import ticket
-from domain.ticket import Author, Ticket, TicketStatus
+from domain.ticket import Ticket, TicketStatus, first_response, settlement
 from projections.projection import Appliers, Row, fold_stream
 
 
@@ -60,26 +60,23 @@ def _replied(row: Row, event: Envelope) -> Row:
         "at": at.isoformat(),
         "body": data["personal"].get("body"),
     }
-    first = row["first_response_at"]
     return {
         "replies": [*row["replies"], reply],
-        "first_response_at": at if first is None and data["author"] == Author.AGENT else first,
+        "first_response_at": first_response(row["first_response_at"], data["author"], at),
     }
 
 
 def _status_changed(row: Row, event: Envelope) -> Row:
     status, at = TicketStatus(event.data["status"]), event.occurred_at
     reopens = row["status"] == TicketStatus.SOLVED and status != TicketStatus.CLOSED
-    changes: Row = {
+    solved_at, closed_at = settlement(row["solved_at"], row["closed_at"], status, at)
+    return {
         "status": status.value,
         "reopened": row["reopened"] + reopens,
         "status_history": [*row["status_history"], _stay(status, at)],
+        "solved_at": solved_at,
+        "closed_at": closed_at,
     }
-    if status == TicketStatus.SOLVED:
-        return changes | {"solved_at": at}
-    if status == TicketStatus.CLOSED:
-        return changes | {"closed_at": at}
-    return changes | {"solved_at": None}
 
 
 def _satisfaction_rated(_row: Row, event: Envelope) -> Row:

@@ -1,21 +1,22 @@
 """A deal under any sequence of moves, amount changes, wins, losses, reopenings and stage
-reconfigurations: its rules hold, and replaying its stored events gives the same state."""
+reconfigurations: its rules hold, replaying its stored events gives the same state, and the
+deals read model folded from them shows the expected stages and agrees with the aggregate."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
-from eventsourcing.application import project_aggregate
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from domain.deal import Deal, DealClosed, DealNotClosed, StageEntry, UnknownStage
+from domain.deal import Deal, DealClosed, DealNotClosed, UnknownStage, deal_status
 from domain.errors import CrmError
 from domain.pipeline import CLOSED, DEFAULT_STAGES, LOST, WON, Stage, Stages
 from domain.values import Meta
-from infra.event_store import OrjsonTranscoder, PydanticMapper
+from projections.deals.evolve import evolve
 from tests.unit.builders import META
+from tests.unit.recorded import ReadModel, replayed, state
 
 OPEN_NAMES = ["prospecting", "qualification", "proposal", "negotiation", "demo", "lead"]
 stage_names = st.sampled_from([*OPEN_NAMES, WON, LOST, "nowhere"])
@@ -27,11 +28,6 @@ configurations = st.lists(
 ).map(lambda stages: Stages(open_stages=tuple(stages)))
 amounts = st.decimals(min_value=0, max_value=10_000, places=2)
 currencies = st.sampled_from(["EUR", "USD"])
-MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
-
-
-def state(deal: Deal) -> dict:
-    return {k: v for k, v in vars(deal).items() if k != "_pending_events"}
 
 
 class DealLife(RuleBasedStateMachine):
@@ -40,6 +36,7 @@ class DealLife(RuleBasedStateMachine):
     @initialize(stage=st.sampled_from([s.name for s in DEFAULT_STAGES.open_stages]))
     def open(self, stage: str) -> None:
         self.stages, self.hour, self.recorded = DEFAULT_STAGES, 0, []
+        self.deals = ReadModel(evolve)
         self.deal = Deal.open(
             uuid4(),
             customer_id=uuid4(),
@@ -90,7 +87,7 @@ class DealLife(RuleBasedStateMachine):
         self._attempt(lambda m: self.deal.lose(reason, m), refusal, refusal is None)
         if refusal is None:
             self.expected.append(self._entry(LOST, 0))
-            assert self.deal.lost_reason == reason
+            assert self._row()["lost_reason"] == reason
 
     @rule(stage=stage_names)
     def reopen(self, stage: str) -> None:
@@ -99,30 +96,41 @@ class DealLife(RuleBasedStateMachine):
         self._attempt(lambda m: self.deal.reopen(stage, self.stages, m), refusal, refusal is None)
         if refusal is None:
             self.expected.append(self._entry(stage, target.probability))
-            assert self.deal.lost_reason is None
+            assert self._row()["lost_reason"] is None
 
     @invariant()
     def history_is_ordered_complete_and_as_expected(self) -> None:
-        history = self.deal.history
+        history = [
+            (stay["stage"], stay["probability"], datetime.fromisoformat(stay["entered_at"]))
+            for stay in self._row()["stage_history"]
+        ]
         assert history == self.expected
-        assert [e.entered_at for e in history] == sorted(e.entered_at for e in history)
+        assert [at for *_, at in history] == sorted(at for *_, at in history)
         assert len(history) == len([e for e in self.recorded if hasattr(e, "from_stage")]) + 1
 
     @invariant()
     def the_stage_is_a_known_one_at_its_probability(self) -> None:
-        known = {s.name for s in self.stages.all_stages()} | {e.stage for e in self.expected}
+        known = {s.name for s in self.stages.all_stages()} | {e[0] for e in self.expected}
+        probability = self._row()["probability"]
         assert self.deal.stage in known
-        assert self.deal.probability == self.expected[-1].probability
+        assert probability == self.expected[-1][1]
         assert self.deal.closed == (self.deal.stage in CLOSED)
         if self.deal.stage in CLOSED:
-            assert self.deal.probability == (100 if self.deal.stage == WON else 0)
+            assert probability == (100 if self.deal.stage == WON else 0)
 
     @invariant()
     def replaying_the_stored_events_gives_the_same_state(self) -> None:
-        stored = [MAPPER.to_stored_event(e) for e in self.recorded]
-        replayed = project_aggregate(None, [MAPPER.to_domain_event(s) for s in stored])
-        assert state(replayed) == state(self.deal)
-        assert replayed.version == self.deal.version == len(self.recorded)
+        again = replayed(self.recorded)
+        assert state(again) == state(self.deal)
+        assert again.version == self.deal.version == len(self.recorded)
+
+    @invariant()
+    def the_read_model_agrees_with_the_aggregate(self) -> None:
+        row, deal = self._row(), self.deal
+        shared = (row["customer_id"], row["stage"], row["amount"], row["currency"])
+        assert shared == (str(deal.customer_id), deal.stage, deal.amount, deal.currency)
+        assert row["status"] == deal_status(deal.stage)
+        assert (row["closed_at"] is not None) == deal.closed
 
     def _attempt(self, change, refusal: type[CrmError] | None, records: bool) -> None:
         """Makes `change`; checks it is refused with `refusal` (recording nothing), or records
@@ -137,10 +145,14 @@ class DealLife(RuleBasedStateMachine):
         assert len(self._collect()) == (1 if records else 0)
 
     def _closed(self) -> bool:
-        return self.expected[-1].stage in CLOSED
+        return self.expected[-1][0] in CLOSED
 
-    def _entry(self, stage: str, probability: int) -> StageEntry:
-        return StageEntry(stage=stage, probability=probability, entered_at=self.now)
+    def _entry(self, stage: str, probability: int) -> tuple[str, int, datetime]:
+        return stage, probability, self.now
+
+    def _row(self) -> dict:
+        """The deal as its read model shows it, folded from the events recorded."""
+        return self.deals.row
 
     def _meta(self) -> Meta:
         self.hour += 1
@@ -150,6 +162,7 @@ class DealLife(RuleBasedStateMachine):
     def _collect(self) -> list:
         events = self.deal.collect_events()
         self.recorded.extend(events)
+        self.deals.feed(events)
         return events
 
 
