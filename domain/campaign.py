@@ -53,7 +53,10 @@ class CampaignNotSending(CrmError):
 
 
 class Campaign(Aggregate):
-    """An email to an audience, rendered per customer from Jinja2 templates."""
+    """An email to an audience, rendered per customer from Jinja2 templates. It holds what
+    is decided on: its status and audience, and the templates the sender renders (a
+    customer whose email does not render is suppressed); its name and counts are shown by
+    the campaigns read model."""
 
     id: UUID
 
@@ -85,13 +88,10 @@ class Campaign(Aggregate):
     def __init__(
         self, name: str, subject: str, body_html: str, audience: Audience, meta: Meta
     ) -> None:
-        self.name = name
         self.subject = subject
         self.body_html = body_html
         self.audience = audience
         self.status = CampaignStatus.DRAFT
-        self.sent: int | None = None
-        self.suppressed: int | None = None
 
     def add_recipients(self, customer_ids: tuple[UUID, ...], meta: Meta) -> None:
         """Adds listed customers to a draft's audience (an audience of any size is drafted
@@ -138,5 +138,3 @@ class Campaign(Aggregate):
     @event("Completed")
     def _complete(self, sent: int, suppressed: int, meta: Meta) -> None:
         self.status = CampaignStatus.SENT
-        self.sent = sent
-        self.suppressed = suppressed

@@ -7,7 +7,7 @@ changes: at capture and on each engagement, by the rules in force then. Name and
 personal data and sit in the `personal` group of the captured event.
 """
 
-from datetime import datetime
+from collections.abc import Mapping
 from enum import StrEnum
 from uuid import UUID
 
@@ -47,6 +47,11 @@ class LeadNotQualified(CrmError):
     rule = "lead-not-qualified"
 
 
+def engaged(engagement: Mapping[str, int], kind: str) -> dict[str, int]:
+    """A lead's engagement counts by kind, after one more engagement of `kind`."""
+    return {**engagement, kind: engagement.get(kind, 0) + 1}
+
+
 def lead_facts(
     attributes: dict[str, CustomValue], source: str | None, company: str | None
 ) -> dict[str, CustomValue]:
@@ -72,7 +77,11 @@ class Prospect(Value):
 
 
 class Lead(Aggregate):
-    """A prospective customer, from capture to conversion."""
+    """A prospective customer, from capture to conversion. It holds what its rules decide
+    on: who the lead is (what it is scored by, and converted into), its owner, status,
+    engagement and score, and the customer it was converted into (the writer links its stream
+    to that customer's timeline); the rest (the earlier lead it duplicates, when it was
+    captured, the deal of its conversion) is in the leads read model."""
 
     id: UUID
 
@@ -111,14 +120,11 @@ class Lead(Aggregate):
         self.source = source
         self.attributes = dict(attributes)
         self.owner_id = owner_id
-        self.duplicate_of = duplicate_of
-        self.captured_at: datetime = meta.occurred_at
         self.status = LeadStatus.NEW
         self.engagement: dict[str, int] = {}
         self.score = Score()
         self.disqualified_reason: str | None = None
         self.customer_id: UUID | None = None
-        self.deal_id: UUID | None = None
 
     @property
     def facts(self) -> dict[str, CustomValue]:
@@ -172,7 +178,6 @@ class Lead(Aggregate):
         # lead's other events, which could then be read before it.
         self.status = LeadStatus.CONVERTED
         self.customer_id = converted_to
-        self.deal_id = deal_id
 
     def record_engagement(self, kind: EngagementKind, rules: ScoringRules, meta: Meta) -> None:
         """Records an email open or click, and scores the lead again by `rules`."""
@@ -182,7 +187,7 @@ class Lead(Aggregate):
 
     @event("EngagementRecorded")
     def _record_engagement(self, kind: EngagementKind, meta: Meta) -> None:
-        self.engagement[kind] = self.engagement.get(kind, 0) + 1
+        self.engagement = engaged(self.engagement, kind)
 
     def _rescore(self, rules: ScoringRules, meta: Meta) -> None:
         new = score(rules, self.facts, self.engagement)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from domain.events.envelope import Envelope
 from domain.events.payload import Payload
 from domain.events.payloads import lead
+from domain.lead import engaged
 from projections.projection import Row, fold_stream
 
 
@@ -75,9 +76,7 @@ def _converted(row: Row, event: Envelope) -> Row:
 
 
 def _engaged(row: Row, event: Envelope) -> Row:
-    kind = event.data["kind"]
-    engagement = row["engagement"]
-    return row | {"engagement": engagement | {kind: engagement.get(kind, 0) + 1}}
+    return row | {"engagement": engaged(row["engagement"], event.data["kind"])}
 
 
 _APPLIERS: dict[type[Payload], Callable[[Row, Envelope], Row]] = {

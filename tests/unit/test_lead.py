@@ -91,7 +91,7 @@ def test_a_second_lead_with_the_same_email_is_marked_duplicate() -> None:
     sales = SalesTeam.start(META)
     first, _ = capture(sales)
     second, answer = capture(sales, email="GRACE@example.com")
-    assert second.duplicate_of == first.id
+    assert second.collect_events()[0].duplicate_of == first.id
     assert answer["duplicate_of"] == str(first.id)
 
 
@@ -176,8 +176,9 @@ def test_converting_may_open_a_deal_owned_by_the_leads_owner() -> None:
     lead = qualified(team(rep("ann")))
     _, answer, (customer, deal) = send(ConvertLead(deal=draft("proposal")), lead)
     assert isinstance(deal, Deal)
-    assert (deal.customer_id, deal.owner, deal.stage) == (customer.id, "ann", "proposal")
-    assert answer["deal_id"] == str(deal.id) == str(lead.deal_id)
+    (opened,) = deal.collect_events()
+    assert (deal.customer_id, opened.owner, deal.stage) == (customer.id, "ann", "proposal")
+    assert answer["deal_id"] == str(deal.id) == str(lead.collect_events()[-1].deal_id)
 
 
 def test_the_deal_is_opened_in_a_stage_of_the_stored_pipeline() -> None:
@@ -189,7 +190,8 @@ def test_the_deal_is_opened_in_a_stage_of_the_stored_pipeline() -> None:
     with pytest.raises(InvalidValue) as refused:
         send(ConvertLead(deal=draft("proposal")), qualified(), pipeline)
     # Then the stages are the pipeline's
-    assert (deal.stage, deal.probability) == ("demo", 30)
+    (opened,) = deal.collect_events()
+    assert (deal.stage, opened.probability) == ("demo", 30)
     assert refused.value.field == "deal.stage"
 
 

@@ -1,11 +1,11 @@
 """Laws of a lead's life: random qualifications, disqualifications, conversions and
 engagements, sent through the handlers as the command bus sends them, against a small model
 of the rules (converted is final; only a qualified lead converts); the stored score is
-always the score function's; replaying the stored events always gives the live state."""
+always the score function's; replaying the stored events always gives the live state; and
+the leads read model folded from them agrees with the aggregate on what both hold."""
 
 from uuid import uuid4
 
-from eventsourcing.application import project_aggregate
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from commands.base import Command
 from commands.leads import ConvertLead, DisqualifyLead, QualifyLead, RecordLeadEngagement
 from domain.errors import CrmError
-from domain.lead import Lead, LeadStatus
+from domain.lead import LeadStatus
 from domain.lead_scoring import (
     AttributeRule,
     EngagementKind,
@@ -22,12 +22,12 @@ from domain.lead_scoring import (
     ScoringRules,
     score,
 )
-from infra.event_store import OrjsonTranscoder, PydanticMapper
+from projections.leads.evolve import evolve
 from tests.strategies import words
 from tests.unit.builders import META
 from tests.unit.lead_builders import capture, send
+from tests.unit.recorded import ReadModel, replayed, state
 
-MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
 rule_sets = st.tuples(  # attribute rules, engagement rules
     st.lists(
         st.builds(
@@ -53,10 +53,6 @@ rule_sets = st.tuples(  # attribute rules, engagement rules
 )
 
 
-def state(lead: Lead) -> dict:
-    return {k: v for k, v in vars(lead).items() if k != "_pending_events"}
-
-
 class LeadLife(RuleBasedStateMachine):
     """One lead, and the scoring rules in force, changed at random; each rule sends a
     command and checks it was recorded or refused."""
@@ -65,6 +61,8 @@ class LeadLife(RuleBasedStateMachine):
         super().__init__()
         self.lead, _ = capture(source="webinar", attributes={"size": 42, "country": "FR"})
         self.events = self.lead.collect_events()
+        self.leads = ReadModel(evolve)
+        self.leads.feed(self.events)
         self.status = LeadStatus.NEW
         self.scoring = LeadScoring.start(META)
         self.rules = ScoringRules()
@@ -78,7 +76,9 @@ class LeadLife(RuleBasedStateMachine):
             assert self.lead.version == version
         else:
             assert not refused, f"{command!r} was accepted"
-        self.events += self.lead.collect_events()
+        new = self.lead.collect_events()
+        self.events += new
+        self.leads.feed(new)
 
     @rule()
     def qualify(self) -> None:
@@ -119,10 +119,19 @@ class LeadLife(RuleBasedStateMachine):
 
     @invariant()
     def replaying_the_stored_events_gives_the_live_state(self) -> None:
-        stored = [MAPPER.to_stored_event(e) for e in self.events]
-        replayed = project_aggregate(None, [MAPPER.to_domain_event(s) for s in stored])
-        assert state(replayed) == state(self.lead)
-        assert replayed.version == self.lead.version == len(self.events)
+        again = replayed(self.events)
+        assert state(again) == state(self.lead)
+        assert again.version == self.lead.version == len(self.events)
+
+    @invariant()
+    def the_read_model_agrees_with_the_aggregate(self) -> None:
+        row, lead = self.leads.row, self.lead
+        shared = ("status", "owner_id", "engagement", "disqualified_reason", "company", "source")
+        assert {name: row[name] for name in shared} == {n: getattr(lead, n) for n in shared}
+        assert (row["name"], row["email"]) == (lead.personal.name, lead.personal.email)
+        assert (row["attributes"], row["score"]) == (lead.attributes, lead.score.points)
+        assert row["score_rules_version"] == lead.score.rules_version
+        assert row["customer_id"] == (str(lead.customer_id) if lead.customer_id else None)
 
 
 LeadLife.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
