@@ -38,7 +38,12 @@ MAX_CONSENTS = 100
 
 
 class Customer(Aggregate):
-    """A person or company that buys from us. Personal data lives in `personal`."""
+    """A person or company that buys from us. Personal data lives in `personal`.
+
+    It holds what its rules decide on: the profile, custom fields, tags and consent a change
+    is compared with, the orders recorded, and each campaign's email with its opens, clicks
+    and bounce; its external reference (claimed unique by the writer) and everything logged
+    (interactions, feedback, purchases' lines) are in read models."""
 
     id: UUID
 
@@ -78,7 +83,6 @@ class Customer(Aggregate):
         consent: dict[str, bool],
         meta: Meta,
     ) -> None:
-        self.external_ref = external_ref
         self.personal = personal
         self.profile = profile
         self.tags = set(tags)

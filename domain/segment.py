@@ -32,13 +32,14 @@ class SegmentNameTaken(CrmError):
 
 
 class Segment(Aggregate):
-    """A named, saved query over customers; its criteria can be changed later."""
+    """A named, saved query over customers; its criteria can be changed later. It holds its
+    criteria (a redefinition to the same records nothing); its name is claimed unique by
+    the writer and shown by the segments read model."""
 
     id: UUID
 
     @event("Defined")
     def __init__(self, name: str, criteria: Criteria, meta: Meta) -> None:
-        self.name = name
         self.criteria = criteria
 
     def redefine(self, criteria: Criteria, meta: Meta) -> None:

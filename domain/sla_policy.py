@@ -37,7 +37,8 @@ class SlaTerms(Value):
 
 
 class SlaPolicy(Aggregate):
-    """The service-level targets of tickets of one priority."""
+    """The service-level targets of tickets of one priority. It holds its terms (new terms
+    equal to them record nothing); its priority is in its id and its events."""
 
     id: UUID
 
@@ -48,7 +49,6 @@ class SlaPolicy(Aggregate):
 
     @event("Defined")
     def __init__(self, priority: Priority, terms: SlaTerms, meta: Meta) -> None:
-        self.priority = priority
         self.terms = terms
 
     def change(self, terms: SlaTerms, meta: Meta) -> None:
