@@ -1,10 +1,11 @@
 """Running a command from an HTTP request: its context from headers, its answer as JSON.
 
-Command routes take only the request (and path) from FastAPI. `run` checks the key, parses the
-body and reads the headers itself, in that order: FastAPI's dependency solving and body
-handling cost a quarter of a command's in-process time, and commands are the hot path
-(docs/decisions/0003-command-routes-read-the-request.md). `openapi` documents what
-`run` reads, so the OpenAPI document is the same as with FastAPI's parameters.
+Command routes (declared in `api.command_routes`) take only the request and path from
+FastAPI. `run` checks the key, parses the body and reads the headers itself, in that order:
+FastAPI's dependency solving and body handling cost a quarter of a command's in-process
+time, and commands are the hot path (docs/decisions/0003-command-routes-read-the-request.md).
+`openapi` documents what `run` reads, so the OpenAPI document is the same as with FastAPI's
+parameters.
 """
 
 import hashlib
@@ -12,16 +13,15 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
 
-from api import problems
 from api.auth import service_key
 from commands.base import Command, parse_uuid
 from commands.context import CommandContext, Target
@@ -83,32 +83,6 @@ def body_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
     return schemas
 
 
-Endpoint = Callable[..., Any]
-
-
-def command_route(
-    router: APIRouter,
-    method: str,
-    path: str,
-    status: int,
-    model: type[Command],
-    *,
-    creates: bool = False,
-) -> Callable[[Endpoint], Endpoint]:
-    """Registers a command route whose body is `model` (parsed by `run`): its success status,
-    answer model, body, headers and errors documented (a command that `creates` its
-    aggregate answers 404 only for another aggregate it requires)."""
-    not_found = not creates or model.required is not Command.required
-    return router.api_route(
-        path,
-        methods=[method],
-        status_code=status,
-        response_model=CommandAccepted,
-        openapi_extra=openapi(model),
-        responses=problems.documented(409, 412, *((404,) if not_found else ())),
-    )
-
-
 def aggregate_id(text: str, kind: str) -> UUID:
     """The id in a path; 404 naming the `kind` of aggregate unless it is a UUID in its
     canonical form (8-4-4-4-12 hex digits, either case: braces, `urn:uuid:` or no hyphens
@@ -117,16 +91,6 @@ def aggregate_id(text: str, kind: str) -> UUID:
     if found is None:
         raise HTTPException(404, f"no {kind} with id {text}")
     return found
-
-
-def existing(text: str, kind: str) -> Callable[[], Target]:
-    """The target named in a path, resolved once the key is checked (404 if not a UUID)."""
-    return lambda: Target(aggregate_id(text, kind))
-
-
-def new_aggregate() -> Target:
-    """The target of a command that creates its aggregate under a fresh id."""
-    return Target(uuid4(), creates=True)
 
 
 def read(request: Request, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -159,18 +123,18 @@ async def command_context(request: Request, principal: Principal) -> CommandCont
 async def run(
     request: Request,
     model: type[Command],
-    target: Callable[[], Target],
+    target: Callable[[Command], Target],
     located: str | None = None,
     path_fields: Callable[[], dict[str, Any]] | None = None,
 ) -> JSONResponse:
     """Checks the key (401, 403), parses the body as `model` and the headers (422), finds the
-    `target` (404), hands the command to the writer and answers with its outcome and ETag
+    `target` of the command (404), hands the command to the writer and answers with its outcome and ETag
     (and Location under `located`). `path_fields()`, called once the key is checked (the
     customer of `/customers/{id}/complaints`), are set on the command over the body's."""
     principal = await service_key(request)
     command = _parsed(model, await request.body(), path_fields() if path_fields else {})
     context = await command_context(request, principal)
-    outcome = await request.app.state.commands.execute(target(), command, context)
+    outcome = await request.app.state.commands.execute(target(command), command, context)
     headers = {"ETag": f'"{outcome.version}"'} if outcome.version is not None else {}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"

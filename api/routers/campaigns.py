@@ -4,16 +4,15 @@ The send itself (rendering, SMTP, recording each customer's EmailSent) is the se
 (`crm automate`); `POST /send` only records that it is requested.
 """
 
-from functools import partial
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Reader
-from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
+from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
+from api.commanding import aggregate_id, read
 from api.views.campaigns import CampaignMetrics, CampaignView
 from commands.campaigns import AddCampaignRecipients, CreateCampaign, RequestCampaignSend
 from projections.campaign_recipients import queries as recipients
@@ -22,25 +21,32 @@ from projections.campaigns import queries as campaigns
 router = APIRouter(
     prefix="/v1/campaigns", tags=["campaigns"], responses=problems.documented(401, 403, 422, 503)
 )
-command = partial(command_route, router)
 
 
-@command("POST", "", 201, CreateCampaign, creates=True)
-async def create_campaign(request: Request) -> JSONResponse:
-    """Draft a campaign: name, subject and body_html (Jinja2), and one audience."""
-    return await run(request, CreateCampaign, new_aggregate, router.prefix)
+CAMPAIGN = in_path("campaign_id", "campaign")
 
-
-@command("POST", "/{campaign_id}/recipients", 200, AddCampaignRecipients)
-async def add_campaign_recipients(request: Request, campaign_id: str) -> JSONResponse:
-    """Add customers to a draft campaign's list (up to 10,000 a request; any number in all)."""
-    return await run(request, AddCampaignRecipients, existing(campaign_id, "campaign"))
-
-
-@command("POST", "/{campaign_id}/send", 202, RequestCampaignSend)
-async def request_campaign_send(request: Request, campaign_id: str) -> JSONResponse:
-    """Ask for a draft campaign to be sent (once: a second request is 409)."""
-    return await run(request, RequestCampaignSend, existing(campaign_id, "campaign"))
+add_command_routes(
+    router,
+    CommandRoute(
+        "POST",
+        CreateCampaign,
+        NEW,
+        "Draft a campaign: name, subject and body_html (Jinja2), and one audience.",
+        located=router.prefix,
+    ),
+    CommandRoute(
+        "POST /{campaign_id}/recipients",
+        AddCampaignRecipients,
+        CAMPAIGN,
+        "Add customers to a draft campaign's list (up to 10,000 a request; any number in all).",
+    ),
+    CommandRoute(
+        "POST /{campaign_id}/send",
+        RequestCampaignSend,
+        CAMPAIGN,
+        "Ask for a draft campaign to be sent (once: a second request is 409).",
+    ),
+)
 
 
 @router.get(

@@ -1,16 +1,14 @@
 """Typed custom field definitions: declared here, checked on customer commands."""
 
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Reader
-from api.commanding import command_route, read, run
+from api.command_routes import CommandRoute, add_command_routes, fixed
+from api.commanding import read
 from api.views.settings import CustomFields
-from commands.context import Target
 from commands.custom_fields import DefineCustomField
 from domain.custom_fields import SCHEMA_ID
 from projections.settings import queries
@@ -20,19 +18,19 @@ router = APIRouter(
     tags=["custom fields"],
     responses=problems.documented(401, 403, 422, 503),
 )
-command = partial(command_route, router)
 
 
-@command("PUT", "/{key}", 200, DefineCustomField, creates=True)
-async def define_custom_field(request: Request, key: str) -> JSONResponse:
-    """Define (or redefine) a custom field: text, number, date (YYYY-MM-DD) or choice.
-    Customer commands then refuse a value of another type (422 naming the field)."""
-    return await run(
-        request,
+add_command_routes(
+    router,
+    CommandRoute(
+        "PUT /{key}",
         DefineCustomField,
-        lambda: Target(SCHEMA_ID, creates=True),
-        path_fields=lambda: {"key": key},
-    )
+        fixed(SCHEMA_ID),
+        "Define (or redefine) a custom field: text, number, date (YYYY-MM-DD) or choice."
+        "\nCustomer commands then refuse a value of another type (422 naming the field).",
+        path_fields=lambda path: {"key": path["key"]},
+    ),
+)
 
 
 @router.get("", response_model=CustomFields)

@@ -1,17 +1,16 @@
 """Customer commands and queries."""
 
-from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from api import problems
 from api.auth import Auditor, Reader
-from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
+from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
+from api.commanding import aggregate_id, read
 from api.redaction import shown_to
 from api.routers.segments import segment_named
 from api.views.customers import CustomerPage, CustomerSummary, CustomerView, TimelinePage
@@ -37,53 +36,41 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=200, description="A page's `next_cursor`")]
 
 
-command = partial(command_route, router)
+CUSTOMER = in_path("customer_id", "customer")
 
 
 def _customer_id(customer_id: str) -> UUID:
     return aggregate_id(customer_id, "customer")
 
 
-@command("POST", "", 201, RegisterCustomer, creates=True)
-async def register_customer(request: Request) -> JSONResponse:
-    """Register a customer."""
-    return await run(request, RegisterCustomer, new_aggregate, located=router.prefix)
-
-
-@command("PATCH", "/{customer_id}", 200, ChangeCustomer)
-async def change_customer(request: Request, customer_id: str) -> JSONResponse:
-    """Change profile fields, tags, custom fields or consent."""
-    return await run(request, ChangeCustomer, existing(customer_id, "customer"))
-
-
-@command("POST", "/{customer_id}/interactions", 201, LogInteraction)
-async def log_interaction(request: Request, customer_id: str) -> JSONResponse:
-    """Log a contact (call, email, meeting, chat, sms, social)."""
-    return await run(request, LogInteraction, existing(customer_id, "customer"))
-
-
-@command("POST", "/{customer_id}/purchases", 201, RecordPurchase)
-async def record_purchase(request: Request, customer_id: str) -> JSONResponse:
-    """Record a purchase."""
-    return await run(request, RecordPurchase, existing(customer_id, "customer"))
-
-
-@command("POST", "/{customer_id}/feedback", 201, GiveFeedback)
-async def give_feedback(request: Request, customer_id: str) -> JSONResponse:
-    """Record a rating (1-5) and comment."""
-    return await run(request, GiveFeedback, existing(customer_id, "customer"))
-
-
-@command("POST", "/{customer_id}/complaints", 201, OpenComplaint)
-async def open_complaint(request: Request, customer_id: str) -> JSONResponse:
-    """Open a ticket from a complaint (or a service request, or a warranty claim)."""
-    return await run(
-        request,
+add_command_routes(
+    router,
+    CommandRoute("POST", RegisterCustomer, NEW, "Register a customer.", located=router.prefix),
+    CommandRoute(
+        "PATCH /{customer_id}",
+        ChangeCustomer,
+        CUSTOMER,
+        "Change profile fields, tags, custom fields or consent.",
+    ),
+    CommandRoute(
+        "POST /{customer_id}/interactions",
+        LogInteraction,
+        CUSTOMER,
+        "Log a contact (call, email, meeting, chat, sms, social).",
+    ),
+    CommandRoute("POST /{customer_id}/purchases", RecordPurchase, CUSTOMER, "Record a purchase."),
+    CommandRoute(
+        "POST /{customer_id}/feedback", GiveFeedback, CUSTOMER, "Record a rating (1-5) and comment."
+    ),
+    CommandRoute(
+        "POST /{customer_id}/complaints",
         OpenComplaint,
-        new_aggregate,
+        NEW,
+        "Open a ticket from a complaint (or a service request, or a warranty claim).",
         located="/v1/tickets",
-        path_fields=lambda: {"customer_id": _customer_id(customer_id)},
-    )
+        path_fields=lambda path: {"customer_id": _customer_id(path["customer_id"])},
+    ),
+)
 
 
 @router.get(

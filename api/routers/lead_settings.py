@@ -1,24 +1,21 @@
 """How leads are scored and assigned: read it, and (admin) set it. Every change is an event
 of the lead scoring or sales team aggregate, so the auditor sees who changed what, when."""
 
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from api import problems
-from api.auth import Admin, Reader
-from api.commanding import command_route, read, run
+from api.auth import Reader
+from api.command_routes import CommandRoute, add_command_routes, fixed
+from api.commanding import read
 from api.views.settings import SalesRepsView, ScoringRulesView
-from commands.context import Target
 from commands.leads import SetSalesReps, SetScoringRules
 from domain.lead_scoring import LEAD_SCORING_ID
 from domain.sales_team import SALES_TEAM_ID
 from projections.settings import queries
 
 router = APIRouter(tags=["lead settings"], responses=problems.documented(401, 403, 422, 503))
-command = partial(command_route, router)
 
 
 @router.get("/v1/lead-scoring/rules", response_model=ScoringRulesView)
@@ -33,10 +30,23 @@ def get_scoring_rules(request: Request, response: Response, _: Reader) -> dict[s
     }
 
 
-@command("PUT", "/v1/lead-scoring/rules", 200, SetScoringRules, creates=True)
-async def set_scoring_rules(request: Request, _: Admin) -> JSONResponse:
-    """Put scoring rules in force for leads captured or engaged from now on (admin only)."""
-    return await run(request, SetScoringRules, lambda: Target(LEAD_SCORING_ID, creates=True))
+add_command_routes(
+    router,
+    CommandRoute(
+        "PUT /v1/lead-scoring/rules",
+        SetScoringRules,
+        fixed(LEAD_SCORING_ID),
+        "Put scoring rules in force for leads captured or engaged from now on (admin only).",
+        admin=True,
+    ),
+    CommandRoute(
+        "PUT /v1/sales-reps",
+        SetSalesReps,
+        fixed(SALES_TEAM_ID),
+        "Set the sales reps (round-robin order, active or not, territories) (admin only).",
+        admin=True,
+    ),
+)
 
 
 @router.get("/v1/sales-reps", response_model=SalesRepsView)
@@ -49,9 +59,3 @@ def get_sales_reps(request: Request, response: Response, _: Reader) -> dict[str,
         "territory_attribute": team.territory_attribute,
         "reps": [rep.model_dump(mode="json") for rep in team.reps],
     }
-
-
-@command("PUT", "/v1/sales-reps", 200, SetSalesReps, creates=True)
-async def set_sales_reps(request: Request, _: Admin) -> JSONResponse:
-    """Set the sales reps (round-robin order, active or not, territories) (admin only)."""
-    return await run(request, SetSalesReps, lambda: Target(SALES_TEAM_ID, creates=True))

@@ -1,15 +1,14 @@
 """Lead commands and queries."""
 
-from functools import partial
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Reader
-from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
+from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
+from api.commanding import aggregate_id, read
 from api.redaction import shown_to
 from api.views.leads import LeadView
 from commands.leads import (
@@ -24,42 +23,45 @@ from projections.leads import queries
 router = APIRouter(
     prefix="/v1/leads", tags=["leads"], responses=problems.documented(401, 403, 422, 503)
 )
-command = partial(command_route, router)
 
 
 def _lead_id(lead_id: str) -> UUID:
     return aggregate_id(lead_id, "lead")
 
 
-@command("POST", "", 201, CaptureLead, creates=True)
-async def capture_lead(request: Request) -> JSONResponse:
-    """Capture a lead: scored, assigned to a rep, `duplicate_of` an earlier lead by email."""
-    return await run(request, CaptureLead, new_aggregate, located=router.prefix)
+LEAD = in_path("lead_id", "lead")
 
-
-@command("POST", "/{lead_id}/qualify", 200, QualifyLead)
-async def qualify_lead(request: Request, lead_id: str) -> JSONResponse:
-    """Mark a lead qualified."""
-    return await run(request, QualifyLead, existing(lead_id, "lead"))
-
-
-@command("POST", "/{lead_id}/disqualify", 200, DisqualifyLead)
-async def disqualify_lead(request: Request, lead_id: str) -> JSONResponse:
-    """Mark a lead disqualified, with the reason."""
-    return await run(request, DisqualifyLead, existing(lead_id, "lead"))
-
-
-@command("POST", "/{lead_id}/convert", 200, ConvertLead)
-async def convert_lead(request: Request, lead_id: str) -> JSONResponse:
-    """Convert a qualified lead into a customer (created, or linked by email), maybe with a
-    deal: `{customer_id, deal_id}`."""
-    return await run(request, ConvertLead, existing(lead_id, "lead"))
-
-
-@command("POST", "/{lead_id}/engagements", 201, RecordLeadEngagement)
-async def record_engagement(request: Request, lead_id: str) -> JSONResponse:
-    """Record an email open or click of the lead; the lead is scored again."""
-    return await run(request, RecordLeadEngagement, existing(lead_id, "lead"))
+add_command_routes(
+    router,
+    CommandRoute(
+        "POST",
+        CaptureLead,
+        NEW,
+        "Capture a lead: scored, assigned to a rep, `duplicate_of` an earlier lead by email.",
+        located=router.prefix,
+    ),
+    CommandRoute("POST /{lead_id}/qualify", QualifyLead, LEAD, "Mark a lead qualified."),
+    CommandRoute(
+        "POST /{lead_id}/disqualify",
+        DisqualifyLead,
+        LEAD,
+        "Mark a lead disqualified, with the reason.",
+    ),
+    CommandRoute(
+        "POST /{lead_id}/convert",
+        ConvertLead,
+        LEAD,
+        "Convert a qualified lead into a customer (created, or linked by email), maybe with a"
+        "\ndeal: `{customer_id, deal_id}`.",
+    ),
+    CommandRoute(
+        "POST /{lead_id}/engagements",
+        RecordLeadEngagement,
+        LEAD,
+        "Record an email open or click of the lead; the lead is scored again.",
+        name="record_engagement",
+    ),
+)
 
 
 @router.get(

@@ -1,16 +1,14 @@
 """The pipeline's stage configuration: read it, and (admin) set it."""
 
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import problems
-from api.auth import Admin, Reader
-from api.commanding import command_route, read, run
-from commands.context import Target
+from api.auth import Reader
+from api.command_routes import CommandRoute, add_command_routes, fixed
+from api.commanding import read
 from commands.deals import ConfigureStages
 from domain.pipeline import CLOSED, PIPELINE_ID
 from projections.settings import queries
@@ -20,7 +18,6 @@ router = APIRouter(
     tags=["pipeline"],
     responses=problems.documented(401, 403, 422, 503),
 )
-command = partial(command_route, router)
 
 
 class StageView(BaseModel):
@@ -38,11 +35,6 @@ class StagesView(BaseModel):
     stages: list[StageView]
 
 
-def _pipeline_target() -> Target:
-    """The pipeline, created by its first configuration and changed by the next ones."""
-    return Target(PIPELINE_ID, creates=True)
-
-
 @router.get("", response_model=StagesView)
 def get_stages(request: Request, response: Response, _: Reader) -> dict[str, Any]:
     """The pipeline's stages and win probabilities (ETag: the configuration's version)."""
@@ -57,7 +49,13 @@ def get_stages(request: Request, response: Response, _: Reader) -> dict[str, Any
     }
 
 
-@command("PUT", "", 200, ConfigureStages, creates=True)
-async def configure_stages(request: Request, _: Admin) -> JSONResponse:
-    """Set the open stages, in order, with their win probabilities (admin only)."""
-    return await run(request, ConfigureStages, _pipeline_target)
+add_command_routes(
+    router,
+    CommandRoute(
+        "PUT",
+        ConfigureStages,
+        fixed(PIPELINE_ID),
+        "Set the open stages, in order, with their win probabilities (admin only).",
+        admin=True,
+    ),
+)

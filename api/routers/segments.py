@@ -1,14 +1,13 @@
 """Saved segments: commands to define them, and the customers in each (over customer_360)."""
 
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Reader
-from api.commanding import aggregate_id, command_route, existing, new_aggregate, read, run
+from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
+from api.commanding import aggregate_id, read
 from api.views.segments import Segments, SegmentWithCount
 from commands.segments import DefineSegment, RedefineSegment
 from projections.customer_360 import queries as customers
@@ -18,19 +17,24 @@ from projections.segments.queries import SegmentView
 router = APIRouter(
     prefix="/v1/segments", tags=["segments"], responses=problems.documented(401, 403, 422, 503)
 )
-command = partial(command_route, router)
 
 
-@command("POST", "", 201, DefineSegment, creates=True)
-async def define_segment(request: Request) -> JSONResponse:
-    """Save a segment: a name, and criteria over the customer 360 view."""
-    return await run(request, DefineSegment, new_aggregate, router.prefix)
-
-
-@command("PATCH", "/{segment_id}", 200, RedefineSegment)
-async def redefine_segment(request: Request, segment_id: str) -> JSONResponse:
-    """Replace a segment's criteria."""
-    return await run(request, RedefineSegment, existing(segment_id, "segment"))
+add_command_routes(
+    router,
+    CommandRoute(
+        "POST",
+        DefineSegment,
+        NEW,
+        "Save a segment: a name, and criteria over the customer 360 view.",
+        located=router.prefix,
+    ),
+    CommandRoute(
+        "PATCH /{segment_id}",
+        RedefineSegment,
+        in_path("segment_id", "segment"),
+        "Replace a segment's criteria.",
+    ),
+)
 
 
 @router.get("", response_model=Segments, response_model_exclude_unset=True)

@@ -1,20 +1,18 @@
 """SLA policies (set and read them) and the SLA of tickets, measured at query time."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api import problems
 from api.auth import Reader
-from api.commanding import command_route, read, run
-from commands.context import Target
+from api.command_routes import CommandRoute, add_command_routes, of_command
+from api.commanding import read
 from commands.sla import SetSlaPolicy
 from domain.business_time import BusinessHours
 from domain.sla_policy import policy_id
@@ -25,7 +23,6 @@ from projections.sla import summary as sla_summary
 from projections.sla import tickets as sla_queries
 
 router = APIRouter(tags=["sla"], responses=problems.documented(401, 403, 422, 503))
-command = partial(command_route, router)
 
 State = Literal["ok", "at_risk", "breached", "met"]
 Period = Literal["day", "week", "month"]
@@ -128,16 +125,15 @@ class TicketSlaPage(BaseModel):
     next_cursor: str | None
 
 
-@command("POST", "/v1/sla-policies", 201, SetSlaPolicy, creates=True)
-async def set_sla_policy(request: Request) -> JSONResponse:
-    """Set a priority's SLA policy (each change is a new version; open tickets take it at once)."""
-    body = await request.body()
-    return await run(request, SetSlaPolicy, lambda: _policy_of(body))
-
-
-def _policy_of(body: bytes) -> Target:
-    """The policy of the priority a (validated) body names: defined by its first command."""
-    return Target(policy_id(Priority(orjson.loads(body)["priority"])), creates=True)
+add_command_routes(
+    router,
+    CommandRoute(
+        "POST /v1/sla-policies",
+        SetSlaPolicy,
+        of_command(lambda command: policy_id(command.priority)),
+        "Set a priority's SLA policy (each change is a new version; open tickets take it at once).",
+    ),
+)
 
 
 @router.get("/v1/sla-policies", response_model=list[PolicyView])

@@ -1,14 +1,13 @@
 """Ticket commands and queries."""
 
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
 
 from api import problems
 from api.auth import Reader
-from api.commanding import aggregate_id, command_route, existing, read, run
+from api.command_routes import CommandRoute, add_command_routes, in_path
+from api.commanding import aggregate_id, read
 from api.redaction import shown_to
 from api.views.tickets import TicketView
 from commands.tickets import ChangeTicketStatus, RateSatisfaction, ReplyToTicket
@@ -17,25 +16,31 @@ from projections.tickets import queries
 router = APIRouter(
     prefix="/v1/tickets", tags=["tickets"], responses=problems.documented(401, 403, 422, 503)
 )
-command = partial(command_route, router)
 
 
-@command("POST", "/{ticket_id}/replies", 201, ReplyToTicket)
-async def reply_to_ticket(request: Request, ticket_id: str) -> JSONResponse:
-    """Add an agent's or the customer's reply (a customer's reply reopens a solved ticket)."""
-    return await run(request, ReplyToTicket, existing(ticket_id, "ticket"))
+TICKET = in_path("ticket_id", "ticket")
 
-
-@command("POST", "/{ticket_id}/status", 200, ChangeTicketStatus)
-async def change_ticket_status(request: Request, ticket_id: str) -> JSONResponse:
-    """Move a ticket to open, pending, solved or closed (closed is final)."""
-    return await run(request, ChangeTicketStatus, existing(ticket_id, "ticket"))
-
-
-@command("POST", "/{ticket_id}/satisfaction", 201, RateSatisfaction)
-async def rate_satisfaction(request: Request, ticket_id: str) -> JSONResponse:
-    """Record the customer's rating (1-5) of a solved or closed ticket, once."""
-    return await run(request, RateSatisfaction, existing(ticket_id, "ticket"))
+add_command_routes(
+    router,
+    CommandRoute(
+        "POST /{ticket_id}/replies",
+        ReplyToTicket,
+        TICKET,
+        "Add an agent's or the customer's reply (a customer's reply reopens a solved ticket).",
+    ),
+    CommandRoute(
+        "POST /{ticket_id}/status",
+        ChangeTicketStatus,
+        TICKET,
+        "Move a ticket to open, pending, solved or closed (closed is final).",
+    ),
+    CommandRoute(
+        "POST /{ticket_id}/satisfaction",
+        RateSatisfaction,
+        TICKET,
+        "Record the customer's rating (1-5) of a solved or closed ticket, once.",
+    ),
+)
 
 
 @router.get(
