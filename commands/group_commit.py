@@ -13,6 +13,7 @@ again; still unknown at a command's deadline, it is answered "outcome unknown".
 import random
 import time
 from collections.abc import Callable
+from uuid import UUID
 
 import structlog
 
@@ -186,7 +187,7 @@ class GroupCommit:
         self._work.forget({*_involved(submissions), *also})
 
 
-def _involved(submissions: list[Submission]) -> set:
+def _involved(submissions: list[Submission]) -> set[UUID]:
     """The ids of the aggregates the commands act on, require or consult."""
     ids = {s.target.aggregate_id for s in submissions}
     for submission in submissions:

@@ -93,7 +93,7 @@ class InMemoryUnitOfWork:
         yield
 
     def _rebuilt(self, aggregate_id: UUID) -> Aggregate:
-        aggregate = None
+        aggregate: Aggregate | None = None
         for event in self.events[aggregate_id]:
             aggregate = event.mutate(aggregate)
         assert aggregate is not None

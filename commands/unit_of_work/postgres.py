@@ -12,7 +12,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import psycopg
@@ -110,7 +110,9 @@ class PostgresUnitOfWork:
 
     def forget(self, ids: Iterable[UUID]) -> None:
         cache = self._store.repository.cache
-        for aggregate_id in ids if cache is not None else ():
+        if cache is None:
+            return
+        for aggregate_id in ids:
             with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
 
@@ -127,7 +129,9 @@ class PostgresUnitOfWork:
         `deadline` (libpq waits at least 2 s for a server that does not answer)."""
         remaining = deadline - time.monotonic()
         return psycopg.connect(
-            self._pool.conninfo, autocommit=True, connect_timeout=max(1, math.ceil(remaining))
+            cast(str, self._pool.conninfo),
+            autocommit=True,
+            connect_timeout=max(1, math.ceil(remaining)),
         )
 
     def _checkout_timeout(self) -> float:
