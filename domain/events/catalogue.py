@@ -32,7 +32,7 @@ from domain.sla_policy import SlaPolicy
 from domain.ticket import Ticket
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EventEntry:
     """One event type: an aggregate's event and the model of its `data`."""
 
@@ -43,11 +43,14 @@ class EventEntry:
     schema_version: int = field(init=False)
     personal_fields: tuple[str, ...] = field(init=False)
     """The payload's fields annotated as personal data."""
+    kind: tuple[type[Payload], type[Aggregate]] = field(init=False, repr=False)
+    """(payload, aggregate): what an envelope of this type dispatches on."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", f"{self.aggregate.__name__}.{self.payload.__name__}")
         object.__setattr__(self, "schema_version", self.payload.schema_version)
         object.__setattr__(self, "personal_fields", personal_fields(self.payload))
+        object.__setattr__(self, "kind", (self.payload, self.aggregate))
 
     @property
     def description(self) -> str:

@@ -45,27 +45,28 @@ class Envelope:
     data: dict[str, Any]
     payload_type: PayloadModel = field(init=False, repr=False, compare=False)
     aggregate: AggregateClass | None = field(init=False, repr=False, compare=False)
-    _payload: Payload | None = field(init=False, default=None, repr=False, compare=False)
+    _payload: Payload = field(init=False, repr=False, compare=False)  # set on first use
 
     def __post_init__(self) -> None:
         entry = BY_NAME.get(self.type)
-        if entry is None:
-            object.__setattr__(self, "payload_type", Uncatalogued)
-            object.__setattr__(self, "aggregate", aggregate_of(self.type))
-        else:
-            object.__setattr__(self, "payload_type", entry.payload)
-            object.__setattr__(self, "aggregate", entry.aggregate)
+        payload, aggregate = (
+            (Uncatalogued, aggregate_of(self.type)) if entry is None else entry.kind
+        )
+        object.__setattr__(self, "payload_type", payload)
+        object.__setattr__(self, "aggregate", aggregate)
 
     @property
     def payload(self) -> Payload:
         """`data` as its type's payload model (validated on first use, then kept); LookupError
         for a type not in the catalogue."""
-        payload = self._payload
-        if payload is None:
-            if self.payload_type is Uncatalogued:
-                raise LookupError(f"no payload model for event type {self.type}")
-            payload = self.payload_type.model_validate(self.data)
-            object.__setattr__(self, "_payload", payload)
+        try:
+            return self._payload
+        except AttributeError:
+            pass
+        if self.payload_type is Uncatalogued:
+            raise LookupError(f"no payload model for event type {self.type}")
+        payload = self.payload_type.model_validate(self.data)
+        object.__setattr__(self, "_payload", payload)
         return payload
 
     @property
@@ -105,7 +106,11 @@ def from_stored(position: int, stream_id: str, version: int, topic: str, state: 
         stream_version=version,
         position=position,
         customer_id=data.get("customer_id")
-        or (stream_id if aggregate_of(event_type) is Customer else None),
+        or (
+            stream_id
+            if (entry.aggregate if entry else aggregate_of(event_type)) is Customer
+            else None
+        ),
         occurred_at=datetime.fromisoformat(meta["occurred_at"]),
         recorded_at=datetime.fromisoformat(recorded_at),
         actor=meta["actor"],
