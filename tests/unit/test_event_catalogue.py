@@ -23,7 +23,7 @@ from domain.events.payload import (
     undecided_fields,
 )
 from domain.events.payloads import ticket
-from domain.ticket import Ticket
+from domain.ticket import Ticket, TicketStatus
 
 RECORDED_ELSEWHERE = {
     "originator_id",
@@ -129,7 +129,9 @@ def envelope(type_: str) -> Envelope:
 def test_an_envelope_knows_its_payload_model_and_aggregate() -> None:
     known = envelope("Ticket.StatusChanged")
     assert (known.payload_type, known.aggregate) == (ticket.StatusChanged, Ticket)
-    assert known.payload == ticket.StatusChanged(customer_id=UUID(CUSTOMER), status="solved")
+    assert known.payload == ticket.StatusChanged(
+        customer_id=UUID(CUSTOMER), status=TicketStatus.SOLVED
+    )
     assert known.payload is known.payload
 
 
