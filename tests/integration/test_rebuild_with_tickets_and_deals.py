@@ -6,12 +6,14 @@ and agrees with its aggregate replayed on what both hold."""
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
+from types import ModuleType
 from uuid import UUID, uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.rows import dict_row
+from pydantic import BaseModel
 
 from api.routers.deals import DealView
 from api.routers.tickets import TicketView
@@ -109,25 +111,32 @@ def rows(conn, table: str, key: str) -> list[dict]:
         return cur.execute(query).fetchall()
 
 
+def faithful(conn, shown: dict, read_model: ModuleType, view: type[BaseModel], shared: tuple):
+    """Checks that `shown`, a stream's view in the read model, equals the view its stored
+    events fold into and, on the `shared` fields, its aggregate replayed; returns that
+    aggregate."""
+    events = stream(conn, shown["id"])
+    folded = read_model.queries.view(reduce(read_model.evolve.evolve, events, None))
+    assert view.model_validate(shown) == view.model_validate(folded)
+    aggregate = load_aggregate(conn, shown["id"])
+    assert {name: shown[name] for name in shared} == {n: getattr(aggregate, n) for n in shared}
+    return aggregate
+
+
 def assert_faithful(conn, ticket_ids: list[UUID], deal_ids: list[UUID]) -> None:
     """Each ticket's and deal's read-model view equals the view its stored events fold into,
     and agrees with its aggregate replayed from them on what both hold."""
     for ticket_id in ticket_ids:
+        shared = ("version", "customer_id", "status", "first_response_at", "solved_at", "closed_at")
         shown = tickets.queries.ticket(conn, ticket_id)
-        folded = tickets.queries.view(reduce(tickets.evolve.evolve, stream(conn, ticket_id), None))
-        assert TicketView.model_validate(shown) == TicketView.model_validate(folded)
-        ticket = load_aggregate(conn, ticket_id)
-        shared = ("version", "status", "first_response_at", "solved_at", "closed_at")
-        assert {name: shown[name] for name in shared} == {n: getattr(ticket, n) for n in shared}
-        assert (shown["customer_id"], len(shown["replies"])) == (ticket.customer_id, ticket.replies)
-        assert (shown["satisfaction"] is not None) == ticket.rated
+        ticket = faithful(conn, shown, tickets, TicketView, shared)
+        assert (len(shown["replies"]), shown["satisfaction"] is not None) == (
+            ticket.replies, ticket.rated,
+        )  # fmt: skip
     for deal_id in deal_ids:
-        shown = deals.queries.deal(conn, deal_id)
-        folded = deals.queries.view(reduce(deals.evolve.evolve, stream(conn, deal_id), None))
-        assert DealView.model_validate(shown) == DealView.model_validate(folded)
-        deal = load_aggregate(conn, deal_id)
         shared = ("version", "customer_id", "stage", "amount", "currency")
-        assert {name: shown[name] for name in shared} == {n: getattr(deal, n) for n in shared}
+        shown = deals.queries.deal(conn, deal_id)
+        deal = faithful(conn, shown, deals, DealView, shared)
         assert shown["status"] == deal_status(deal.stage)
 
 
