@@ -5,7 +5,7 @@ their positions, causes and times; pages are keyed by position. A customer's str
 (tickets, deals) are found in `crm_customer_streams`, written with their first event.
 """
 
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
@@ -33,4 +33,5 @@ def customer_events(
 
 def timeline_item(event: Envelope) -> dict[str, Any]:
     """One timeline entry: what happened, when, who did it and why."""
-    return {"event_id": event.event_id, **asdict(event)}
+    own = {f.name: getattr(event, f.name) for f in fields(event) if f.init}
+    return {"event_id": event.event_id, **own}
