@@ -26,7 +26,7 @@ WITHOUT_PERSONAL_DATA = frozenset({Role.ANALYST})
 
 PersonalText = Annotated[str | None, PERSONAL_DATA, Field(description="Absent for analysts")]
 """A personal text field of an answer (give it the default None)."""
-Exclusion = dict[str | int, Any]
+Exclusion = dict[str, Any]
 """What to leave out of a model's dump, in pydantic's `exclude` form."""
 
 

@@ -20,17 +20,3 @@ class CampaignView(BaseModel):
     status: Literal["draft", "sending", "sent"]
     sent: int | None = Field(default=None, description="Only once sent")
     suppressed: int | None = Field(default=None, description="Only once sent")
-
-
-class CampaignMetrics(BaseModel):
-    """Recipients sent, suppressed, opened and clicked (machine opens apart) and bounced;
-    rates are over the emails sent (null while none was)."""
-
-    sent: int
-    suppressed: int
-    opened: int
-    clicked: int
-    machine_opened: int
-    bounced: int
-    open_rate: float | None
-    click_rate: float | None

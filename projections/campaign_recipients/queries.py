@@ -1,16 +1,17 @@
 """Questions answered by the campaign_recipients read model."""
 
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from psycopg import Connection
+from pydantic import BaseModel, ConfigDict, computed_field
 
 
-@dataclass(frozen=True)
-class Metrics:
-    """A campaign's results; opens and clicks count recipients, machine opens apart.
-    Rates are over the emails sent (None when none was)."""
+class Metrics(BaseModel):
+    """A campaign's results: recipients sent, suppressed, opened and clicked (machine opens
+    apart) and bounced; rates are over the emails sent (null while none was)."""
+
+    model_config = ConfigDict(frozen=True)
 
     sent: int
     suppressed: int
@@ -19,17 +20,19 @@ class Metrics:
     machine_opened: int
     bounced: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def open_rate(self) -> float | None:
         return round(self.opened / self.sent, 4) if self.sent else None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def click_rate(self) -> float | None:
         return round(self.clicked / self.sent, 4) if self.sent else None
 
     def shown(self) -> dict[str, Any]:
         """The metrics as the API answers them."""
-        return vars(self) | {"open_rate": self.open_rate, "click_rate": self.click_rate}
+        return self.model_dump()
 
 
 def metrics(conn: Connection[Any], campaign_id: UUID) -> Metrics:
@@ -41,4 +44,4 @@ def metrics(conn: Connection[Any], campaign_id: UUID) -> Metrics:
         " FROM campaign_recipients WHERE campaign_id = %s",
         (campaign_id,),
     ).fetchone()
-    return Metrics(*row)  # type: ignore[misc]
+    return Metrics.model_validate(dict(zip(Metrics.model_fields, row or (), strict=True)))
