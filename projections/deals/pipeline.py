@@ -25,8 +25,8 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import TypeVar
 
+from domain.deal import OPEN
 from domain.pipeline import CLOSED, LOST, WON, Stages
-from projections.deals.evolve import OPEN
 from projections.projection import Row
 
 TOP_LOST_REASONS = 10
