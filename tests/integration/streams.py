@@ -18,4 +18,7 @@ def stream(conn: Connection[Any], stream_id: UUID) -> list[Envelope]:
         " WHERE originator_id = %s ORDER BY originator_version",
         (stream_id,),
     ).fetchall()
-    return [from_stored(*row[:4], bytes(row[4])) for row in rows]
+    return [
+        from_stored(position, originator, version, topic, bytes(state))
+        for position, originator, version, topic, state in rows
+    ]

@@ -33,7 +33,8 @@ class ReadModel:
     """One row of a read model, fed with an aggregate's events as they are recorded."""
 
     def __init__(self, evolve: Evolve) -> None:
-        self.evolve, self.row, self.position = evolve, None, 0
+        self.evolve, self.position = evolve, 0
+        self.row: Row | None = None
 
     def feed(self, events: list[Any]) -> None:
         """Folds the events into the row."""
