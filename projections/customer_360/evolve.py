@@ -14,9 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from domain.customer import Customer
+from domain.deal import deal_status
 from domain.events.envelope import Envelope
 from domain.events.payload import Payload
 from domain.events.payloads import customer, deal, ticket
+from domain.pipeline import LOST_STAGE, WON_STAGE, Stage
 from projections.projection import Row
 
 
@@ -193,7 +195,7 @@ def _deal_opened(row: Row, event: Envelope) -> Row:
         "currency": data["currency"],
         "stage": data["stage"],
         "probability": data["probability"],
-        "status": "open",
+        "status": deal_status(data["stage"]),
         "opened_at": event.occurred_at.isoformat(),
     }
     row["deals"] = {**row["deals"], event.stream_id: opened}
@@ -201,10 +203,7 @@ def _deal_opened(row: Row, event: Envelope) -> Row:
 
 
 def _deal_entered_stage(row: Row, event: Envelope) -> Row:
-    stage, probability = event.data["stage"], event.data["probability"]
-    return _update(
-        row, "deals", event.stream_id, stage=stage, probability=probability, status="open"
-    )
+    return _deal_in(row, event, event.data["stage"], event.data["probability"])
 
 
 def _deal_amount_changed(row: Row, event: Envelope) -> Row:
@@ -212,13 +211,19 @@ def _deal_amount_changed(row: Row, event: Envelope) -> Row:
     return _update(row, "deals", event.stream_id, amount=amount, currency=currency)
 
 
-def _deal_closed(status: str, probability: int) -> Callable[[Row, Envelope], Row]:
+def _deal_closed(stage: Stage) -> Callable[[Row, Envelope], Row]:
     def closed(row: Row, event: Envelope) -> Row:
-        return _update(
-            row, "deals", event.stream_id, stage=status, probability=probability, status=status
-        )
+        return _deal_in(row, event, stage.name, stage.probability)
 
     return closed
+
+
+def _deal_in(row: Row, event: Envelope, stage: str, probability: int) -> Row:
+    """The deal of `event` in `stage`, at `probability`, with the status that follows."""
+    status = deal_status(stage)
+    return _update(
+        row, "deals", event.stream_id, stage=stage, probability=probability, status=status
+    )
 
 
 def _update(row: Row, column: str, key: str, **changes: Any) -> Row:
@@ -256,6 +261,6 @@ _APPLIERS: dict[type[Payload], Callable[[Row, Envelope], Row]] = {
     deal.StageMoved: _deal_entered_stage,
     deal.Reopened: _deal_entered_stage,
     deal.AmountChanged: _deal_amount_changed,
-    deal.Won: _deal_closed("won", 100),
-    deal.Lost: _deal_closed("lost", 0),
+    deal.Won: _deal_closed(WON_STAGE),
+    deal.Lost: _deal_closed(LOST_STAGE),
 }
