@@ -1,4 +1,5 @@
-"""Laws of a ticket's life: random replies, status changes and ratings, sent through the
+"""Laws of a ticket's life: random replies, status changes, ratings and SLA breaches, sent
+through the
 command handlers as the command bus sends them, against a small model of the rules;
 replaying the stored events always gives the live state; and the read models folded from
 those events agree with the aggregate on what both hold."""
@@ -11,9 +12,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from commands.base import Command
+from commands.sla import RecordSlaBreach
 from commands.tickets import ChangeTicketStatus, OpenComplaint, RateSatisfaction, ReplyToTicket
 from domain.errors import CrmError
-from domain.ticket import Author, TicketStatus
+from domain.ticket import Author, SlaTarget, TicketStatus
 from domain.values import Meta
 from projections.sla import clocks_evolve
 from projections.tickets import evolve as tickets_evolve
@@ -36,12 +38,17 @@ class TicketLife(RuleBasedStateMachine):
         complaint = OpenComplaint(customer_id=uuid4(), subject="s", description="d", channel="chat")
         self.ticket = handle(complaint).aggregate
         self.events = self.ticket.collect_events()
-        self.tickets, self.clocks = ReadModel(tickets_evolve.evolve), ReadModel(clocks_evolve.evolve)
+        self.tickets, self.clocks = (
+            ReadModel(tickets_evolve.evolve),
+            ReadModel(clocks_evolve.evolve),
+        )
         self.feed(self.events)
         self.status = TicketStatus.OPEN
         self.closed = False
         self.first_agent_reply_at = None
+        self.settled_at = None
         self.rated = False
+        self.breaches: set[SlaTarget] = set()
 
     def send(self, command: Command, minutes: int, refused: bool) -> list:
         """Runs `command` `minutes` later; checks it was refused (recording nothing) or not."""
@@ -73,7 +80,7 @@ class TicketLife(RuleBasedStateMachine):
         waiting = self.status in {TicketStatus.PENDING, TicketStatus.SOLVED}
         if author == Author.CUSTOMER and waiting:
             assert recorded == ["Ticket.Replied", "Ticket.StatusChanged"]
-            self.status = TicketStatus.OPEN
+            self.move_to(TicketStatus.OPEN)
         else:
             assert recorded == ["Ticket.Replied"]
         if author == Author.AGENT and self.first_agent_reply_at is None:
@@ -85,8 +92,14 @@ class TicketLife(RuleBasedStateMachine):
         recorded = self.send(ChangeTicketStatus(status=status), minutes, refused)
         if not refused:
             assert recorded == ([] if status == self.status else ["Ticket.StatusChanged"])
-            self.status = status
-            self.closed = status == TicketStatus.CLOSED
+            self.move_to(status)
+
+    def move_to(self, status: TicketStatus) -> None:
+        """The model's status, and since when the ticket is solved or closed, if it is."""
+        settled = status in SOLVED_OR_CLOSED
+        if not settled or self.status not in SOLVED_OR_CLOSED:
+            self.settled_at = self.now if settled else None
+        self.status, self.closed = status, status == TicketStatus.CLOSED
 
     @rule(rating=st.integers(1, 5), comment=st.none() | words, minutes=st.integers(0, 600))
     def rate(self, rating: int, comment: str | None, minutes: int) -> None:
@@ -97,10 +110,27 @@ class TicketLife(RuleBasedStateMachine):
             assert self.tickets.row["satisfaction"]["rating"] == rating
             self.rated = True
 
+    @rule(breached=st.sampled_from(SlaTarget), minutes=st.integers(0, 600))
+    def record_breach(self, breached: SlaTarget, minutes: int) -> None:
+        """A breach due now: refused if the ticket met the target by then, once recorded."""
+        due = self.now + timedelta(minutes=minutes)
+        met = (
+            self.first_agent_reply_at is not None
+            if breached == SlaTarget.FIRST_RESPONSE
+            else self.settled_at is not None
+        )
+        refused = breached not in self.breaches and met
+        breach = RecordSlaBreach(target=breached, policy_version=1, occurred_at=due)
+        recorded = self.send(breach, minutes, refused)
+        if not refused:
+            assert recorded == ([] if breached in self.breaches else ["Ticket.SlaBreached"])
+            self.breaches.add(breached)
+
     @invariant()
     def the_status_is_the_models(self) -> None:
         assert self.ticket.status in TicketStatus
         assert self.ticket.status == self.status
+        assert self.ticket.sla_breaches == self.breaches
 
     @invariant()
     def closed_is_final(self) -> None:
