@@ -76,8 +76,8 @@ class Envelope:
 
 
 def event_id(stream_id: str, version: int) -> str:
-    """`str(uuid5(EVENT_ID_NAMESPACE, f"{stream_id}/{version}"))`, in a quarter of the time
-    (the namespace is hashed once)."""
+    """`str(uuid5(EVENT_ID_NAMESPACE, f"{stream_id}/{version}"))`, faster: the namespace is
+    hashed once (docs/decisions/0006-replay-in-memory.md)."""
     digest = _NAMESPACE_SHA1.copy()
     digest.update(f"{stream_id}/{version}".encode())
     raw = bytearray(digest.digest()[:16])

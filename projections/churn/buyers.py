@@ -133,11 +133,11 @@ def buyers(conn: Connection[Any], day: date, reuse_seconds: float = 0) -> Buyers
     cannot be fitted.
 
     This is the expensive step of every churn answer: computing them reads every purchase
-    up to `day` and fits the BG/NBD model over every buyer (about a second per 25,000
-    buyers). So they are kept per database and day, and computed again only when the
-    purchases table has changed (its row count or highest position), which is looked at
-    most once per `reuse_seconds`; concurrent readers wait for one computation instead of
-    each running their own."""
+    up to `day` and fits the BG/NBD model over every buyer. So they are kept per database
+    and day, and computed again only when the purchases table has changed (its row count or
+    highest position), which is looked at most once per `reuse_seconds`; concurrent readers
+    wait for one computation instead of each running their own
+    (docs/decisions/0005-churn-refit-reuse.md)."""
     key, arrived = (_database(conn), day), time.monotonic()
     with _keeping:
         kept = _kept.get(key)
