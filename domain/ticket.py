@@ -15,7 +15,7 @@ from eventsourcing.domain import event
 
 from domain.aggregate import CustomerOwned
 from domain.errors import CrmError
-from domain.values import Changes, Channel, Meta, Value
+from domain.values import Changes, Channel, Meta
 
 
 class TicketKind(StrEnum):
@@ -56,23 +56,6 @@ class SlaTarget(StrEnum):
 
     FIRST_RESPONSE = "first_response"
     RESOLUTION = "resolution"
-
-
-class Reply(Value):
-    """One message of a ticket's conversation; `body` is None once erased."""
-
-    reply_id: UUID
-    author: Author
-    at: datetime
-    body: str | None = None
-
-
-class Satisfaction(Value):
-    """The customer's rating of how a ticket was handled; `comment` is personal data."""
-
-    rating: int
-    at: datetime
-    comment: str | None = None
 
 
 class TicketClosed(CrmError):
