@@ -11,6 +11,7 @@ from infra.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 CODE = ("domain", "commands", "projections", "api", "consumers", "infra", "tests", "bench")
 CITED = re.compile(r"\bdocs/[\w/.-]+\.md\b")
+NAMED = re.compile(rf"`((?:{'|'.join(CODE)}|docs)/[\w/.*<>-]+\.(?:py|md))`")
 
 
 def _generator() -> ModuleType:
@@ -31,6 +32,17 @@ def test_every_document_the_code_cites_exists() -> None:
     cited = _cited()
     assert "docs/kafka.md" in cited  # the relay and the envelope point to the contract
     assert [c for c in sorted(cited) if not (ROOT / c).is_file()] == []
+
+
+def test_every_file_the_docs_name_exists() -> None:
+    named = {
+        path
+        for page in (ROOT / "docs").rglob("*.md")
+        for path in NAMED.findall(page.read_text())
+        if "*" not in path and "<" not in path
+    }
+    assert "commands/group_commit.py" in named  # one purchase's path names its files
+    assert [path for path in sorted(named) if not (ROOT / path).exists()] == []
 
 
 def test_every_setting_is_documented() -> None:
