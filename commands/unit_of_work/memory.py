@@ -25,6 +25,17 @@ from domain.aggregate import Aggregate
 from domain.customer import Customer
 
 
+def cut(*, committed: bool) -> CommitCutOff:
+    """A fault: the COMMIT cut off, after it went through (`committed`) or before."""
+    fault = CommitCutOff("the connection failed during the COMMIT")
+    fault.committed = committed  # type: ignore[attr-defined]
+    return fault
+
+
+def _committed(fault: Exception) -> bool:
+    return getattr(fault, "committed", False)
+
+
 class InMemoryUnitOfWork:
     """`UnitOfWork` over dictionaries."""
 
@@ -38,8 +49,8 @@ class InMemoryUnitOfWork:
         self.before_save: list[Callable[[], None]] = []
         """Run (and dropped) one per save, before it: another writer's work."""
         self.faults: list[Exception] = []
-        """Raised (and dropped) one per save instead of saving; a `CommitCutOff` is raised
-        after saving (the COMMIT went through unheard)."""
+        """Raised (and dropped) one per save instead of saving; a `CommitCutOff` (see `cut`)
+        is raised after saving if its COMMIT went through unheard."""
 
     def aggregates(self, ids: Collection[UUID]) -> dict[UUID, Aggregate]:
         return {i: self._rebuilt(i) for i in set(ids) if i in self.events}
@@ -67,7 +78,7 @@ class InMemoryUnitOfWork:
         if self.before_save:
             self.before_save.pop(0)()
         fault = self.faults.pop(0) if self.faults else None
-        if fault is not None and not isinstance(fault, CommitCutOff):
+        if fault is not None and not _committed(fault):
             raise fault
         self._check(changes)
         for aggregate in changes.aggregates.values():
@@ -80,7 +91,7 @@ class InMemoryUnitOfWork:
             raise fault
 
     def committed(self, cut: CommitCutOff, deadline: float) -> bool | None:
-        return True  # a cut is raised after saving
+        return _committed(cut)
 
     def reachable(self, deadline: float) -> bool:
         return True

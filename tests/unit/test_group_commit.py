@@ -17,8 +17,8 @@ from commands.handling import Decide, Decision
 from commands.leads import CaptureLead, ConvertLead, QualifyLead
 from commands.registry import COMMAND_HANDLERS, Handling
 from commands.submission import Submission
-from commands.unit_of_work import CommitCutOff
-from commands.unit_of_work.memory import InMemoryUnitOfWork
+from commands.unit_of_work import Unreachable
+from commands.unit_of_work.memory import InMemoryUnitOfWork, cut
 from domain.aggregate import Aggregate
 from domain.errors import CrmError, ExternalRefTaken
 from domain.values import Meta
@@ -228,13 +228,25 @@ def test_if_match_refuses_a_change_made_by_another_writer_before_the_save() -> N
     assert orders(work, customer_id) == ["theirs"]
 
 
-def test_a_commit_cut_off_but_recorded_is_answered_as_decided_and_stored_once() -> None:
+@pytest.mark.parametrize("committed", [True, False])
+def test_a_commit_cut_off_is_answered_once_and_stored_once(committed: bool) -> None:
     work = InMemoryUnitOfWork()
     customer_id = registered(work)
-    work.faults.append(CommitCutOff("cut"))
+    # When the batch's COMMIT is cut off, after it went through or before
+    work.faults.append(cut(committed=committed))
     (answer,) = run(work, purchase(customer_id, "a"))
+    # Then the purchase is answered as decided (or decided again), and stored once
     assert isinstance(answer, Outcome) and answer.version == 2
     assert orders(work, customer_id) == ["a"]
+
+
+def test_a_batch_the_database_could_not_take_is_tried_again_whole() -> None:
+    work = InMemoryUnitOfWork()
+    customer_id = registered(work)
+    work.faults.append(Unreachable("the database is away"))
+    answers = run(work, purchase(customer_id, "a"), purchase(customer_id, "b"))
+    assert [a.version for a in answers] == [2, 3]  # type: ignore[union-attr]
+    assert (work.saves, orders(work, customer_id)) == (2, ["a", "b"])
 
 
 def test_a_lead_converts_into_the_customer_with_its_email_found_in_the_writer() -> None:
