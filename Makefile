@@ -1,10 +1,18 @@
 # Two commands for a newcomer: `make run` and `make test`. Each installs what it needs.
+# While working: `make test-unit` (seconds), `make lint`, `make typecheck`; `make ci` runs
+# what CI runs, in its order.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/python -m pytest -q
+# Processes the slow tiers are spread over, a test file each at a time (WORKERS=0: all in
+# this process); every process has its own databases, brokers and ports.
+WORKERS ?= 2
+SPREAD := -n $(WORKERS) --dist loadfile
 
-.PHONY: install run test bench lock clean
+.PHONY: install run ci lint format typecheck typecheck-baseline docs \
+	test test-unit test-integration test-e2e bench lock clean
 
 install: $(STAMP)
 
@@ -18,8 +26,38 @@ $(STAMP): pyproject.toml requirements.lock
 run: install
 	$(BIN)/crm serve
 
-test: install
-	$(BIN)/python -m pytest -q
+ci:
+	.ci/run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/python tests/typecheck_baseline.py
+
+typecheck-baseline: install
+	$(BIN)/python tests/typecheck_baseline.py --rewrite
+
+docs: install
+	$(BIN)/mkdocs build --strict
+
+test: install  # every tier; the unit tier first, so that a broken rule fails in seconds
+	$(PYTEST) tests/unit
+	$(PYTEST) $(SPREAD) tests/integration tests/e2e
+
+test-unit: install
+	$(PYTEST) tests/unit
+
+test-integration: install
+	$(PYTEST) $(SPREAD) tests/integration
+
+test-e2e: install
+	$(PYTEST) $(SPREAD) tests/e2e
 
 bench: install
 	$(BIN)/python bench/commands.py
