@@ -121,7 +121,7 @@ class CrmRecorder(PostgresApplicationRecorder):
                 begun.nextset()  # past BEGIN's result, to the transaction's id
                 xid = begun.fetchone()["xid"]  # type: ignore[index]
                 for statement, each in grouped.items():
-                    conn.cursor().executemany(statement, each)  # type: ignore[arg-type]
+                    conn.cursor().executemany(statement, each)
                 inserted = (
                     conn.execute(
                         self._insert_arrays,
