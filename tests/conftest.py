@@ -37,6 +37,8 @@ IO_FIXTURES = frozenset({"new_database", "database_url", "container", "kafka_boo
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks each test with its tier, the folder under tests/ it sits in."""
     for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
         tier = item.path.relative_to(TESTS).parts[0]
         if tier not in TIERS:
             raise pytest.UsageError(f"{item.nodeid}: tests live in tests/{{{','.join(TIERS)}}}/")
