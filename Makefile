@@ -46,7 +46,8 @@ typecheck-baseline: install
 docs: install
 	$(BIN)/mkdocs build --strict
 
-test: install  # every tier; the unit tier first, so that a broken rule fails in seconds
+# Every tier; the unit tier first, so that a broken rule fails in seconds.
+test: install
 	$(PYTEST) tests/unit
 	$(PYTEST) $(SPREAD) tests/integration tests/e2e
 
