@@ -8,7 +8,6 @@ from prometheus_client import REGISTRY
 
 from api.bootstrap import bootstrap
 from commands.bus import CommandBus
-from commands.unit_of_work.postgres import PostgresUnitOfWork
 from commands.context import Target
 from commands.customers import ChangeCustomer, RecordPurchase, RegisterCustomer
 from commands.errors import (
@@ -17,6 +16,7 @@ from commands.errors import (
     IdempotencyKeyReused,
     VersionMismatch,
 )
+from commands.unit_of_work.postgres import PostgresUnitOfWork
 from domain.errors import ExternalRefTaken, OrderAlreadyRecorded
 from infra.settings import Settings
 from tests.integration.conftest import context, register
