@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
@@ -61,6 +61,8 @@ COMMAND_HEADERS = {
 }
 """OpenAPI text for the headers every command reads (parsed by `command_context`)."""
 
+T = TypeVar("T")
+
 
 def openapi(model: type[Command]) -> dict[str, Any]:
     """OpenAPI of a command route whose body `run` parses as `model`: the body and the headers.
@@ -93,7 +95,7 @@ def aggregate_id(text: str, kind: str) -> UUID:
     return found
 
 
-def read(request: Request, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def read(request: Request, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Runs `query(conn, *args, **kwargs)` on a connection of the app's pool."""
     return with_connection(request.app.state.pool, lambda conn: query(conn, *args, **kwargs))
 
