@@ -49,7 +49,8 @@ docs: install
 # Every tier; the unit tier first, so that a broken rule fails in seconds.
 test: install
 	$(PYTEST) tests/unit
-	$(PYTEST) $(SPREAD) tests/integration tests/e2e
+	$(PYTEST) $(SPREAD) -m "not alone" tests/integration tests/e2e
+	$(PYTEST) -m alone tests/integration tests/e2e
 
 test-unit: install
 	$(PYTEST) tests/unit

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
+import pytest
 
 from infra.kafka import TopicAdmin
 from infra.settings import Settings
@@ -19,6 +20,8 @@ from tests.e2e.conftest import Service
 from tests.e2e.rebuilds import at_lag_zero
 from tests.e2e.test_faults import buy_until_accepted
 from tests.e2e.test_kafka_faults import kafka_stack, register
+
+pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
 
 RECOVERY_SECONDS = 60
 

@@ -21,6 +21,8 @@ from tests.e2e.reading import read_at_least
 from tests.e2e.test_customers_http import purchase, register
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
+
 WRITER = "crm-writer"
 TIMEOUT_SECONDS = 2
 

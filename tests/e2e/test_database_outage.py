@@ -5,9 +5,12 @@ again, and once PostgreSQL is back the retry records the command once."""
 import time
 
 import psycopg
+import pytest
 
 from tests.e2e.conftest import serving
 from tests.pg_proxy import PgProxy
+
+pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
 
 TIMEOUT_SECONDS = 2.0
 SLACK_SECONDS = 4.0

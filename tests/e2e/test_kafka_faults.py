@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from projections.catalog import PROJECTIONS
 from tests.broker import Gate, Tansu
@@ -22,6 +23,8 @@ from tests.conftest import KAFKA_TEST_FETCH_WAIT_MS, KAFKA_TEST_TIMEOUT_MS
 from tests.e2e.conftest import CRM, Service, crm_env, free_port, start_service
 from tests.e2e.test_faults import buy_until_accepted
 from tests.waiting import wait_for
+
+pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
 
 
 def kafka_env(database_url: str, bootstrap: str) -> dict[str, str]:

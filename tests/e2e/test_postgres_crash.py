@@ -36,6 +36,8 @@ from tests.e2e.test_kafka_faults import Consumers, kafka_stack
 from tests.own_postgres import OwnPostgres
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
+
 CRASHES = 10
 CUSTOMERS = 20
 SECONDS_BETWEEN_CRASHES = (1.0, 2.0)

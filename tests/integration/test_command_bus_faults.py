@@ -19,6 +19,8 @@ from infra.settings import Settings
 from tests.integration.conftest import context, register
 from tests.pg_proxy import PgProxy
 
+pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
+
 TIMEOUT_SECONDS = 2.0
 SLACK_SECONDS = 3.0
 """Above the database timeout, what a slow 2-core machine may take to answer."""

@@ -17,6 +17,8 @@ from commands.context import CommandContext, Outcome, Target
 from commands.customers import RegisterCustomer
 from infra.settings import Settings
 
+pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
+
 
 def context() -> CommandContext:
     return CommandContext(actor="test", correlation_id=str(uuid4()), received_at=datetime.now(UTC))
