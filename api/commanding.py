@@ -28,7 +28,9 @@ from commands.context import CommandContext, Target
 from infra.api_keys import Principal
 from infra.postgres import with_connection
 
-IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+"""A version in `If-Match`: at most 18 digits, so that it fits the 64 bits the writer's
+frames and PostgreSQL carry (a longer one is refused, 422, rather than failing later)."""
 
 COMMAND_HEADERS = {
     "parameters": [
