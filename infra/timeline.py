@@ -5,7 +5,6 @@ their positions, causes and times; pages are keyed by position. A customer's str
 (tickets, deals) are found in `crm_customer_streams`, written with their first event.
 """
 
-from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
@@ -29,9 +28,3 @@ def customer_events(
         {"customer": customer_id, "after": after, "limit": limit},
     ).fetchall()
     return [from_stored(*row) for row in rows]
-
-
-def timeline_item(event: Envelope) -> dict[str, Any]:
-    """One timeline entry: what happened, when, who did it and why."""
-    own = {f.name: getattr(event, f.name) for f in fields(event) if f.init}
-    return {"event_id": event.event_id, **own}

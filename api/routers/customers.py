@@ -23,6 +23,7 @@ from commands.customers import (
     RegisterCustomer,
 )
 from commands.tickets import OpenComplaint
+from domain.events.envelope import message_fields
 from infra import page_cursor as cursor_codec
 from infra import timeline
 from projections.customer_360 import queries
@@ -155,7 +156,7 @@ def get_timeline(
     more = len(events) > limit
     events = events[:limit]
     return {
-        "items": [timeline.timeline_item(e) for e in events],
+        "items": [message_fields(e) for e in events],
         "next_cursor": cursor_codec.encode(str(events[-1].position)) if more else None,
     }
 

@@ -136,9 +136,14 @@ class MalformedMessage(ValueError):
     """A Kafka message that is not an event envelope of a known schema version."""
 
 
+def message_fields(envelope: Envelope) -> dict[str, Any]:
+    """The envelope's fields as the Kafka message and the timeline show them (docs/kafka.md)."""
+    return {name: getattr(envelope, name) for name in _FIELDS}
+
+
 def encode(envelope: Envelope) -> bytes:
     """The Kafka message value (docs/kafka.md): the envelope as one JSON object."""
-    return orjson.dumps({name: getattr(envelope, name) for name in _FIELDS})
+    return orjson.dumps(message_fields(envelope))
 
 
 def decode(value: bytes | None) -> Envelope:
