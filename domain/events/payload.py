@@ -10,8 +10,10 @@ and what the company configures (campaigns, segments, stages, rules, policies, r
 field definitions) are not (`NOT_PERSONAL`). A nested model is decided as one field.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.fields import FieldInfo
@@ -61,3 +63,41 @@ def personal_fields(payload: type[Payload]) -> tuple[str, ...]:
 def undecided_fields(payload: type[Payload]) -> tuple[str, ...]:
     """The names of a payload's fields without a personal-data decision."""
     return tuple(name for name, field in payload.model_fields.items() if privacy(field) is None)
+
+
+def blank(annotation: Any) -> Any:
+    """The value an erased personal field reads as: None where the type allows it, else the
+    empty value of its type ("" , {}, (), a model of blanks). Projections therefore get a
+    valid payload whether or not the subject's data key still exists, and blanking a read
+    model on erasure gives what a rebuild after it gives."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return blank(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return None if type(None) in get_args(annotation) else blank(get_args(annotation)[0])
+    container = origin or annotation
+    if isinstance(container, type) and issubclass(container, BaseModel):
+        return {
+            name: blank(field.annotation)
+            for name, field in container.model_fields.items()
+            if field.is_required()
+        }
+    return _EMPTY.get(container, lambda: None)()
+
+
+_EMPTY: dict[Any, Callable[[], Any]] = {
+    str: str,
+    dict: dict,
+    Mapping: dict,
+    tuple: list,
+    list: list,
+    set: list,
+    frozenset: list,
+}
+"""The blank of a container or text type (JSON: sequences are lists)."""
+
+
+def blank_personal(payload: type[Payload], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with each personal field of `payload` replaced by its blank."""
+    fields = payload.model_fields
+    return data | {name: blank(fields[name].annotation) for name in personal_fields(payload)}

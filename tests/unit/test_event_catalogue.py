@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
+from pydantic import TypeAdapter
 
 import domain
 from domain.aggregate import Aggregate
@@ -19,6 +20,7 @@ from domain.events.payload import (
     PERSONAL_DATA,
     Payload,
     Uncatalogued,
+    blank_personal,
     personal_fields,
     undecided_fields,
 )
@@ -94,7 +96,11 @@ def test_the_type_name_is_the_end_of_the_stored_topic() -> None:
 
 
 def test_personal_fields_are_the_annotated_ones() -> None:
-    assert BY_NAME["Customer.Registered"].personal_fields == ("personal",)
+    assert BY_NAME["Customer.Registered"].personal_fields == (
+        "personal",
+        "profile",
+        "custom_fields",
+    )
     assert BY_NAME["Ticket.Opened"].personal_fields == ("subject", "personal")
     assert BY_NAME["Lead.Captured"].personal_fields == ("personal", "company", "attributes")
     assert BY_NAME["Customer.PurchaseRecorded"].personal_fields == ()
@@ -140,3 +146,11 @@ def test_an_uncatalogued_type_has_no_payload_model_but_may_name_its_aggregate() 
     assert (foreign.payload_type, foreign.aggregate) == (Uncatalogued, None)
     with pytest.raises(LookupError):
         _ = new.payload
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in CATALOGUE if e.personal_fields], ids=lambda entry: entry.name
+)
+def test_an_erased_personal_field_still_has_a_valid_value(entry: EventEntry) -> None:
+    for name, value in blank_personal(entry.payload, {}).items():
+        TypeAdapter(entry.payload.model_fields[name].annotation).validate_python(value)

@@ -23,9 +23,9 @@ class Registered(Payload):
 
     external_ref: Annotated[str | None, NOT_PERSONAL]
     personal: Annotated[Personal, PERSONAL_DATA]
-    profile: Annotated[Profile, NOT_PERSONAL]
+    profile: Annotated[Profile, PERSONAL_DATA]
     tags: Annotated[tuple[str, ...], NOT_PERSONAL]
-    custom_fields: Annotated[dict[str, CustomValue], NOT_PERSONAL]
+    custom_fields: Annotated[dict[str, CustomValue], PERSONAL_DATA]
     consent: Annotated[dict[str, bool], NOT_PERSONAL]
 
 
@@ -34,8 +34,8 @@ class ProfileChanged(Payload):
     custom field is removed)."""
 
     personal: Annotated[Changes, PERSONAL_DATA]
-    profile: Annotated[Changes, NOT_PERSONAL]
-    custom_fields: Annotated[dict[str, CustomValue], NOT_PERSONAL]
+    profile: Annotated[Changes, PERSONAL_DATA]
+    custom_fields: Annotated[dict[str, CustomValue], PERSONAL_DATA]
 
 
 class TagsChanged(Payload):
