@@ -21,6 +21,10 @@ from api.auth import Admin
 from api.commanding import CommandAccepted, aggregate_id, openapi, run
 from commands.base import Command
 from commands.context import Target
+from commands.registry import COMMAND_HANDLERS
+from domain.aggregate import Aggregate, CustomerOwned
+from domain.customer import Customer
+from domain.lead import Lead
 
 Path = Mapping[str, str]
 """A request's path parameters, by name."""
@@ -91,10 +95,11 @@ class CommandRoute:
 def add_command_routes(router: APIRouter, *routes: CommandRoute) -> None:
     """Registers the routes on `router`: success status, answer model, body, headers and
     errors documented (a command that may create its aggregate answers 404 only for another
-    aggregate it requires)."""
+    aggregate it requires; one on what a customer owns, 410 once they are erased)."""
     for route in routes:
         model = route.command
         not_found = not route.target.creates or model.required is not Command.required
+        erasable = _of_a_customer(COMMAND_HANDLERS[model].aggregate)
         router.add_api_route(
             route.path,
             _endpoint(route),
@@ -102,8 +107,15 @@ def add_command_routes(router: APIRouter, *routes: CommandRoute) -> None:
             status_code=model.success_status,
             response_model=CommandAccepted,
             openapi_extra=openapi(model),
-            responses=problems.documented(409, 412, *((404,) if not_found else ())),
+            responses=problems.documented(
+                409, 412, *((404,) if not_found else ()), *((410,) if erasable else ())
+            ),
         )
+
+
+def _of_a_customer(aggregate: type[Aggregate]) -> bool:
+    """Whether an aggregate is a customer or something a customer owns (or may own)."""
+    return issubclass(aggregate, Customer | Lead | CustomerOwned)
 
 
 def _endpoint(route: CommandRoute) -> Callable[..., Any]:

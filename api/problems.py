@@ -20,7 +20,7 @@ from commands.errors import (
     VersionMismatch,
 )
 from commands.wire import OutcomeUnknown, WriterUnavailable
-from domain.errors import CrmError, InvalidValue
+from domain.errors import CrmError, CustomerErased, InvalidValue
 
 log = structlog.get_logger()
 
@@ -31,6 +31,7 @@ STATUS_OF: dict[type[CrmError], int] = {
     VersionMismatch: 412,
     IdempotencyKeyReused: 422,
     IdempotencyKeyInFlight: 409,
+    CustomerErased: 410,
 }
 """Refusals other than domain-rule conflicts (409)."""
 
@@ -61,18 +62,22 @@ _MEANINGS = {
     403: "The key's role may not do this",
     404: "Not found: an unknown aggregate (or segment)",
     409: "A domain rule refused the command (`type` names it), or its Idempotency-Key is in flight",
+    410: "The customer is erased (`/problems/customer-erased`): nothing more about them",
     412: "If-Match differs from the aggregate's version; nothing recorded",
     422: "Invalid input (`errors` names each field), or an Idempotency-Key reused with another body",
+    429: "The key's rate limit is reached, or too many bad keys came from this address;"
+    " retry after Retry-After",
     503: "The database or command writer is unavailable; retry (Retry-After)",
 }
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses, as problem+json."""
+    """OpenAPI `responses` for these error statuses, as problem+json; a route that checks keys
+    (401) may also answer 429."""
     ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
     return {
         status: {"description": _MEANINGS[status], "content": {MEDIA_TYPE: ref}}
-        for status in statuses
+        for status in (*statuses, *((429,) if 401 in statuses else ()))
     }
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from commands.customers import (
     ChangeCustomer,
+    EraseCustomer,
     GiveFeedback,
     LogInteraction,
     RecordPurchase,
@@ -101,3 +102,8 @@ def give_feedback(command: GiveFeedback, ctx: Decide[Customer]) -> Decision:
         ctx.meta,
     )
     return Decision(ctx.aggregate, {"feedback_id": str(feedback_id)})
+
+
+def erase_customer(command: EraseCustomer, ctx: Decide[Customer]) -> Decision:
+    ctx.aggregate.erase(command.reason, ctx.meta)
+    return Decision(ctx.aggregate)

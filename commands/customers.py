@@ -223,3 +223,15 @@ class GiveFeedback(Command):
     rating: int = Field(ge=1, le=5)
     comment: LongText | None = None
     source: Annotated[FeedbackSource | None, BeforeValidator(_underscored)] = None
+
+
+class EraseCustomer(Command):
+    """Erases a customer (GDPR art. 17): records `Customer.Erased` and destroys their data
+    keys. `reason` is the legal ground, kept readable for auditors: it must not name or
+    describe the person."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "GDPR art. 17 request, ticket LEGAL-2031"}]}
+    )
+
+    reason: Text

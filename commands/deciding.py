@@ -1,6 +1,7 @@
 """Deciding one command of a batch, in named steps: its target, the aggregates it requires,
-its If-Match version, its unique claims, its handler; then what is saved with its events
-(claims, customer-stream links, its answer under its Idempotency-Key)."""
+whether a customer it concerns is erased, its If-Match version, its unique claims, its
+handler; then what is saved with its events (claims, customer-stream links, erasures, its
+answer under its Idempotency-Key)."""
 
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -14,6 +15,7 @@ from commands.registry import COMMAND_HANDLERS
 from commands.submission import Submission
 from commands.unit_of_work import Changes, Claim
 from domain.aggregate import Aggregate
+from domain.customer import Customer
 from domain.errors import CrmError
 
 
@@ -43,6 +45,7 @@ def decide(submission: Submission, batch: Batch, lookups: Lookups) -> Outcome:
     aggregate_type, handler = COMMAND_HANDLERS[type(command)]
     current = _target(submission, aggregate_type, aggregates)
     _check_required(submission, aggregates)
+    _check_not_erased(submission, current, aggregates)
     _check_version(submission, current)
     refuse_taken(command.unique_claims(), batch.claimed)
     wanted = [*command.required(), *command.consulted()]
@@ -59,6 +62,7 @@ def decide(submission: Submission, batch: Batch, lookups: Lookups) -> Outcome:
             raise PartialDecision(refusal) from refusal  # the batch is redone, each alone
         raise
     _link_streams(decision, owners, batch)
+    _note_erasures(decision, batch)
     aggregates.update((each.id, each) for each in decision.changed)
     return _record(submission, decision, batch)
 
@@ -83,6 +87,18 @@ def _check_required(submission: Submission, aggregates: dict[UUID, Aggregate]) -
             raise AggregateNotFound(f"no {required_type.__name__.lower()} with id {required_id}")
 
 
+def _check_not_erased(
+    submission: Submission, current: Aggregate | None, aggregates: dict[UUID, Aggregate]
+) -> None:
+    """Refuses (410) a command on an erased customer, on what one owns (a ticket, a deal, a
+    converted lead: the batch read their owners, `GroupCommit`), or that requires one."""
+    required = [aggregates.get(i) for i in submission.command.required()]
+    for each in (current, *required):
+        owner = aggregates.get(getattr(each, "customer_id", None) or each.id) if each else None
+        if isinstance(owner, Customer):
+            owner.check_not_erased()
+
+
 def _check_version(submission: Submission, current: Aggregate | None) -> None:
     """Refuses the command if If-Match named another version than the target's."""
     expected = submission.context.expected_version
@@ -98,6 +114,14 @@ def _link_streams(decision: Decision, owners_before: dict[UUID, UUID | None], ba
         customer = getattr(each, "customer_id", None)
         if customer is not None and customer != owners_before.get(each.id):
             batch.changes.links.append((customer, each.id))
+
+
+def _note_erasures(decision: Decision, batch: Batch) -> None:
+    """A customer erased: its claims are released and its data keys destroyed in the
+    transaction that records it (`Changes.erased`)."""
+    for each in decision.changed:
+        if any(isinstance(e, Customer.Erased) for e in each.pending_events):
+            batch.changes.erased.append(each.id)
 
 
 def _record(submission: Submission, decision: Decision, batch: Batch) -> Outcome:

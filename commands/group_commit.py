@@ -25,6 +25,7 @@ from commands.idempotency import answer_replay, answer_replays
 from commands.submission import Submission
 from commands.unit_of_work import CommitCutOff, Conflict, UnitOfWork, Unreachable
 from commands.wire import OUTCOME_UNKNOWN, OutcomeUnknown, WriterUnavailable
+from domain.aggregate import Aggregate
 from domain.errors import CrmError
 
 log = structlog.get_logger()
@@ -93,11 +94,16 @@ class GroupCommit:
         return []
 
     def _read(self, submissions: list[Submission]) -> Batch:
-        """The aggregates the commands act on, require or consult, and the claims held."""
+        """The aggregates the commands act on, require or consult, the customers who own
+        them, and the claims held."""
         # Targets that a command `creates` are read too: an aggregate with a fixed id (a
         # configuration) is created by its first command and changed by the next ones.
         batch = Batch()
-        batch.changes.aggregates = self._work.aggregates(_involved(submissions))
+        aggregates = self._work.aggregates(_involved(submissions))
+        owners = _owners(aggregates)  # erased? (deciding)
+        if owners:
+            aggregates |= self._work.aggregates(owners)
+        batch.changes.aggregates = aggregates
         claims = [c for s in submissions for c in s.command.unique_claims()]
         if claims:
             batch.claimed = self._work.held_claims(claims)
@@ -194,6 +200,12 @@ def _involved(submissions: list[Submission]) -> set[UUID]:
         ids.update(submission.command.required())
         ids.update(submission.command.consulted())
     return ids
+
+
+def _owners(aggregates: dict[UUID, Aggregate]) -> set[UUID]:
+    """The customers who own these aggregates (tickets, deals, converted leads), unread."""
+    owners = {getattr(each, "customer_id", None) for each in aggregates.values()}
+    return {owner for owner in owners if owner is not None} - aggregates.keys()
 
 
 def _latest(submissions: list[Submission]) -> float:

@@ -30,6 +30,7 @@ from commands.campaigns import (
 from commands.custom_fields import DefineCustomField
 from commands.customers import (
     ChangeCustomer,
+    EraseCustomer,
     GiveFeedback,
     LogInteraction,
     RecordPurchase,
@@ -93,6 +94,7 @@ COMMAND_HANDLERS: dict[type[Command], Handling] = {
     LogInteraction: Handling(Customer, customer_handlers.log_interaction),
     RecordPurchase: Handling(Customer, customer_handlers.record_purchase),
     GiveFeedback: Handling(Customer, customer_handlers.give_feedback),
+    EraseCustomer: Handling(Customer, customer_handlers.erase_customer),
     OpenDeal: Handling(Deal, deal_handlers.open_deal),
     MoveDeal: Handling(Deal, deal_handlers.move_deal),
     ReopenDeal: Handling(Deal, deal_handlers.reopen_deal),

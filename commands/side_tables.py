@@ -1,5 +1,6 @@
 """Tables written in the same transaction as a command's events: idempotency, unique claims,
-and which streams (tickets, deals) belong to which customer (their SQL)."""
+which streams (tickets, deals) belong to which customer, and an erasure's writes (their
+SQL)."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -10,6 +11,7 @@ from psycopg.types.json import Jsonb
 
 from commands.context import Outcome
 from commands.unit_of_work import Changes, Claim, Key, StoredOutcome
+from infra.data_keys import destroy_keys
 from infra.event_store import SqlWrite
 
 DDL = """
@@ -50,10 +52,12 @@ def record_outcome(actor: str, key: str, stored: StoredOutcome) -> SqlWrite:
 
 
 def writes(changes: Changes) -> list[SqlWrite]:
-    """The side tables' writes of a save: links, claims, then idempotency records."""
+    """The side tables' writes of a save: links, claims, erasures, then idempotency
+    records."""
     return [
         *(link(customer_id, stream_id) for customer_id, stream_id in changes.links),
         *(claim(kind, value, owner) for (kind, value), owner in changes.claims),
+        *(write for customer_id in changes.erased for write in erasure(customer_id)),
         *(record_outcome(actor, key, stored) for (actor, key), stored in changes.outcomes),
     ]
 
@@ -86,6 +90,13 @@ def link(customer_id: UUID, stream_id: UUID) -> SqlWrite:
         "INSERT INTO crm_customer_streams (customer_id, stream_id) VALUES (%s, %s)",
         (customer_id, stream_id),
     )
+
+
+def erasure(customer_id: UUID) -> list[SqlWrite]:
+    """The writes of a customer's erasure: the unique values they hold (their external
+    reference) are released, and their data keys destroyed."""
+    release = ("DELETE FROM crm_unique_claims WHERE aggregate_id = %s", (customer_id,))
+    return [release, *destroy_keys(customer_id)]
 
 
 def held_claims(conn: Connection[Any], claims: list[Claim]) -> set[Claim]:

@@ -18,7 +18,8 @@ from domain.email_delivery import (
     machine_open,
     repeated,
 )
-from domain.errors import InvalidValue, OrderAlreadyRecorded
+from domain.errors import CustomerErased, InvalidValue, OrderAlreadyRecorded
+from domain.events.payload import blank
 from domain.values import (
     Changes,
     Channel,
@@ -95,6 +96,30 @@ class Customer(Aggregate):
         """(campaign, machine open?) -> business time of the latest open recorded."""
         self.last_clicks: dict[tuple[UUID, int], datetime] = {}
         """(campaign, link index) -> business time of the latest click recorded."""
+        self.erased = False
+
+    def check_not_erased(self) -> None:
+        """Refuses (410) any command on an erased customer, or on what they own (checked by
+        the writer for every command, `commands.deciding`)."""
+        if self.erased:
+            raise CustomerErased(f"customer {self.id} is erased")
+
+    def erase(self, reason: str, meta: Meta) -> None:
+        """Erases the customer (GDPR art. 17) for the stated legal `reason` (no personal
+        data in it): the writer destroys their data keys in the same transaction. Refuses a
+        customer erased already (410)."""
+        self.check_not_erased()
+        self._erase(reason, meta)
+
+    @event("Erased")
+    def _erase(self, reason: str, meta: Meta) -> None:
+        # What the aggregate holds of the person reads as blank, as a replay of its events
+        # does once their keys are gone.
+        self.erased = True
+        self.personal = Personal.model_validate(blank(Personal))
+        self.profile = Profile.model_validate(blank(Profile))
+        self.custom_fields = {}
+        self.emails = {c: e.model_copy(update={"links": ()}) for c, e in self.emails.items()}
 
     def update(
         self,

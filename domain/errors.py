@@ -23,6 +23,13 @@ class ExternalRefTaken(CrmError):
     rule = "external-ref-taken"
 
 
+class CustomerErased(CrmError):
+    """The customer was erased (GDPR art. 17): nothing more is recorded about them, nor on
+    their tickets, deals and converted leads; their data cannot be exported any more."""
+
+    rule = "customer-erased"
+
+
 class InvalidValue(CrmError):
     """A field's value the domain refuses (an unknown deal stage, a custom field of the wrong
     type): answered 422, naming the field as request validation does."""

@@ -17,6 +17,7 @@ from api.views.customers import CustomerPage, CustomerSummary, CustomerView, Tim
 from commands.base import StorableText
 from commands.customers import (
     ChangeCustomer,
+    EraseCustomer,
     GiveFeedback,
     LogInteraction,
     RecordPurchase,
@@ -62,6 +63,18 @@ add_command_routes(
     CommandRoute("POST /{customer_id}/purchases", RecordPurchase, CUSTOMER, "Record a purchase."),
     CommandRoute(
         "POST /{customer_id}/feedback", GiveFeedback, CUSTOMER, "Record a rating (1-5) and comment."
+    ),
+    CommandRoute(
+        "POST /{customer_id}/erasure",
+        EraseCustomer,
+        CUSTOMER,
+        "Erase the customer (GDPR art. 17), admins only: records `Customer.Erased` (who, when,"
+        " the `reason` given, which must name no one) and destroys the customer's data keys"
+        " in the same transaction. Their personal data then reads as blank everywhere, their"
+        " external reference is free again, and every later command on them, their tickets"
+        " or deals is a 410 `/problems/customer-erased` (erasing again too; a retry with the"
+        " same Idempotency-Key gets the first answer).",
+        admin=True,
     ),
     CommandRoute(
         "POST /{customer_id}/complaints",

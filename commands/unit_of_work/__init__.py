@@ -2,8 +2,8 @@
 
 The writer reads the aggregates a batch of commands acts on, the unique values already
 claimed, and the answers stored under Idempotency-Keys; then saves, atomically, the
-aggregates' new events with the batch's claims, customer-stream links and answers
-(`Changes`). Two implementations: `postgres` (one transaction, the event store's) and
+aggregates' new events with the batch's claims, customer-stream links, erasures and
+answers (`Changes`). Two implementations: `postgres` (one transaction, the event store's) and
 `memory` (for unit tests of the writer's logic).
 """
 
@@ -39,6 +39,8 @@ class Changes:
     claims: list[tuple[Claim, UUID]] = field(default_factory=list)
     links: list[tuple[UUID, UUID]] = field(default_factory=list)
     """(customer id, stream id): a stream whose events are in the customer's timeline."""
+    erased: list[UUID] = field(default_factory=list)
+    """Customers erased: the claims they hold are released, their data keys destroyed."""
     outcomes: list[tuple[Key, StoredOutcome]] = field(default_factory=list)
 
 

@@ -84,6 +84,7 @@ class InMemoryUnitOfWork:
         for aggregate in changes.aggregates.values():
             self.events.setdefault(aggregate.id, []).extend(aggregate.collect_events())
         self.claims.update(changes.claims)
+        self.claims = {c: owner for c, owner in self.claims.items() if owner not in changes.erased}
         self.links.update(changes.links)
         self.outcomes.update(changes.outcomes)
         self.saves += 1

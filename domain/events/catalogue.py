@@ -77,6 +77,7 @@ CATALOGUE: tuple[EventEntry, ...] = (
         customer.EmailOpened,
         customer.EmailClicked,
         customer.EmailBounced,
+        customer.Erased,
     ),
     *_of(
         Ticket,

@@ -116,3 +116,13 @@ class EmailBounced(Payload):
 
     campaign_id: Annotated[UUID, NOT_PERSONAL]
     reason: Annotated[str, PERSONAL_DATA]
+
+
+class Erased(Payload):
+    """The customer was erased (GDPR art. 17): their data keys were destroyed with this event,
+    so their earlier events, and those of their tickets, deals and converted leads, read with
+    blanks in place of personal fields from now on. Who erased them and when are the event's
+    actor and times; `reason` is the legal ground an administrator stated, which must name
+    no person (it stays readable)."""
+
+    reason: Annotated[str, NOT_PERSONAL]
