@@ -9,7 +9,8 @@ from commands import side_tables
 from commands.bus import CommandBus
 from commands.unit_of_work.postgres import PostgresUnitOfWork
 from consumers import automation_records, kafka_feed, relay
-from infra import api_keys, tracking
+from infra import access_log, api_keys, data_keys, tracking
+from infra.audit import tree_store
 from infra.event_store import EventStore, open_event_store
 from infra.postgres import database_url, open_pool
 from infra.settings import Settings
@@ -41,19 +42,24 @@ class Container:
 
 
 def prepare_database(settings: Settings) -> str:
-    """Connects to (or starts) PostgreSQL, creates missing tables, and returns its URL."""
+    """Connects to (or starts) PostgreSQL, creates missing tables, checks the master key
+    (`data_keys.MasterKeyMismatch`: the database knows another) and returns its URL."""
     url = database_url(settings)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         open_event_store(url, pool_size=1, create_table=True).close()
         conn.execute(side_tables.DDL)
         conn.execute(api_keys.DDL)
+        conn.execute(access_log.DDL)
+        conn.execute(data_keys.DDL)
+        data_keys.check_master_key(conn, data_keys.keyring().master)
         conn.execute(tracking.DDL)
         conn.execute(projection.POSITIONS_DDL)
         conn.execute(dead_letters.DDL)
         conn.execute(relay.DDL)
         conn.execute(kafka_feed.DDL)
         conn.execute(automation_records.DDL)
+        conn.execute(tree_store.DDL)
         for each in PROJECTIONS.values():
             projection.register(conn, each)
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))

@@ -28,6 +28,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from psycopg import Connection
 
 from domain.events.envelope import Envelope, MalformedMessage, decode
+from infra.data_keys import keyring
 from projections.dead_letters import DeadLetter, park
 from projections.projection import Projection, apply_or_park
 
@@ -119,7 +120,8 @@ def handle(
                 outcome.duplicates += 1  # left over from a topic that was lost
                 continue
             _sort(record, cursor, floor, outcome, fresh, letters, projection.name)
-        unapplicable = apply_or_park(conn, projection, fresh, projection.name)
+        opened = keyring().reveal(conn, fresh)
+        unapplicable = apply_or_park(conn, projection, opened, projection.name)
         park(conn, letters)
         _store_cursors(conn, projection.name, topic, cursors, highwaters or {})
     outcome.applied = len(fresh) - unapplicable

@@ -21,6 +21,7 @@ from infra.event_store import EventStore, open_event_store
 from infra.logging import configure_logging, error_summary
 from infra.metrics import PROJECTED
 from infra.postgres import UNREACHABLE, open_pool
+from infra.data_keys import keyring
 from infra.stored_events import read_events
 from projections import projection
 from projections.catalog import PROJECTIONS
@@ -78,7 +79,8 @@ class StoreFollower:
     def _feed(self, each: Projection, after: int) -> int:
         applied = 0
         with self._pool.connection() as conn:
-            for events in read_events(self._store.recorder, after, batch=self._batch_size):
+            for stored in read_events(self._store.recorder, after, batch=self._batch_size):
+                events = keyring().reveal(conn, stored)
                 try:
                     applied += projection.apply_batch(conn, each, events)
                 except UNREACHABLE:

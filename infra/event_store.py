@@ -2,12 +2,14 @@
 
 import contextlib
 import copy
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 import orjson
 import psycopg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InterfaceError,
@@ -21,13 +23,18 @@ from eventsourcing.utils import get_topic, resolve_topic, retry
 from psycopg import sql
 from pydantic import BaseModel
 
-from infra.postgres import CHECKOUT_TIMEOUT_SECONDS, RECONNECT_SECONDS, eventsourcing_env
+from domain.events.catalogue import BY_NAME, EventEntry
+from infra.data_keys import KeyRing, keyring
+from infra.postgres import (
+    CHECKOUT_TIMEOUT_SECONDS,
+    RECONNECT_SECONDS,
+    SqlWrite,
+    eventsourcing_env,
+)
+from infra.sealing import SUBJECT_FIELDS, key_ids, seal, subject_of, unseal
 
 EVENTS_TABLE = "crm_events"
 """Stored events; `notification_id` is the global position."""
-
-SqlWrite = tuple[str, Sequence[Any]]
-"""A statement and its parameters."""
 
 
 class OrjsonTranscoder(Transcoder):
@@ -41,20 +48,66 @@ class OrjsonTranscoder(Transcoder):
 
 
 class PydanticMapper(Mapper[UUID]):
-    """Maps pydantic domain events to stored events and back."""
+    """Maps pydantic domain events to stored events and back; personal fields are sealed
+    (`infra.sealing`) with the keys in `sealing_keys`, which the saver sets to the keys of
+    the subjects of the events it saves."""
+
+    sealing_keys: Mapping[UUID, AESGCM] = {}
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        state = self.transcoder.encode(domain_event.model_dump(mode="json"))
+        data = domain_event.model_dump(mode="json")
+        entry = entry_of(type(domain_event))
+        if entry is not None and entry.personal_fields:
+            stream, version = str(domain_event.originator_id), domain_event.originator_version
+            subject = subject_of(data, stream)
+            data = seal(entry, data, stream, version, self.sealing_keys[subject], subject)
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=get_topic(type(domain_event)),
-            state=state,
+            state=self.transcoder.encode(data),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        cls: type[BaseModel] = resolve_topic(stored_event.topic)
-        return cls.model_validate(self.transcoder.decode(stored_event.state))
+        [event] = domain_events(
+            [
+                (
+                    stored_event.originator_id,
+                    stored_event.originator_version,
+                    stored_event.topic,
+                    stored_event.state,
+                )
+            ],
+            self.open_keys,
+        )
+        return event
+
+    def open_keys(self, key_ids: set[UUID]) -> Mapping[UUID, AESGCM | None]:
+        """The keys to open sealed fields with (the sealing keys, unless set otherwise)."""
+        return self.sealing_keys
+
+    @staticmethod
+    def from_data(topic: str, data: dict[str, Any]) -> Any:
+        """The domain event of a stored topic and (unsealed) state."""
+        cls: type[BaseModel] = resolve_topic(topic)
+        return cls.model_validate(data)
+
+
+@functools.cache
+def entry_of(event_class: type) -> EventEntry | None:
+    """The catalogue entry of a domain event class."""
+    return BY_NAME.get(get_topic(event_class).rpartition(":")[2])
+
+
+def subjects_of(events: Iterable[Any]) -> set[UUID]:
+    """The subjects whose keys sealing these domain events needs."""
+    subjects = set()
+    for event in events:
+        entry = entry_of(type(event))
+        if entry is not None and entry.personal_fields:
+            data = {f: getattr(event, f, None) for f in SUBJECT_FIELDS}
+            subjects.add(subject_of(data, str(event.originator_id)))
+    return subjects
 
 
 class UncertainCommit(Exception):  # noqa: N818 - an outcome unknown, not a caller's error
@@ -153,9 +206,18 @@ class EventStore(Application[UUID]):
     """The CRM's event store application (table `crm_events`)."""
 
     name = "crm"
+    keys: KeyRing | None = None
+    """Opens the personal fields of the events read (None: the process's key ring)."""
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return PydanticMapper(transcoder=OrjsonTranscoder())
+        mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+        mapper.open_keys = self._open_keys  # type: ignore[method-assign]
+        return mapper
+
+    def _open_keys(self, key_ids: set[UUID]) -> Mapping[UUID, AESGCM | None]:
+        """The keys of the library's own reads (`repository.get`, `events.get`)."""
+        with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            return (self.keys or keyring()).ciphers(conn, key_ids)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's reads
     def get_many(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
@@ -176,15 +238,11 @@ class EventStore(Application[UUID]):
         versions = [known[i].version if i in known else 0 for i in wanted]
         with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
             rows = conn.execute(_NEWER_EVENTS, (wanted, versions)).fetchall()
+            events = domain_events(rows, functools.partial((self.keys or keyring()).ciphers, conn))
         found = {i: copy.deepcopy(aggregate) for i, aggregate in known.items()}
-        moved = set()
-        for row in rows:
-            stored = StoredEvent(
-                row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
-            )
-            event = self.mapper.to_domain_event(stored)
-            found[row["originator_id"]] = event.mutate(found.get(row["originator_id"]))
-            moved.add(row["originator_id"])
+        for event in events:
+            found[event.originator_id] = event.mutate(found.get(event.originator_id))
+        moved = {event.originator_id for event in events}
         for aggregate_id in moved if cache else ():
             cache.put(aggregate_id, copy.deepcopy(found[aggregate_id]))  # type: ignore[union-attr]
         return found
@@ -227,7 +285,9 @@ def commit_outcome(conn: psycopg.Connection[Any], uncertain: UncertainCommit) ->
     return row is not None and bytes(row[0]) == probe.state
 
 
-def load_aggregate(conn: psycopg.Connection[Any], aggregate_id: UUID) -> Any | None:
+def load_aggregate(
+    conn: psycopg.Connection[Any], aggregate_id: UUID, keys: KeyRing | None = None
+) -> Any | None:
     """An aggregate's current state, built from its stored events read on `conn` (for reads
     in processes that have no event store application, such as the API); None if none."""
     rows = conn.execute(
@@ -236,12 +296,34 @@ def load_aggregate(conn: psycopg.Connection[Any], aggregate_id: UUID) -> Any | N
         (aggregate_id,),
     ).fetchall()
     aggregate = None
-    for originator_id, version, topic, state in rows:
-        stored = StoredEvent(originator_id, version, topic, bytes(state))
-        aggregate = _MAPPER.to_domain_event(stored).mutate(aggregate)
+    for event in domain_events(rows, functools.partial((keys or keyring()).ciphers, conn)):
+        aggregate = event.mutate(aggregate)
     return aggregate
 
 
+KeysOf = Callable[[set[UUID]], Mapping[UUID, AESGCM | None]]
+"""Gives the keys of key ids (None: destroyed)."""
+
+
+def domain_events(rows: Sequence[Any], open_keys: KeysOf) -> list[Any]:
+    """The domain events of stored rows (stream id, version, topic, state: by position or
+    by name), their personal fields opened with the keys `open_keys` gives for key ids."""
+    decoded = []
+    for row in rows:
+        stream_id, version, topic, state = (
+            (row[c] for c in _ROW_COLUMNS) if isinstance(row, dict) else row
+        )
+        name = topic.rpartition(":")[2]
+        decoded.append((str(stream_id), version, name, topic, orjson.loads(state)))
+    needed = {k for _, _, name, _, data in decoded for k in key_ids(name, data)}
+    ciphers = open_keys(needed) if needed else {}
+    return [
+        PydanticMapper.from_data(topic, unseal(name, data, stream_id, version, ciphers)[0])
+        for stream_id, version, name, topic, data in decoded
+    ]
+
+
+_ROW_COLUMNS = ("originator_id", "originator_version", "topic", "state")
 _MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
 
 

@@ -2,7 +2,7 @@
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +28,9 @@ RECONNECT_SECONDS = 2.0
 """How long a pool keeps backing off on one reconnection attempt before it starts afresh:
 short, so that a restarted database is used again within seconds, not minutes."""
 EMBEDDED_DATABASE = "crm"
+SqlWrite = tuple[str, Sequence[Any]]
+"""A statement and its parameters."""
+
 UNREACHABLE = (psycopg.OperationalError, OperationalError, InterfaceError)
 """What psycopg and the event store raise when PostgreSQL is away (waited out, not fatal)."""
 

@@ -77,6 +77,23 @@ class Settings(BaseSettings):
         description="keys tracking links (via HKDF); unset: a random key kept in PostgreSQL"
         " (crm_secrets)",
     )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="the master key (base64 of 32 bytes) that wraps each customer's and lead's"
+        " data key; unset: CRM_MASTER_KEY_FILE, else a key generated on first start and kept"
+        " in CRM_DATA_DIR/master.key (mode 0600). A database remembers a check value of its"
+        " master key and refuses another",
+    )
+    master_key_file: Path | None = Field(
+        default=None, description="a file holding the master key (base64 of 32 bytes)"
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="the Ed25519 private key (PEM, PKCS #8, as `openssl genpkey -algorithm"
+        " ed25519` writes it) that signs the audit log's tree heads; unset: a key generated on"
+        " first start and kept in CRM_DATA_DIR/audit-signing-key.pem (mode 0600). Every"
+        " process that signs or serves the public key must read the same key",
+    )
     tracking_dedupe_seconds: float = Field(
         default=3600,
         ge=0,
@@ -88,6 +105,34 @@ class Settings(BaseSettings):
         default="600/minute",
         description="tracking requests answered per client address and API process, in a"
         " moving window ('600/minute', '20/second;600/minute'); empty: no limit",
+    )
+    service_rate_limit: str = Field(
+        default="10000/second",
+        description="requests a `service` key may make per API process, in a moving window"
+        " ('10000/second', '100/second;5000/minute'); past it 429 with Retry-After; empty: none",
+    )
+    analyst_rate_limit: str = Field(
+        default="100/second", description="requests an `analyst` key may make per API process"
+    )
+    auditor_rate_limit: str = Field(
+        default="100/second", description="requests an `auditor` key may make per API process"
+    )
+    admin_rate_limit: str = Field(
+        default="1000/second", description="requests an `admin` key may make per API process"
+    )
+    auth_failure_limit: str = Field(
+        default="60/minute",
+        description="requests with an unknown, expired or revoked key answered 401 per client"
+        " address and API process; past it they are answered 429 with Retry-After (valid keys"
+        " from the address still pass)",
+    )
+    key_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="how long an API process trusts a key it checked without asking PostgreSQL"
+        " again: a key revoked elsewhere (`crm keys revoke`, another API process) stops working"
+        " within this time; 0: every request checks its key",
     )
     template_render_seconds: float = Field(
         default=1.0,
@@ -135,7 +180,14 @@ class Settings(BaseSettings):
         default=8, description="connections per process for reads and side tables"
     )
 
-    @field_validator("tracking_rate_limit")
+    @field_validator(
+        "tracking_rate_limit",
+        "service_rate_limit",
+        "analyst_rate_limit",
+        "auditor_rate_limit",
+        "admin_rate_limit",
+        "auth_failure_limit",
+    )
     @classmethod
     def _rate_limits(cls, value: str) -> str:
         if value.strip():

@@ -1,4 +1,4 @@
-"""Reading stored events in position order, as envelopes."""
+"""Reading stored events in position order, as envelopes, their personal fields opened."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -7,6 +7,7 @@ from eventsourcing.persistence import ApplicationRecorder
 from psycopg import Connection
 
 from domain.events.envelope import Envelope, from_notification, from_stored
+from infra.data_keys import keyring
 from infra.event_store import EVENTS_TABLE
 
 STORED_COLUMNS = "notification_id, originator_id::text, originator_version, topic, state"
@@ -23,7 +24,8 @@ def read_events(
     recorder: ApplicationRecorder, after: int, until: int | None = None, batch: int = 5000
 ) -> Iterator[list[Envelope]]:
     """The stored events after position `after` (up to `until`), in batches, read through the
-    event store's own recorder (its connection pool, outside the caller's transactions)."""
+    event store's own recorder (its connection pool, outside the caller's transactions), in
+    their stored form: personal fields sealed (`KeyRing.reveal` opens them)."""
     while True:
         notifications = recorder.select_notifications(
             start=after, limit=batch, stop=until, inclusive_of_start=False
@@ -54,7 +56,7 @@ def scan(
         while after < until and (rows := cursor.execute(query, (after, batch)).fetchall()):
             events = [from_stored(*row) for row in rows if row[0] <= until]
             if events:
-                yield events
+                yield keyring().reveal(conn, events)
             after = rows[-1][0]
 
 
@@ -69,4 +71,4 @@ def with_topics(
         " ORDER BY notification_id LIMIT %s",
         (after, until, topics, limit),
     ).fetchall()
-    return [from_stored(*row[:4], bytes(row[4])) for row in rows]
+    return keyring().reveal(conn, [from_stored(*row[:4], bytes(row[4])) for row in rows])

@@ -11,6 +11,7 @@ from uuid import UUID
 from psycopg import Connection
 
 from domain.events.envelope import Envelope, from_stored
+from infra.data_keys import keyring
 from infra.event_store import EVENTS_TABLE
 from infra.stored_events import STORED_COLUMNS
 
@@ -27,4 +28,4 @@ def customer_events(
         " AND notification_id > %(after)s ORDER BY notification_id LIMIT %(limit)s",
         {"customer": customer_id, "after": after, "limit": limit},
     ).fetchall()
-    return [from_stored(*row) for row in rows]
+    return keyring().reveal(conn, [from_stored(*row) for row in rows])

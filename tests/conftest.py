@@ -27,6 +27,9 @@ from infra.settings import Settings
 from tests.broker import Tansu
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+TEST_MASTER_KEY = "dGVzdCBtYXN0ZXIga2V5OiBub3QgYSBzZWNyZXQgISE="
+"""The master key of every test process and of the `crm` processes tests start (32 bytes)."""
+os.environ["CRM_MASTER_KEY"] = TEST_MASTER_KEY
 
 TESTS = Path(__file__).parent
 TIERS = ("unit", "integration", "e2e")

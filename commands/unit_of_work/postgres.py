@@ -30,7 +30,8 @@ from commands.unit_of_work import (
     Unreachable,
 )
 from domain.aggregate import Aggregate
-from infra.event_store import EventStore, UncertainCommit, commit_outcome
+from infra.data_keys import keyring
+from infra.event_store import EventStore, UncertainCommit, commit_outcome, subjects_of
 from infra.postgres import UNREACHABLE
 from projections.customer_360.queries import customer_with_email
 
@@ -64,6 +65,7 @@ class PostgresUnitOfWork:
 
     def __init__(self, store: EventStore, pool: ConnectionPool, database_timeout: float) -> None:
         self._store = store
+        self._keys = store.keys or keyring()
         self._pool = pool
         self._store_pool: ConnectionPool = store.recorder.datastore.pool  # type: ignore[attr-defined]
         self._timeout = database_timeout
@@ -83,9 +85,15 @@ class PostgresUnitOfWork:
         return self._read(lambda conn: customer_with_email(conn, email))
 
     def save(self, changes: Changes) -> None:
+        aggregates = changes.aggregates.values()
+        subjects = subjects_of(e for a in aggregates for e in a.pending_events)
         try:
             with _reaching(), self._store_checkouts():
-                self._store.save(*changes.aggregates.values(), writes=side_tables.writes(changes))
+                sealing = self._read(lambda conn: self._keys.for_writing(conn, subjects))
+                self._store.mapper.sealing_keys = sealing.keys  # type: ignore[attr-defined]
+                writes = [*sealing.writes, *side_tables.writes(changes)]
+                self._store.save(*aggregates, writes=writes)
+            sealing.remember()
         except IntegrityError as error:
             constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
             raise Conflict(_CONFLICTS.get(constraint, "aggregate")) from error  # type: ignore[arg-type]

@@ -43,6 +43,8 @@ class Envelope:
     causation_id: str | None
     schema_version: int
     data: dict[str, Any]
+    erased: bool = field(default=False, compare=False)
+    """Some personal fields of `data` read as blanks: their subject was erased."""
     payload_type: PayloadModel = field(init=False, repr=False, compare=False)
     aggregate: AggregateClass | None = field(init=False, repr=False, compare=False)
     _payload: Payload = field(init=False, repr=False, compare=False)  # set on first use
@@ -172,4 +174,4 @@ def _first_problem(error: ValidationError) -> str:
 
 
 _ENVELOPE = TypeAdapter(Envelope)
-_FIELDS = ("event_id", *(f.name for f in fields(Envelope) if f.init))
+_FIELDS = ("event_id", *(f.name for f in fields(Envelope) if f.init and f.name != "erased"))

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import TEST_MASTER_KEY
+
 CRM = str(Path(sys.executable).parent / "crm")
 
 
@@ -24,8 +26,10 @@ def free_port() -> int:
 
 
 def crm_env(**settings: str) -> dict[str, str]:
-    """The environment of a `crm` process: this one's, minus CRM_ settings, plus `settings`."""
+    """The environment of a `crm` process: this one's, minus CRM_ settings, plus the tests'
+    master key and `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env["CRM_MASTER_KEY"] = TEST_MASTER_KEY
     return env | {f"CRM_{k.upper()}": v for k, v in settings.items()}
 
 

@@ -2,26 +2,48 @@
 there, since aggregates keep only the state their decisions need."""
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import reduce
 from typing import Any
+from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import project_aggregate
 
 from domain.events.envelope import Envelope, from_stored
-from infra.event_store import OrjsonTranscoder, PydanticMapper
+from infra.event_store import OrjsonTranscoder, PydanticMapper, domain_events
+from infra.sealing import unseal
 from projections.projection import Row
 
+
+class SubjectKeys(dict[UUID, AESGCM]):
+    """A data key for every subject, made on first use (the key ring's job in a process)."""
+
+    def __missing__(self, subject: UUID) -> AESGCM:
+        self[subject] = AESGCM(AESGCM.generate_key(bit_length=256))
+        return self[subject]
+
+
+KEYS = SubjectKeys()
 MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
+MAPPER.sealing_keys = KEYS
 Evolve = Callable[[Row | None, Envelope], Row | None]
 
 
 def envelopes(events: Iterable[Any], after: int = 0) -> list[Envelope]:
-    """The events as consumers see them once stored, at positions after `after`."""
+    """The events as consumers see them once stored (personal fields sealed, then opened), at
+    positions after `after`."""
     stored = (MAPPER.to_stored_event(e) for e in events)
     return [
-        from_stored(position, str(s.originator_id), s.originator_version, s.topic, s.state)
+        opened(from_stored(position, str(s.originator_id), s.originator_version, s.topic, s.state))
         for position, s in enumerate(stored, after + 1)
     ]
+
+
+def opened(event: Envelope) -> Envelope:
+    """The event with its sealed personal fields decrypted."""
+    data, erased = unseal(event.type, event.data, event.stream_id, event.stream_version, KEYS)
+    return replace(event, data=data, erased=erased)
 
 
 def folded(evolve: Evolve, events: Iterable[Any]) -> Row | None:
@@ -45,7 +67,8 @@ class ReadModel:
 def replayed(events: Iterable[Any]) -> Any:
     """The aggregate the events give once stored and loaded again."""
     stored = [MAPPER.to_stored_event(e) for e in events]
-    return project_aggregate(None, [MAPPER.to_domain_event(s) for s in stored])
+    rows = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored]
+    return project_aggregate(None, domain_events(rows, lambda _: KEYS))
 
 
 def state(aggregate: Any) -> dict[str, Any]:
