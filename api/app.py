@@ -9,16 +9,19 @@ from fastapi.telemetry import TelemetryConfig
 from psycopg_pool import ConnectionPool
 
 from api import commanding, problems
-from api.auth import SECURITY_SCHEME, KeyCache
+from api.auth import SECURITY_SCHEME, KeyCheck
 from api.http_limits import BodyLimit
 from api.middleware import CorrelationId
 from api.routers import (
+    access_log,
+    audit,
     campaigns,
     churn,
     custom_fields,
     customers,
     deals,
     health,
+    keys,
     lead_settings,
     leads,
     pipeline,
@@ -32,11 +35,13 @@ from api.routers import (
 )
 from api.writer_process import WriterProcess
 from commands.registry import COMMAND_HANDLERS
+from infra.access_log import AccessLog
 from infra.settings import Settings
 
 DESCRIPTION = """
 Every customer interaction is an immutable event in a PostgreSQL event store; queries read
-CQRS read models. Authenticate with `Authorization: Bearer <key>` (`crm keys create --role ROLE`).
+CQRS read models. Authenticate with `Authorization: Bearer <key>` (`crm keys create --role ROLE`
+or `POST /v1/keys`).
 Commands accept `Idempotency-Key`, `If-Match: <version>` and `X-Correlation-ID`.
 Errors are RFC 9457 `application/problem+json`.
 """
@@ -53,10 +58,12 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await commands.start()
+        app.state.access_log.start()
         try:
             yield
         finally:
             commands.stop()
+            app.state.access_log.stop()  # writes what is queued
             pool.close()
 
     app = FastAPI(
@@ -69,11 +76,13 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     app.state.pool = pool
     app.state.settings = settings
     app.state.commands = commands
-    app.state.keys = KeyCache()
+    app.state.access_log = AccessLog(pool)
+    app.state.keys = KeyCheck(settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationId)  # outermost: refusals carry the id too
     problems.install(app)
     app.include_router(customers.router)
+    app.include_router(access_log.router)
     app.include_router(tickets.router)
     app.include_router(sla.router)
     app.include_router(deals.router)
@@ -88,6 +97,8 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     app.include_router(projections.router)
     app.include_router(reports.router)
     app.include_router(churn.router)
+    app.include_router(keys.router)
+    app.include_router(audit.router)
     app.include_router(health.router)
     _document_bearer_keys(app)
     return app

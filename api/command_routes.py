@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api import problems
-from api.auth import Admin
+from api.access_policy import ADMIN_ONLY, rule_for
 from api.commanding import CommandAccepted, aggregate_id, openapi, run
 from commands.base import Command
 from commands.context import Target
@@ -73,7 +73,7 @@ class CommandRoute:
     path_fields: Callable[[Path], dict[str, Any]] | None = None
     """Fields of the command taken from the path (over the body's), once the key is checked."""
     admin: bool = False
-    """Admin keys only."""
+    """Admin keys only: the access policy must say so too (checked as the route is added)."""
     name: str = ""
     """The endpoint's name, from which OpenAPI derives the operation's id and summary (by
     default the command's name in snake case: `record_purchase`)."""
@@ -97,6 +97,8 @@ def add_command_routes(router: APIRouter, *routes: CommandRoute) -> None:
     errors documented (a command that may create its aggregate answers 404 only for another
     aggregate it requires; one on what a customer owns, 410 once they are erased)."""
     for route in routes:
+        if route.admin and rule_for(route.method, router.prefix + route.path) is not ADMIN_ONLY:
+            raise ValueError(f"{route.route} is for admins, but not in the access policy")
         model = route.command
         not_found = not route.target.creates or model.required is not Command.required
         erasable = _of_a_customer(COMMAND_HANDLERS[model].aggregate)
@@ -120,7 +122,7 @@ def _of_a_customer(aggregate: type[Aggregate]) -> bool:
 
 def _endpoint(route: CommandRoute) -> Callable[..., Any]:
     """The route's endpoint, with the signature FastAPI reads: the request, the path's
-    parameters as text, and the admin check if the route has one."""
+    parameters as text."""
     names = _PARAMETER.findall(route.path)
 
     async def endpoint(request: Request, **given: Any) -> JSONResponse:
@@ -136,8 +138,6 @@ def _endpoint(route: CommandRoute) -> Callable[..., Any]:
 
     parameters = [Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
     parameters += [Parameter(name, Parameter.KEYWORD_ONLY, annotation=str) for name in names]
-    if route.admin:
-        parameters.append(Parameter("_", Parameter.KEYWORD_ONLY, annotation=Admin))
     endpoint.__signature__ = Signature(parameters, return_annotation=JSONResponse)  # type: ignore[attr-defined]
     endpoint.__name__ = endpoint.__qualname__ = route.endpoint_name
     endpoint.__doc__ = route.doc

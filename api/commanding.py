@@ -1,8 +1,8 @@
 """Running a command from an HTTP request: its context from headers, its answer as JSON.
 
 Command routes (declared in `api.command_routes`) take only the request and path from
-FastAPI. `run` checks the key, parses the body and reads the headers itself, in that order:
-FastAPI's dependency solving and body handling cost a quarter of a command's in-process
+FastAPI. Their access rule admits the key (`api.policing`); `run` parses the body and reads
+the headers itself: FastAPI's dependency solving and body handling cost a quarter of a command's in-process
 time, and commands are the hot path (docs/decisions/0003-command-routes-read-the-request.md).
 `openapi` documents what `run` reads, so the OpenAPI document is the same as with FastAPI's
 parameters.
@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import Headers
 
-from api.auth import service_key
+from api.policing import caller
 from commands.base import Command, parse_uuid
 from commands.context import CommandContext, Target
 from infra.api_keys import Principal
@@ -131,11 +131,12 @@ async def run(
     located: str | None = None,
     path_fields: Callable[[], dict[str, Any]] | None = None,
 ) -> JSONResponse:
-    """Checks the key (401, 403), parses the body as `model` and the headers (422), finds the
-    `target` of the command (404), hands the command to the writer and answers with its outcome and ETag
-    (and Location under `located`). `path_fields()`, called once the key is checked (the
-    customer of `/customers/{id}/complaints`), are set on the command over the body's."""
-    principal = await service_key(request)
+    """Takes the caller the access policy admitted (`api.policing`: 401, 403), parses the
+    body as `model` and the headers (422), finds the `target` of the command (404), hands the
+    command to the writer and answers with its outcome and ETag (and Location under
+    `located`). `path_fields()`, called once the key is checked (the customer of
+    `/customers/{id}/complaints`), are set on the command over the body's."""
+    principal = caller(request)
     command = _parsed(model, await request.body(), path_fields() if path_fields else {})
     context = await command_context(request, principal)
     outcome = await request.app.state.commands.execute(target(command), command, context)

@@ -16,3 +16,20 @@ CHURN_FITS = Histogram(
     "Churn buyers computed: purchases read, BG/NBD model fitted, every buyer scored",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+AUTH_FAILURES = Counter(
+    "crm_auth_failures_total",
+    "Requests refused for their API key: missing, unknown, expired, revoked, or throttled"
+    " (an address past CRM_AUTH_FAILURE_LIMIT)",
+    ["reason"],
+)
+RATE_LIMITED = Counter(
+    "crm_rate_limited_total", "Requests refused past their key's rate limit (429)", ["role"]
+)
+ACCESS_RECORDS_WRITTEN = Counter(
+    "crm_access_records_written_total", "Reads of personal data written to the access log"
+)
+ACCESS_RECORDS_DROPPED = Counter(
+    "crm_access_records_dropped_total",
+    "Reads of personal data not written to the access log: queue_full or write_failed",
+    ["reason"],
+)

@@ -10,16 +10,19 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from api import problems
-from api.auth import Reader
 from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
 from api.commanding import aggregate_id, read
+from api.policing import PolicedRoute
 from api.views.campaigns import CampaignView
 from commands.campaigns import AddCampaignRecipients, CreateCampaign, RequestCampaignSend
 from projections.campaign_recipients import queries as recipients
 from projections.campaigns import queries as campaigns
 
 router = APIRouter(
-    prefix="/v1/campaigns", tags=["campaigns"], responses=problems.documented(401, 403, 422, 503)
+    route_class=PolicedRoute,
+    prefix="/v1/campaigns",
+    tags=["campaigns"],
+    responses=problems.documented(401, 403, 422, 503),
 )
 
 
@@ -55,9 +58,7 @@ add_command_routes(
     response_model_exclude_unset=True,
     responses=problems.documented(404),
 )
-def get_campaign(
-    request: Request, response: Response, campaign_id: str, _: Reader
-) -> dict[str, Any]:
+def get_campaign(request: Request, response: Response, campaign_id: str) -> dict[str, Any]:
     """The current state of one campaign (ETag: its version); counts once it is sent."""
     found = _campaign(request, aggregate_id(campaign_id, "campaign"))
     response.headers["ETag"] = f'"{found["version"]}"'
@@ -67,7 +68,7 @@ def get_campaign(
 @router.get(
     "/{campaign_id}/metrics", response_model=recipients.Metrics, responses=problems.documented(404)
 )
-def get_campaign_metrics(request: Request, campaign_id: str, _: Reader) -> recipients.Metrics:
+def get_campaign_metrics(request: Request, campaign_id: str) -> recipients.Metrics:
     """Sent, suppressed, opened and clicked recipients (machine opens apart), and rates."""
     campaign = aggregate_id(campaign_id, "campaign")
     _campaign(request, campaign)  # 404 for an unknown campaign

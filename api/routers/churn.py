@@ -8,14 +8,19 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
 from api import problems
-from api.auth import Reader
 from api.commanding import read
+from api.policing import PolicedRoute
 from api.views.churn import ChurnPage, Level, ModelView
 from domain.churn.model import shown
 from projections.churn import assessment
 from projections.churn.buyers import buyers
 
-router = APIRouter(prefix="/v1/churn", tags=["churn"], responses=problems.documented(401, 403))
+router = APIRouter(
+    route_class=PolicedRoute,
+    prefix="/v1/churn",
+    tags=["churn"],
+    responses=problems.documented(401, 403),
+)
 
 
 def _aware(value: object) -> object:
@@ -50,7 +55,6 @@ Instant = Annotated[datetime, BeforeValidator(_instant)]
 @router.get("", response_model=ChurnPage, responses=problems.documented(409, 422))
 def churn_risks(
     request: Request,
-    _: Reader,
     risk: Annotated[Level | None, Query(description="Only customers at this risk level")] = None,
     as_of: Annotated[
         Instant | None,
@@ -83,7 +87,6 @@ def churn_risks(
 @router.get("/model", response_model=ModelView, responses=problems.documented(409, 422))
 def churn_model(
     request: Request,
-    _: Reader,
     as_of: Annotated[
         UtcDate | None,
         Query(description="A date, or a time taken as its UTC date; today (UTC) by default"),

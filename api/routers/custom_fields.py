@@ -5,15 +5,16 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from api import problems
-from api.auth import Reader
 from api.command_routes import CommandRoute, add_command_routes, fixed
 from api.commanding import read
+from api.policing import PolicedRoute
 from api.views.settings import CustomFields
 from commands.custom_fields import DefineCustomField
 from domain.custom_fields import SCHEMA_ID
 from projections.settings import queries
 
 router = APIRouter(
+    route_class=PolicedRoute,
     prefix="/v1/custom-fields",
     tags=["custom fields"],
     responses=problems.documented(401, 403, 422, 503),
@@ -34,7 +35,7 @@ add_command_routes(
 
 
 @router.get("", response_model=CustomFields)
-def list_custom_fields(request: Request, response: Response, _: Reader) -> dict[str, Any]:
+def list_custom_fields(request: Request, response: Response) -> dict[str, Any]:
     """Every defined custom field: `{items: [{key, type, choices, label}]}` (ETag: version)."""
     schema: queries.CustomFields = read(request, queries.custom_fields)
     response.headers["ETag"] = f'"{schema.version}"'

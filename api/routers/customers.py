@@ -8,12 +8,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime
 
 from api import problems
-from api.auth import Auditor, Reader
 from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
 from api.commanding import aggregate_id, read
-from api.redaction import shown_to
+from api.policing import PolicedRoute, sees_personal_data
 from api.routers.segments import segment_named
-from api.views.customers import CustomerPage, CustomerSummary, CustomerView, TimelinePage
+from api.views.customers import CustomerPage, CustomerView, TimelinePage
 from commands.base import StorableText
 from commands.customers import (
     ChangeCustomer,
@@ -27,11 +26,15 @@ from commands.tickets import OpenComplaint
 from domain.events.envelope import message_fields
 from infra import page_cursor as cursor_codec
 from infra import timeline
+from infra.audit import tree_store
 from projections.customer_360 import queries
 from projections.customer_360.overview import customer_overview
 
 router = APIRouter(
-    prefix="/v1/customers", tags=["customers"], responses=problems.documented(401, 403, 422, 503)
+    route_class=PolicedRoute,
+    prefix="/v1/customers",
+    tags=["customers"],
+    responses=problems.documented(401, 403, 422, 503),
 )
 
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -95,7 +98,6 @@ add_command_routes(
 )
 def list_customers(
     request: Request,
-    principal: Reader,
     q: Annotated[StorableText | None, Query(max_length=200)] = None,
     tag: Annotated[StorableText | None, Query(max_length=64)] = None,
     segment: Annotated[StorableText | None, Query(max_length=500)] = None,
@@ -103,8 +105,10 @@ def list_customers(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    """Search and list customers, a page at a time: `{items, next_cursor}`. `segment` is a
-    saved segment's name (404 if none has it)."""
+    """Search and list customers, a page at a time: `{items, next_cursor}`. `q` is a piece of
+    the external reference or of a tag, and for roles that see personal data of the name or
+    email too (`%` and `_` are plain characters); `segment` is a saved segment's name (404 if
+    none has it)."""
     criteria = segment_named(request, segment).criteria if segment is not None else None
     try:
         page = read(
@@ -116,13 +120,13 @@ def list_customers(
             criteria=criteria,
             cursor=cursor,
             limit=limit,
+            personal=sees_personal_data(request),
         )
     except ValueError as error:
         raise RequestValidationError(
             [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
         ) from None
-    items = [shown_to(principal, CustomerSummary.model_validate(i)) for i in page.items]
-    return {"items": items, "next_cursor": page.next_cursor}
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.get(
@@ -135,7 +139,6 @@ def get_customer(
     request: Request,
     response: Response,
     customer_id: str,
-    principal: Reader,
     as_of: Annotated[AwareDatetime | None, Query(description="Business time")] = None,
     as_of_recorded: Annotated[AwareDatetime | None, Query(description="Recording time")] = None,
 ) -> dict[str, Any]:
@@ -151,16 +154,25 @@ def get_customer(
     if found is None:
         raise HTTPException(404, f"no customer with id {customer_id}")
     response.headers["ETag"] = f'"{found["version"]}"'
-    return shown_to(principal, CustomerView.model_validate(found))
+    return found
 
 
 @router.get(
-    "/{customer_id}/timeline", response_model=TimelinePage, responses=problems.documented(404)
+    "/{customer_id}/timeline",
+    response_model=TimelinePage,
+    response_model_exclude_unset=True,  # an item's `proof` only when asked for
+    responses=problems.documented(404),
 )
 def get_timeline(
-    request: Request, customer_id: str, _: Auditor, cursor: Cursor = None, limit: Limit = 100
+    request: Request,
+    customer_id: str,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    proofs: Annotated[bool, Query(description="each item with its inclusion proof")] = False,
 ) -> dict[str, Any]:
-    """Every event of the customer, oldest first, with who, why and when: `{items, next_cursor}`."""
+    """Every event of the customer, oldest first, with who, why and when: `{items, next_cursor}`.
+    With `proofs=true`, each item's `proof` is its inclusion proof against the latest signed
+    tree head (null while the event is not in that tree yet)."""
     cid = _customer_id(customer_id)
     after = _position(cursor)
     events = read(request, timeline.customer_events, cid, after, limit + 1)
@@ -168,8 +180,14 @@ def get_timeline(
         raise HTTPException(404, f"no customer with id {customer_id}")
     more = len(events) > limit
     events = events[:limit]
+    items = [message_fields(e) for e in events]
+    if proofs:
+        found = read(request, tree_store.latest_inclusion_proofs, [e.position for e in events])
+        for item in items:
+            proof = found.get(item["position"])
+            item["proof"] = proof.as_json() if proof else None
     return {
-        "items": [message_fields(e) for e in events],
+        "items": items,
         "next_cursor": cursor_codec.encode(str(events[-1].position)) if more else None,
     }
 

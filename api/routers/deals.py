@@ -9,14 +9,17 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from api import problems
-from api.auth import Reader
 from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
 from api.commanding import aggregate_id, read
+from api.policing import PolicedRoute
 from commands.deals import ChangeDealAmount, LoseDeal, MoveDeal, OpenDeal, ReopenDeal, WinDeal
 from projections.deals import queries
 
 router = APIRouter(
-    prefix="/v1/deals", tags=["deals"], responses=problems.documented(401, 403, 422, 503)
+    route_class=PolicedRoute,
+    prefix="/v1/deals",
+    tags=["deals"],
+    responses=problems.documented(401, 403, 422, 503),
 )
 
 
@@ -73,7 +76,7 @@ add_command_routes(
 
 
 @router.get("/{deal_id}", response_model=DealView, responses=problems.documented(404))
-def get_deal(request: Request, response: Response, deal_id: str, _: Reader) -> dict[str, Any]:
+def get_deal(request: Request, response: Response, deal_id: str) -> dict[str, Any]:
     """One deal: amount, stage, win probability and stage history (ETag: its version)."""
     found = read(request, queries.deal, aggregate_id(deal_id, "deal"))
     if found is None:

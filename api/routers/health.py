@@ -10,12 +10,13 @@ from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from api.policing import PolicedRoute
 from api.views.health import Alive, Readiness
 from api.writer_process import WriterProcess, WriterUnavailable
 from infra.kafka import end_offsets
 from projections import projection, status
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=PolicedRoute, tags=["operations"])
 PUBLIC: dict[str, Any] = {"security": []}
 """OpenAPI: no API key needed (probes and the metrics scraper call these)."""
 

@@ -6,20 +6,24 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from api import problems
-from api.auth import Reader
 from api.command_routes import CommandRoute, add_command_routes, fixed
 from api.commanding import read
+from api.policing import PolicedRoute
 from api.views.settings import SalesRepsView, ScoringRulesView
 from commands.leads import SetSalesReps, SetScoringRules
 from domain.lead_scoring import LEAD_SCORING_ID
 from domain.sales_team import SALES_TEAM_ID
 from projections.settings import queries
 
-router = APIRouter(tags=["lead settings"], responses=problems.documented(401, 403, 422, 503))
+router = APIRouter(
+    route_class=PolicedRoute,
+    tags=["lead settings"],
+    responses=problems.documented(401, 403, 422, 503),
+)
 
 
 @router.get("/v1/lead-scoring/rules", response_model=ScoringRulesView)
-def get_scoring_rules(request: Request, response: Response, _: Reader) -> dict[str, Any]:
+def get_scoring_rules(request: Request, response: Response) -> dict[str, Any]:
     """The scoring rules in force (ETag: the configuration's version)."""
     scoring: queries.LeadScoringRules = read(request, queries.scoring_rules)
     response.headers["ETag"] = f'"{scoring.version}"'
@@ -50,7 +54,7 @@ add_command_routes(
 
 
 @router.get("/v1/sales-reps", response_model=SalesRepsView)
-def get_sales_reps(request: Request, response: Response, _: Reader) -> dict[str, Any]:
+def get_sales_reps(request: Request, response: Response) -> dict[str, Any]:
     """The reps leads are assigned to, and the lead attribute their territories match."""
     team: queries.SalesReps = read(request, queries.sales_reps)
     response.headers["ETag"] = f'"{team.version}"'

@@ -6,14 +6,17 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
 from api import problems
-from api.auth import Reader
 from api.commanding import read
+from api.policing import PolicedRoute
 from commands.base import StorableText
 from projections.deals import queries
 from projections.deals.pipeline import Pipeline
 
 router = APIRouter(
-    prefix="/v1/pipeline", tags=["pipeline"], responses=problems.documented(401, 403, 422, 503)
+    route_class=PolicedRoute,
+    prefix="/v1/pipeline",
+    tags=["pipeline"],
+    responses=problems.documented(401, 403, 422, 503),
 )
 
 Time = AwareDatetime | None
@@ -23,7 +26,6 @@ Time = AwareDatetime | None
 @router.get("", response_model=Pipeline)
 def get_pipeline(
     request: Request,
-    _: Reader,
     owner: Annotated[
         StorableText | None, Query(max_length=500, description="The deals' owner")
     ] = None,

@@ -6,14 +6,15 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from api import problems
-from api.auth import Reader
 from api.command_routes import CommandRoute, add_command_routes, fixed
 from api.commanding import read
+from api.policing import PolicedRoute
 from commands.deals import ConfigureStages
 from domain.pipeline import CLOSED, PIPELINE_ID
 from projections.settings import queries
 
 router = APIRouter(
+    route_class=PolicedRoute,
     prefix="/v1/pipeline/stages",
     tags=["pipeline"],
     responses=problems.documented(401, 403, 422, 503),
@@ -36,7 +37,7 @@ class StagesView(BaseModel):
 
 
 @router.get("", response_model=StagesView)
-def get_stages(request: Request, response: Response, _: Reader) -> dict[str, Any]:
+def get_stages(request: Request, response: Response) -> dict[str, Any]:
     """The pipeline's stages and win probabilities (ETag: the configuration's version)."""
     found: queries.PipelineStages = read(request, queries.pipeline_stages)
     response.headers["ETag"] = f'"{found.version}"'

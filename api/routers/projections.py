@@ -1,26 +1,27 @@
-"""Projection status: how far each read model is behind the event store (admin, analyst)."""
+"""Projection status: how far each read model is behind the event store."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from kafka.errors import KafkaError
 from psycopg import Connection
 from pydantic import BaseModel
 
 from api import problems
-from api.auth import requires
+from api.policing import PolicedRoute
 from infra import stored_events
-from infra.api_keys import Principal, Role
 from infra.kafka import end_offsets
 from infra.postgres import with_connection
 from infra.settings import Settings
 from projections import status
 
 router = APIRouter(
-    prefix="/v1/projections", tags=["projections"], responses=problems.documented(401, 403, 503)
+    route_class=PolicedRoute,
+    prefix="/v1/projections",
+    tags=["projections"],
+    responses=problems.documented(401, 403, 503),
 )
-Analyst = Annotated[Principal, Depends(requires(Role.ANALYST))]
 
 
 class ProjectionsView(BaseModel):
@@ -34,7 +35,7 @@ class ProjectionsView(BaseModel):
 
 
 @router.get("", response_model=ProjectionsView)
-def projections(request: Request, _: Analyst) -> ProjectionsView:
+def projections(request: Request) -> ProjectionsView:
     """Each projection: position applied, lag in events and in seconds, dead letters; with
     Kafka, the relay's position, lag and fault. Lags count stored events, read with the
     relay's and the projections' positions in one snapshot."""

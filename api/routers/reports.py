@@ -10,8 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api import problems
-from api.auth import Reader
 from api.commanding import read
+from api.policing import PolicedRoute
 from commands.base import MAX_INT, StorableText
 from projections.purchases import periods, products, sales
 from projections.purchases.periods import Period
@@ -19,7 +19,10 @@ from projections.purchases.products import Ranking
 from projections.purchases.scope import Scope
 
 router = APIRouter(
-    prefix="/v1/reports", tags=["reports"], responses=problems.documented(401, 403, 422, 503)
+    route_class=PolicedRoute,
+    prefix="/v1/reports",
+    tags=["reports"],
+    responses=problems.documented(401, 403, 422, 503),
 )
 Limit = Annotated[int, Query(ge=1, le=200)]
 LATEST = date(9999, 11, 30)
@@ -78,9 +81,7 @@ class BoughtTogetherReport(Report):
 
 
 @router.get("/sales", response_model=SalesReport)
-def sales_report(
-    request: Request, _: Reader, scoped: Scoped, period: Period = Period.MONTH
-) -> SalesReport:
+def sales_report(request: Request, scoped: Scoped, period: Period = Period.MONTH) -> SalesReport:
     """Revenue, orders, average order value, new vs returning customers, per period and
     currency; `from` and `to` are widened to whole periods."""
     today = min(t for t in (scoped.as_of, scoped.as_of_recorded, datetime.now(UTC)) if t)
@@ -100,7 +101,6 @@ def sales_report(
 @router.get("/products", response_model=ProductsReport)
 def products_report(
     request: Request,
-    _: Reader,
     scoped: Scoped,
     order_by: Ranking = Ranking.QUANTITY,
     limit: Limit = 20,
@@ -113,7 +113,6 @@ def products_report(
 @router.get("/products/bought-together", response_model=BoughtTogetherReport)
 def bought_together_report(
     request: Request,
-    _: Reader,
     scoped: Scoped,
     sku: Annotated[StorableText, Query(min_length=1, max_length=200)],
     limit: Limit = 20,

@@ -5,9 +5,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from api import problems
-from api.auth import Reader
 from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
 from api.commanding import aggregate_id, read
+from api.policing import PolicedRoute
 from api.views.segments import Segments, SegmentWithCount
 from commands.segments import DefineSegment, RedefineSegment
 from projections.customer_360 import queries as customers
@@ -15,7 +15,10 @@ from projections.segments import queries as segments
 from projections.segments.queries import SegmentView
 
 router = APIRouter(
-    prefix="/v1/segments", tags=["segments"], responses=problems.documented(401, 403, 422, 503)
+    route_class=PolicedRoute,
+    prefix="/v1/segments",
+    tags=["segments"],
+    responses=problems.documented(401, 403, 422, 503),
 )
 
 
@@ -38,7 +41,7 @@ add_command_routes(
 
 
 @router.get("", response_model=Segments, response_model_exclude_unset=True)
-def list_segments(request: Request, _: Reader) -> dict[str, Any]:
+def list_segments(request: Request) -> dict[str, Any]:
     """Every saved segment, by name: `{items}`."""
     return {"items": [s.shown() for s in read(request, segments.every_segment)]}
 
@@ -49,7 +52,7 @@ def list_segments(request: Request, _: Reader) -> dict[str, Any]:
     response_model_exclude_unset=True,
     responses=problems.documented(404),
 )
-def get_segment(request: Request, response: Response, segment_id: str, _: Reader) -> dict[str, Any]:
+def get_segment(request: Request, response: Response, segment_id: str) -> dict[str, Any]:
     """One segment, with how many customers are in it now (ETag: its version)."""
     found = read(request, segments.segment, aggregate_id(segment_id, "segment"))
     if found is None:

@@ -10,9 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api import problems
-from api.auth import Reader
 from api.command_routes import CommandRoute, add_command_routes, of_command
 from api.commanding import read
+from api.policing import PolicedRoute
 from commands.sla import SetSlaPolicy
 from domain.business_time import BusinessHours
 from domain.sla_policy import policy_id
@@ -22,7 +22,9 @@ from projections.sla import policies as policy_queries
 from projections.sla import summary as sla_summary
 from projections.sla import tickets as sla_queries
 
-router = APIRouter(tags=["sla"], responses=problems.documented(401, 403, 422, 503))
+router = APIRouter(
+    route_class=PolicedRoute, tags=["sla"], responses=problems.documented(401, 403, 422, 503)
+)
 
 State = Literal["ok", "at_risk", "breached", "met"]
 Period = Literal["day", "week", "month"]
@@ -137,7 +139,7 @@ add_command_routes(
 
 
 @router.get("/v1/sla-policies", response_model=list[PolicyView])
-def list_sla_policies(request: Request, _: Reader) -> list[dict[str, Any]]:
+def list_sla_policies(request: Request) -> list[dict[str, Any]]:
     """Every priority's SLA policy, with all its versions."""
     found: dict[Priority, policy_queries.Policy] = read(request, policy_queries.policies)
     return [
@@ -157,7 +159,6 @@ def list_sla_policies(request: Request, _: Reader) -> list[dict[str, Any]]:
 @router.get("/v1/sla/tickets", response_model=TicketSlaPage)
 def list_ticket_slas(
     request: Request,
-    _: Reader,
     state: State | None = None,
     priority: Priority | None = None,
     as_of: AwareDatetime | None = None,
@@ -185,7 +186,6 @@ def list_ticket_slas(
 @router.get("/v1/sla/summary", response_model=SlaSummaryView, response_model_by_alias=True)
 def summarize_slas(
     request: Request,
-    _: Reader,
     period: Period = "week",
     from_: Annotated[date | None, Query(alias="from", description="First UTC day")] = None,
     to: Annotated[date | None, Query(description="Last UTC day (included)")] = None,

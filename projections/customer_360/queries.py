@@ -78,13 +78,17 @@ def search(
     criteria: Criteria | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    personal: bool = True,
 ) -> Page:
     """Customers matching every given filter (and a segment's `criteria`), ordered by id, a
-    page at a time."""
+    page at a time. `q` is a substring (`%` and `_` are themselves) of the external
+    reference or a tag, or with `personal` of the name or email too."""
     where, params = matching(criteria or Criteria())
     if q:
-        where.append("(name ILIKE %s OR email ILIKE %s OR external_ref ILIKE %s)")
-        params += [f"%{q}%"] * 3
+        fields = ["external_ref ILIKE %s", "EXISTS (SELECT FROM unnest(tags) t WHERE t ILIKE %s)"]
+        fields += ["name ILIKE %s", "email ILIKE %s"] if personal else []
+        where.append(f"({' OR '.join(fields)})")
+        params += [f"%{_literal(q)}%"] * len(fields)
     if tag:
         where.append("tags @> ARRAY[%s]::text[]")
         params.append(tag)
@@ -100,6 +104,11 @@ def search(
     items = [summary(r) for r in rows[:limit]]
     more = len(rows) > limit
     return Page(items, cursor_codec.encode(str(rows[limit - 1]["customer_id"])) if more else None)
+
+
+def _literal(text: str) -> str:
+    """`text` as a LIKE pattern that matches itself (backslash is LIKE's escape)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def matching(criteria: Criteria) -> tuple[list[str], list[Any]]:
