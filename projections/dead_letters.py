@@ -1,13 +1,16 @@
 """Dead letters: events a projection could not decode or apply, parked with the reason.
 
 A projection parks such an event and goes on; anything else that fails stops it. The same
-event parked twice (a redelivery, a rebuild) is kept once.
+event parked twice (a redelivery, a rebuild) is kept once. Once a customer is erased, the
+letters of their events keep where the event was and the error's type, nothing more.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg import Connection
+
+from infra.event_store import EVENTS_TABLE
 
 DDL = """
 CREATE TABLE IF NOT EXISTS crm_dead_letters (
@@ -61,3 +64,21 @@ def counts(conn: Connection[Any]) -> dict[str, int]:
     """How many dead letters each projection has."""
     rows = conn.execute("SELECT projection, count(*) FROM crm_dead_letters GROUP BY projection")
     return dict(rows.fetchall())
+
+
+def forget_customer(
+    conn: Connection[Any], projection: str, customer_id: str, streams: list[str]
+) -> None:
+    """Drops the payload (and the Kafka key) of a projection's dead letters of an erased
+    customer's events, and of their streams' (`streams`: tickets, deals, converted leads),
+    and cuts each one's error down to its type: a value in a message may be personal."""
+    subjects = [customer_id, *streams]
+    conn.execute(
+        "UPDATE crm_dead_letters SET value = NULL, key = NULL,"  # noqa: S608
+        " error = split_part(error, '(', 1) || '(erased)'"
+        " WHERE projection = %s AND (value IS NOT NULL OR key IS NOT NULL) AND ("
+        f" position IN (SELECT notification_id FROM {EVENTS_TABLE}"
+        " WHERE originator_id = ANY(%s::uuid[]))"
+        " OR (position IS NULL AND key = ANY(%s::bytea[])))",
+        (projection, subjects, [s.encode() for s in subjects]),
+    )

@@ -39,9 +39,13 @@ class KeyedTable:
         schema: TableSchema,
         key: Callable[[Envelope], str | None],
         evolve: Callable[[Row | None, Envelope], Row | None],
+        blank: Callable[[Row], Row] | None = None,
     ) -> Projection:
-        """The projection of `name` kept in a table of these columns made by `schema`."""
-        return Projection(name, schema.create, schema.index, key, evolve, self.load, self.save)
+        """The projection of `name` kept in a table of these columns made by `schema`
+        (`blank`: see `Projection.blank`)."""
+        return Projection(
+            name, schema.create, schema.index, key, evolve, self.load, self.save, blank
+        )
 
     def save(self, conn: Connection[Any], rows: Iterable[Row], table: str) -> None:
         """Inserts or replaces rows in one statement: they travel as one JSON array, read as

@@ -10,7 +10,8 @@ from psycopg import Connection
 from domain.events.catalogue import BY_PAYLOAD
 from domain.events.envelope import Envelope, encode
 from domain.events.payload import Payload
-from projections.dead_letters import DeadLetter, park
+from domain.events.payloads.customer import Erased
+from projections.dead_letters import DeadLetter, forget_customer, park
 
 POISON = (LookupError, ValueError, TypeError, ArithmeticError, psycopg.DataError)
 """What a projection raises for an event whose data it cannot apply: the event is parked."""
@@ -79,9 +80,26 @@ class Projection:
     """The rows of the given keys in the named table, by key."""
     save: Callable[[Connection[Any], Iterable[Row], str], None]
     """Inserts or replaces rows in the named table."""
+    blank: Callable[[Row], Row] | None = None
+    """For rows keyed by a stream a customer owns (a ticket, a deal, a converted lead): the
+    row with the customer's personal data blank, as its events fold once the customer is
+    erased (their personal fields read as blanks). Applied to those rows on
+    `Customer.Erased`. None: the rows hold no personal data, or are keyed by customer and
+    `evolve` blanks them."""
 
     def apply(self, conn: Connection[Any], events: Sequence[Envelope], table: str) -> None:
-        """Folds a batch of events into the rows of the keys they concern, in `table`."""
+        """Folds a batch of events into the rows of the keys they concern, in `table`; at each
+        `Customer.Erased`, blanks the rows of the customer's streams (`blank`)."""
+        start = 0
+        for end, event in enumerate(events, 1):
+            if self.blank is not None and event.payload_type is Erased:
+                self._fold(conn, events[start:end], table)
+                owned = self.load(conn, owned_streams(conn, event.stream_id), table)
+                self.save(conn, [self.blank(row) for row in owned.values()], table)
+                start = end
+        self._fold(conn, events[start:], table)
+
+    def _fold(self, conn: Connection[Any], events: Sequence[Envelope], table: str) -> None:
         rows = self.load(conn, {k for e in events if (k := self.key(e)) is not None}, table)
         changed: dict[str, Row] = {}
         for event in events:
@@ -89,6 +107,15 @@ class Projection:
             if key is not None and (row := self.evolve(rows.get(key), event)) is not None:
                 rows[key] = changed[key] = row
         self.save(conn, changed.values(), table)
+
+
+def owned_streams(conn: Connection[Any], customer_id: str) -> list[str]:
+    """The ids of the streams a customer owns: tickets, deals, converted leads (linked by the
+    writer in the transaction of their first event, or of the conversion)."""
+    rows = conn.execute(
+        "SELECT stream_id::text FROM crm_customer_streams WHERE customer_id = %s", (customer_id,)
+    )
+    return [stream_id for (stream_id,) in rows]
 
 
 def register(conn: Connection[Any], projection: Projection) -> None:
@@ -156,7 +183,18 @@ def apply_or_park(
 
     If the batch fails with a data error, its events are applied one by one, and each one
     that fails is parked as a dead letter. Any other error propagates and stops the feed.
+    At a `Customer.Erased`, the projection's dead letters of the customer's events lose
+    their payload and error (`dead_letters.forget_customer`).
     """
+    parked = _apply_or_park(conn, projection, events, table)
+    for erased in (e.stream_id for e in events if e.payload_type is Erased):
+        forget_customer(conn, projection.name, erased, owned_streams(conn, erased))
+    return parked
+
+
+def _apply_or_park(
+    conn: Connection[Any], projection: Projection, events: Sequence[Envelope], table: str
+) -> int:
     try:
         with conn.transaction():
             projection.apply(conn, events, table)

@@ -16,7 +16,7 @@ from typing import Any
 from domain.customer import Customer
 from domain.deal import deal_status
 from domain.events.envelope import Envelope
-from domain.events.payload import Payload
+from domain.events.payload import Payload, blank_personal
 from domain.events.payloads import customer, deal, ticket
 from domain.pipeline import LOST_STAGE, WON_STAGE, Stage
 from projections.projection import Row
@@ -83,6 +83,26 @@ def _profile_changed(row: Row, event: Envelope) -> Row:
         phone=personal.get("phone"),
         profile={**row["profile"], **event.data["profile"]},
         custom_fields={k: v for k, v in custom.items() if v is not None},
+    )
+    return row
+
+
+def _erased(row: Row, _event: Envelope) -> Row:
+    """The customer's personal data blank, as their events fold once erased (their personal
+    fields read as blanks): name, contact details, profile, custom fields, the subjects of
+    contacts and tickets and the titles of deals; counts, amounts, times, tags and consent
+    stay."""
+    personal = blank_personal(customer.Registered, {})
+    row.update(
+        personal=personal["personal"],
+        name=personal["personal"]["name"],
+        email=None,
+        phone=None,
+        profile=personal["profile"],
+        custom_fields=personal["custom_fields"],
+        interactions={k: v | {"subject": None} for k, v in row["interactions"].items()},
+        tickets={k: v | {"subject": ""} for k, v in row["tickets"].items()},
+        deals={k: v | {"title": ""} for k, v in row["deals"].items()},
     )
     return row
 
@@ -255,6 +275,7 @@ _APPLIERS: dict[type[Payload], Callable[[Row, Envelope], Row]] = {
     customer.EmailBounced: _email("bounced"),
     customer.EmailOpened: _email("opens", "last_opened_at"),
     customer.EmailClicked: _email("clicks", "last_clicked_at"),
+    customer.Erased: _erased,
     ticket.Opened: _ticket_opened,
     ticket.StatusChanged: _ticket_status_changed,
     deal.Opened: _deal_opened,

@@ -33,6 +33,18 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     return row if key(event) is None else fold_stream(row, event, deal.Opened, _APPLIERS)
 
 
+def blank(row: Row) -> Row:
+    """The row once the deal's customer is erased, as its events fold with their personal
+    fields blank: the title and any lost reason empty."""
+    return row | {
+        "title": "",
+        "lost_reason": None if row["lost_reason"] is None else "",
+        "stage_history": [
+            stay | {"reason": ""} if "reason" in stay else stay for stay in row["stage_history"]
+        ],
+    }
+
+
 def _opened(_row: Row, event: Envelope) -> Row:
     data, at = event.data, event.occurred_at
     close = data.get("expected_close_date")

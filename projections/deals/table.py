@@ -1,6 +1,6 @@
 """The `deals` table: its DDL, indexes, and batch reads and upserts of its rows."""
 
-from projections.deals.evolve import evolve, key
+from projections.deals.evolve import blank, evolve, key
 from projections.keyed_table import KeyedTable
 from projections.table_schema import TableSchema
 
@@ -53,4 +53,4 @@ SCHEMA = TableSchema(
 )
 
 
-PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve, blank)

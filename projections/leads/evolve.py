@@ -26,6 +26,19 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     return row if key(event) is None else fold_stream(row, event, lead.Captured, _APPLIERS)
 
 
+def blank(row: Row) -> Row:
+    """The row of a lead converted into a customer who is erased, as its events fold with
+    their personal fields blank: no name, email, company, attributes or reason."""
+    reason = row["disqualified_reason"]
+    return row | {
+        "name": "",
+        "email": None,
+        "company": None,
+        "attributes": {},
+        "disqualified_reason": None if reason is None else "",
+    }
+
+
 def _captured(_: Row, event: Envelope) -> Row:
     data = event.data
     return {

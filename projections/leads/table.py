@@ -1,7 +1,7 @@
 """The `leads` table: its DDL and index; rows are read and upserted by id (`KeyedTable`)."""
 
 from projections.keyed_table import KeyedTable
-from projections.leads.evolve import evolve, key
+from projections.leads.evolve import blank, evolve, key
 from projections.table_schema import TableSchema
 
 TABLE = "leads"
@@ -44,4 +44,4 @@ ROWS = KeyedTable((
 SCHEMA = TableSchema(DDL, (("email", "(lower(email))"),))
 
 
-PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve, blank)

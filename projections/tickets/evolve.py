@@ -29,6 +29,18 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
     return fold_stream(row, event, ticket.Opened, _APPLIERS, latest="updated_at")
 
 
+def blank(row: Row) -> Row:
+    """The row once the ticket's customer is erased, as its events fold with their personal
+    fields blank: no subject, description, reply body or rating comment."""
+    satisfaction = row["satisfaction"]
+    return row | {
+        "subject": "",
+        "description": None,
+        "replies": [reply | {"body": None} for reply in row["replies"]],
+        "satisfaction": satisfaction and satisfaction | {"comment": None},
+    }
+
+
 def _opened(_row: Row, event: Envelope) -> Row:
     data = event.data
     return {

@@ -2,7 +2,7 @@
 
 from projections.keyed_table import KeyedTable
 from projections.table_schema import TableSchema
-from projections.tickets.evolve import evolve, key
+from projections.tickets.evolve import blank, evolve, key
 
 TABLE = "tickets"
 
@@ -53,4 +53,4 @@ SCHEMA = TableSchema(
 )
 
 
-PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)
+PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve, blank)
