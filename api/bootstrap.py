@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from commands import side_tables
+from commands import email_index, side_tables
 from commands.bus import CommandBus
 from commands.unit_of_work.postgres import PostgresUnitOfWork
 from consumers import automation_records, kafka_feed, relay
@@ -49,6 +49,7 @@ def prepare_database(settings: Settings) -> str:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         open_event_store(url, pool_size=1, create_table=True).close()
         conn.execute(side_tables.DDL)
+        conn.execute(email_index.DDL)
         conn.execute(api_keys.DDL)
         conn.execute(access_log.DDL)
         conn.execute(data_keys.DDL)

@@ -19,7 +19,7 @@ import psycopg
 from eventsourcing.persistence import IntegrityError
 from psycopg_pool import ConnectionPool
 
-from commands import side_tables
+from commands import email_index, side_tables
 from commands.unit_of_work import (
     Changes,
     Claim,
@@ -33,7 +33,6 @@ from domain.aggregate import Aggregate
 from infra.data_keys import keyring
 from infra.event_store import EventStore, UncertainCommit, commit_outcome, subjects_of
 from infra.postgres import UNREACHABLE
-from projections.customer_360.queries import customer_with_email
 
 T = TypeVar("T")
 MIN_CHECKOUT_SECONDS = 0.5
@@ -82,7 +81,8 @@ class PostgresUnitOfWork:
         return self._read(lambda conn: side_tables.stored_outcomes(conn, keys))
 
     def customer_with_email(self, email: str) -> UUID | None:
-        return self._read(lambda conn: customer_with_email(conn, email))
+        digest = self._keys.master.blind_index(email)
+        return self._read(lambda conn: email_index.customer_with_digest(conn, digest))
 
     def save(self, changes: Changes) -> None:
         aggregates = changes.aggregates.values()
@@ -91,9 +91,12 @@ class PostgresUnitOfWork:
             with _reaching(), self._store_checkouts():
                 sealing = self._read(lambda conn: self._keys.for_writing(conn, subjects))
                 self._store.mapper.sealing_keys = sealing.keys  # type: ignore[attr-defined]
-                writes = [*sealing.writes, *side_tables.writes(changes)]
+                emails = email_index.writes(aggregates, self._keys.master.blind_index)
+                writes = [*sealing.writes, *emails, *side_tables.writes(changes)]
                 self._store.save(*aggregates, writes=writes)
             sealing.remember()
+            if changes.erased:  # destroyed keys may be cached
+                self._keys.forget_all()
         except IntegrityError as error:
             constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
             raise Conflict(_CONFLICTS.get(constraint, "aggregate")) from error  # type: ignore[arg-type]

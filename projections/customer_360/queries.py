@@ -35,16 +35,6 @@ def get(conn: Connection[Any], customer_id: UUID) -> dict[str, Any] | None:
     return view(row) if row else None
 
 
-def customer_with_email(conn: Connection[Any], email: str) -> UUID | None:
-    """The first registered customer with this email (case-insensitive), or None."""
-    row = conn.execute(
-        "SELECT customer_id FROM customer_360 WHERE lower(email) = lower(%s)"
-        " ORDER BY registered_at, customer_id LIMIT 1",
-        (email,),
-    ).fetchone()
-    return row[0] if row else None
-
-
 def emails(conn: Connection[Any], customer_ids: list[UUID]) -> dict[UUID, str]:
     """The email addresses of the given customers that have one, by customer id."""
     rows = conn.execute(
