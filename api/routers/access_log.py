@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +26,7 @@ class AccessEntry(BaseModel):
     """One read of the customer's personal data: by which key's principal and role, through
     which route, when, and in which request (its correlation id)."""
 
-    customer_id: str
+    customer_id: UUID
     principal: str
     role: str
     route: str

@@ -24,7 +24,8 @@ class Opened(DealEvent):
     stage: Annotated[str, NOT_PERSONAL]
     probability: Annotated[int, NOT_PERSONAL]
     expected_close_date: Annotated[date | None, NOT_PERSONAL]
-    owner: Annotated[str | None, NOT_PERSONAL]
+    owner: Annotated[str | None, PERSONAL_DATA]
+    """Free text: whoever the writer names (a person)."""
 
 
 class StageMoved(DealEvent):
