@@ -16,6 +16,7 @@ from typing import Any
 
 from domain.deal import OPEN, Deal, deal_status
 from domain.events.envelope import Envelope
+from domain.events.payload import blank_personal
 from domain.events.payloads import deal
 from domain.pipeline import LOST_STAGE, WON_STAGE, Stage
 from projections.projection import Appliers, Row, fold_stream
@@ -35,12 +36,14 @@ def evolve(row: Row | None, event: Envelope) -> Row | None:
 
 def blank(row: Row) -> Row:
     """The row once the deal's customer is erased, as its events fold with their personal
-    fields blank: the title and any lost reason empty."""
+    fields blank: the opening's personal fields (the title...) and any lost reason."""
+    reason = blank_personal(deal.Lost, {})["reason"]
     return row | {
-        "title": "",
-        "lost_reason": None if row["lost_reason"] is None else "",
+        **blank_personal(deal.Opened, {}),  # columns named as the fields
+        "lost_reason": None if row["lost_reason"] is None else reason,
         "stage_history": [
-            stay | {"reason": ""} if "reason" in stay else stay for stay in row["stage_history"]
+            stay | {"reason": reason} if "reason" in stay else stay
+            for stay in row["stage_history"]
         ],
     }
 
