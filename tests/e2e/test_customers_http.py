@@ -127,7 +127,7 @@ def test_keys_and_roles(service, keys) -> None:
     with service.client(keys["analyst"]) as analyst:
         assert analyst.post("/v1/customers", json={"name": "X"}).status_code == 403
         assert analyst.get("/v1/customers").status_code == 200
-        assert analyst.get(f"/v1/customers/{uuid4()}/timeline").status_code == 403
+        assert analyst.get(f"/v1/customers/{uuid4()}/access-log").status_code == 403
 
 
 def test_analysts_see_no_personal_data(service, keys, api) -> None:

@@ -214,8 +214,7 @@ def test_analysts_read_a_ticket_without_its_free_text(service, keys, api) -> Non
     reply(api, ticket_id)
     with service.client(keys["analyst"]) as analyst:
         ticket = read_at_least(analyst, f"/v1/tickets/{ticket_id}", 2).json()
-    assert ticket["subject"] == "Kettle stopped working"
-    assert "description" not in ticket
+    assert {"subject", "description"}.isdisjoint(ticket)
     assert [set(r) for r in ticket["replies"]] == [{"reply_id", "author", "at"}]
 
 
