@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from api.redaction import PersonalText
+from api.views.audit import TimelineProof
 from api.views.churn import ChurnRisk
 from domain.events.payload import PERSONAL_DATA
 
@@ -176,6 +177,13 @@ class TimelineItem(BaseModel):
     causation_id: str | None
     schema_version: int
     data: dict[str, Any]
+    erased: bool = Field(
+        default=False,
+        description="the customer was erased: `data` holds the event's non-personal fields only",
+    )
+    proof: TimelineProof | None = Field(
+        default=None, description="with `proofs=true`: the inclusion proof (null: not yet signed)"
+    )
 
 
 class TimelinePage(BaseModel):
