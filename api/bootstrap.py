@@ -5,11 +5,18 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from commands import email_index, side_tables
+from commands import side_tables
 from commands.bus import CommandBus
 from commands.unit_of_work.postgres import PostgresUnitOfWork
 from consumers import automation_records, kafka_feed, relay
-from infra import access_log, api_keys, data_keys, tracking
+from infra import (
+    access_log,
+    api_keys,
+    data_keys,
+    email_index,
+    personal_data_migration,
+    tracking,
+)
 from infra.audit import tree_store
 from infra.event_store import EventStore, open_event_store
 from infra.postgres import database_url, open_pool
@@ -41,9 +48,11 @@ class Container:
         self.store.close()
 
 
-def prepare_database(settings: Settings) -> str:
+def prepare_database(settings: Settings, *, check_sealed: bool = True) -> str:
     """Connects to (or starts) PostgreSQL, creates missing tables, checks the master key
-    (`data_keys.MasterKeyMismatch`: the database knows another) and returns its URL."""
+    (`data_keys.MasterKeyMismatch`: the database knows another), refuses a store whose
+    personal data is not sealed yet unless told not to check (`StoreNotSealed`: it needs
+    `crm migrate encrypt-personal-data`), and returns its URL."""
     url = database_url(settings)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
@@ -54,6 +63,8 @@ def prepare_database(settings: Settings) -> str:
         conn.execute(access_log.DDL)
         conn.execute(data_keys.DDL)
         data_keys.check_master_key(conn, data_keys.keyring().master)
+        if check_sealed:
+            personal_data_migration.require_sealed(conn)
         conn.execute(tracking.DDL)
         conn.execute(projection.POSITIONS_DDL)
         conn.execute(dead_letters.DDL)

@@ -27,6 +27,7 @@ from psycopg import Connection, Cursor
 from psycopg.rows import tuple_row
 
 from domain.events.envelope import Envelope
+from domain.events.payloads import customer
 from infra.postgres import SqlWrite
 from infra.sealing import key_ids, unseal
 from infra.settings import Settings
@@ -260,7 +261,10 @@ class KeyRing:
             self._cache.clear()
 
     def reveal(self, conn: Connection[Any], events: Sequence[Envelope]) -> list[Envelope]:
-        """The events with their personal fields decrypted (`erased` where a key is gone)."""
+        """The events with their personal fields decrypted (`erased` where a key is gone).
+        An erasure among them drops the cache: its keys are destroyed."""
+        if any(e.payload_type is customer.Erased for e in events):
+            self.forget_all()
         needed = {k for e in events for k in key_ids(e.type, e.data)}
         if not needed:
             return list(events)

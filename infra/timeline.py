@@ -10,7 +10,8 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from domain.events.envelope import Envelope, from_stored
+from domain.events.catalogue import BY_NAME
+from domain.events.envelope import Envelope, from_stored, message_fields
 from infra.data_keys import keyring
 from infra.event_store import EVENTS_TABLE
 from infra.stored_events import STORED_COLUMNS
@@ -29,3 +30,13 @@ def customer_events(
         {"customer": customer_id, "after": after, "limit": limit},
     ).fetchall()
     return keyring().reveal(conn, [from_stored(*row) for row in rows])
+
+
+def item(event: Envelope) -> dict[str, Any]:
+    """One event as the timeline shows it (the Kafka message's fields), and whether its
+    subject was erased: then its personal fields are left out, the rest stays."""
+    fields = message_fields(event) | {"erased": event.erased}
+    if event.erased:
+        personal = BY_NAME[event.type].personal_fields
+        fields["data"] = {k: v for k, v in event.data.items() if k not in personal}
+    return fields

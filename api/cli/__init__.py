@@ -11,21 +11,16 @@ import typer
 import uvicorn
 from prometheus_client import values as prometheus_values
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from rich.progress import Progress
 
 from api.bootstrap import assemble, bootstrap, prepare_database
+from api.cli.audit import audit, signing_key_file
 from api.cli.imports import imports
+from api.cli.keys import keys
+from api.cli.migrate import migrate
+from api.cli.progress import PROGRESS_COLUMNS
 from infra import single_blas_thread  # noqa: F401 - before numpy is imported
-from infra.api_keys import Role, create_first_admin_key, create_key
+from infra.api_keys import create_first_admin_key
 from infra.logging import configure_logging, error_summary
 from infra.postgres import database_url, open_pool
 from infra.runtime import exit_normally_on_sigterm, stop_on_signals
@@ -39,23 +34,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold personal data
 )
-keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 app.add_typer(imports, name="import")
+app.add_typer(audit, name="audit")
+app.add_typer(migrate, name="migrate")
 console = Console()
-
-
-class EventRate(ProgressColumn):
-    """Events per second."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} events/s")
 
 
 @app.command()
 def serve() -> None:
     """Serve the HTTP API; without Kafka, also feed the read models from the event store."""
     from consumers.store_follower import FollowerProcess
+    from infra.audit.auditor import audit_in_child
+    from infra.child_process import ChildProcess
 
     settings = Settings()
     configure_logging(settings.log_level)
@@ -67,6 +58,8 @@ def serve() -> None:
     url = database_url(settings)  # starts the embedded PostgreSQL if none is configured
     os.environ["CRM_DATABASE_URL"] = url  # the API worker processes inherit it
     prepare_database(settings.model_copy(update={"database_url": url}))
+    key_file = signing_key_file(settings)  # made on first start, unless configured
+    os.environ["CRM_AUDIT_SIGNING_KEY_FILE"] = str(key_file.resolve())  # the API's too
     with psycopg.connect(url) as conn:
         first_key = create_first_admin_key(conn)
     if first_key:
@@ -75,6 +68,8 @@ def serve() -> None:
     follower = None if settings.kafka_bootstrap else FollowerProcess(url, settings.log_level)
     if follower:
         follower.start()
+    auditor = ChildProcess("crm-auditor", audit_in_child, url, str(key_file), settings.log_level)
+    auditor.start()
     console.print(f"Serving on http://{settings.host}:{settings.port}", soft_wrap=True)
     exit_normally_on_sigterm()
     try:
@@ -90,25 +85,10 @@ def serve() -> None:
             timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
         )
     finally:
+        auditor.stop()
         if follower:
             follower.stop()
         shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-@keys.command("create")
-def keys_create(
-    role: Annotated[Role, typer.Option(help="service, analyst, auditor or admin")],
-    name: Annotated[
-        str | None, typer.Option(help="principal recorded as the actor of events")
-    ] = None,
-) -> None:
-    """Create an API key; it is printed once, as the last word of the last line."""
-    url = prepare_database(Settings())
-    with psycopg.connect(url) as conn:
-        key, principal = create_key(conn, role, name)
-    console.print(
-        f"Created a {principal.role} key for {principal.name}. Key: {key}", soft_wrap=True
-    )
 
 
 @app.command()
@@ -214,16 +194,6 @@ def replay(
         console.print(f"{name} as of {as_of.isoformat()} is in table {table}.", soft_wrap=True)
     else:
         console.print(f"{name} rebuilt up to position {position} and swapped in.")
-
-
-PROGRESS_COLUMNS = (
-    TextColumn("[bold]{task.description}"),
-    BarColumn(),
-    TaskProgressColumn(),
-    TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
-    EventRate(),
-    TimeRemainingColumn(),
-)
 
 
 def _projection(name: str) -> "Projection":

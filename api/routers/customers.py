@@ -13,6 +13,7 @@ from api.commanding import aggregate_id, read
 from api.policing import PolicedRoute, sees_personal_data
 from api.routers.segments import segment_named
 from api.views.customers import CustomerPage, CustomerView, TimelinePage
+from api.views.export import CustomerExport
 from commands.base import StorableText
 from commands.customers import (
     ChangeCustomer,
@@ -23,10 +24,10 @@ from commands.customers import (
     RegisterCustomer,
 )
 from commands.tickets import OpenComplaint
-from domain.events.envelope import message_fields
 from infra import page_cursor as cursor_codec
 from infra import timeline
 from infra.audit import tree_store
+from projections import customer_export
 from projections.customer_360 import queries
 from projections.customer_360.overview import customer_overview
 
@@ -180,7 +181,7 @@ def get_timeline(
         raise HTTPException(404, f"no customer with id {customer_id}")
     more = len(events) > limit
     events = events[:limit]
-    items = [message_fields(e) for e in events]
+    items = [timeline.item(e) for e in events]
     if proofs:
         found = read(request, tree_store.latest_inclusion_proofs, [e.position for e in events])
         for item in items:
@@ -190,6 +191,32 @@ def get_timeline(
         "items": items,
         "next_cursor": cursor_codec.encode(str(events[-1].position)) if more else None,
     }
+
+
+@router.get(
+    "/{customer_id}/export",
+    response_model=CustomerExport,
+    response_model_exclude_unset=True,
+    responses=problems.documented(404, 410),
+)
+def export_customer(request: Request, customer_id: str) -> Any:
+    """Everything held about the customer, for their rights of access and portability (GDPR
+    art. 15 and 20): profile, consent, every event of theirs and of their tickets, deals and
+    converted leads (decrypted, oldest first), and each read model's rows about them. An
+    erased customer is a 410 `/problems/customer-erased` with `erased_at` and `reason`."""
+    found = read(request, customer_export.export, _customer_id(customer_id))
+    if found is None:
+        raise HTTPException(404, f"no customer with id {customer_id}")
+    if isinstance(found, customer_export.Erasure):
+        return problems.problem(
+            410,
+            f"customer {customer_id} is erased",
+            type_="/problems/customer-erased",
+            rule="customer-erased",
+            erased_at=found.erased_at.isoformat(),
+            reason=found.reason,
+        )
+    return found
 
 
 def _position(cursor: str | None) -> int:

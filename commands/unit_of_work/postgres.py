@@ -19,7 +19,7 @@ import psycopg
 from eventsourcing.persistence import IntegrityError
 from psycopg_pool import ConnectionPool
 
-from commands import email_index, side_tables
+from commands import side_tables
 from commands.unit_of_work import (
     Changes,
     Claim,
@@ -30,6 +30,7 @@ from commands.unit_of_work import (
     Unreachable,
 )
 from domain.aggregate import Aggregate
+from infra import email_index
 from infra.data_keys import keyring
 from infra.event_store import EventStore, UncertainCommit, commit_outcome, subjects_of
 from infra.postgres import UNREACHABLE
