@@ -16,18 +16,23 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import StoredEvent
+from fastapi.testclient import TestClient
 from psycopg import Connection
 
 from api.bootstrap import Container
 from commands.context import Target
 from commands.customers import LogInteraction
+from infra.api_keys import Role, create_key
 from infra.audit import bundle, tree_store
 from infra.audit.auditor import extend
 from infra.audit.exporting import export_bundle
 from infra.audit.leaf import leaf_bytes
 from infra.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from infra.audit.signing import (
+    TreeHead,
     ensure_signing_key,
+    head_signed_by,
+    key_id,
     load_signing_key,
     public_key_text,
     sign_head,
@@ -36,6 +41,7 @@ from infra.audit.verification import verify_store
 from infra.settings import Settings
 from tests.e2e.conftest import crm_env
 from tests.integration.conftest import context, crm_on, register
+from tests.integration.in_process_app import serving
 
 CRM = str(Path(sys.executable).parent / "crm")
 
@@ -315,3 +321,121 @@ def _waits_for(condition: Callable[[], bool], seconds: float = 60) -> bool:
 
 def _crm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CRM, *args], env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def http(audited: Container, key_file: Path) -> Iterator[tuple[TestClient, dict[Role, str]]]:
+    """The app over the audited store, and a key per role."""
+    settings = Settings(
+        database_url=audited.url,
+        audit_signing_key_file=key_file,
+        _env_file=None,
+        **{f"{role}_rate_limit": "" for role in Role},  # type: ignore[arg-type]
+    )
+    with psycopg.connect(audited.url, autocommit=True) as conn:
+        keys = {role: create_key(conn, role, f"{role}-audit")[0] for role in Role}
+    with serving(audited, settings) as client:
+        yield client, keys
+
+
+def test_the_routes_serve_the_key_heads_and_proofs_that_verify(
+    http: tuple[TestClient, dict[Role, str]], conn: Connection[Any], key: Ed25519PrivateKey
+) -> None:
+    client, keys = http
+    auditor = {"Authorization": f"Bearer {keys[Role.AUDITOR]}"}
+    assert client.get("/v1/audit/public-key", headers=auditor).json() == {
+        "key_id": key_id(key.public_key()),
+        "algorithm": "Ed25519",
+        "public_key": public_key_text(key.public_key()),
+    }
+    head = TreeHead.from_json(client.get("/v1/audit/tree-heads/latest", headers=auditor).json())
+    assert head_signed_by(key.public_key(), head)
+    first = tree_store.heads(conn)[0]
+    position = positions(conn)[5]
+    proof = client.get(
+        "/v1/audit/proofs/inclusion", params={"position": position}, headers=auditor
+    ).json()
+    assert proof["tree_size"] == head.tree_size
+    path = [bytes.fromhex(h) for h in proof["audit_path"]]
+    leaf = bytes.fromhex(proof["leaf_hash"])
+    assert verify_inclusion(proof["leaf_index"], head.tree_size, leaf, path, head.root_hash)
+    older = client.get(
+        "/v1/audit/proofs/inclusion",
+        params={"position": position, "tree_size": first.tree_size},
+        headers=auditor,
+    ).json()
+    path = [bytes.fromhex(h) for h in older["audit_path"]]
+    assert verify_inclusion(5, first.tree_size, leaf, path, first.root_hash)
+    consistency = client.get(
+        "/v1/audit/proofs/consistency",
+        params={"first": first.tree_size, "second": head.tree_size},
+        headers=auditor,
+    ).json()
+    assert (consistency["first"], consistency["second"]) == (first.tree_size, head.tree_size)
+    hashes = [bytes.fromhex(h) for h in consistency["proof"]]
+    assert verify_consistency(
+        first.tree_size, head.tree_size, first.root_hash, head.root_hash, hashes
+    )
+    assert client.get("/v1/audit/verify", headers=auditor).json() == {
+        "verified": True,
+        "tree_size": head.tree_size,
+        "first_bad_position": None,
+        "first_bad_tree_head": None,
+        "reason": None,
+    }
+
+
+def test_bad_parameters_are_named_and_absent_positions_are_404(
+    http: tuple[TestClient, dict[Role, str]], conn: Connection[Any]
+) -> None:
+    client, keys = http
+    auditor = {"Authorization": f"Bearer {keys[Role.ADMIN]}"}
+    size = tree_store.heads(conn)[-1].tree_size
+    for url, params, field in (
+        ("/v1/audit/proofs/inclusion", {"position": "x"}, "position"),
+        ("/v1/audit/proofs/inclusion", {"position": 1, "tree_size": 0}, "tree_size"),
+        ("/v1/audit/proofs/inclusion", {"position": 1, "tree_size": size + 1}, "tree_size"),
+        ("/v1/audit/proofs/consistency", {"first": 2, "second": 1}, "first"),
+        ("/v1/audit/proofs/consistency", {"first": 1, "second": size + 1}, "second"),
+        ("/v1/audit/proofs/consistency", {"first": 1}, "second"),
+    ):
+        answer = client.get(url, params=params, headers=auditor)
+        assert answer.status_code == 422, (params, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in answer.json()["errors"]] == [f"query.{field}"]
+    beyond = positions(conn)[-1] + 1000
+    absent = client.get("/v1/audit/proofs/inclusion", params={"position": beyond}, headers=auditor)
+    assert absent.status_code == 404
+    for role in (Role.ANALYST, Role.SERVICE):
+        headers = {"Authorization": f"Bearer {keys[role]}"}
+        assert client.get("/v1/audit/tree-heads/latest", headers=headers).status_code == 403
+
+
+def test_a_timeline_with_proofs_carries_each_events_inclusion_proof(
+    audited: Container, http: tuple[TestClient, dict[Role, str]], key: Ed25519PrivateKey
+) -> None:
+    client, keys = http
+    auditor = {"Authorization": f"Bearer {keys[Role.AUDITOR]}"}
+    customer = register(audited.bus, name="Hedy", email=f"{uuid4()}@example.com")
+    url = f"/v1/customers/{customer}/timeline"
+    (unsigned,) = client.get(url, params={"proofs": "true"}, headers=auditor).json()["items"]
+    assert unsigned["proof"] is None
+    with psycopg.connect(audited.url, autocommit=True) as conn:
+        extend_fully(conn, key)
+        head = tree_store.latest_head(conn)
+    assert head is not None
+    (item,) = client.get(url, params={"proofs": "true"}, headers=auditor).json()["items"]
+    (plain,) = client.get(url, headers=auditor).json()["items"]
+    assert "proof" not in plain
+    assert set(item["proof"]) == {"leaf_index", "tree_size", "audit_path"}
+    assert item["proof"]["tree_size"] == head.tree_size
+    with psycopg.connect(audited.url) as conn:
+        row = conn.execute(
+            "SELECT originator_id, originator_version, topic, state FROM crm_events"
+            " WHERE notification_id = %s",
+            (item["position"],),
+        ).fetchone()
+    assert row is not None
+    leaf = leaf_hash(leaf_bytes(item["position"], row[0], row[1], row[2], bytes(row[3])))
+    path = [bytes.fromhex(h) for h in item["proof"]["audit_path"]]
+    assert verify_inclusion(item["proof"]["leaf_index"], head.tree_size, leaf, path, head.root_hash)
