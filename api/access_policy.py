@@ -43,6 +43,10 @@ class View:
         """Whether the view is the whole answer, personal data included."""
         return False
 
+    def described(self) -> str:
+        """What the view shows, for the docs' table."""
+        raise NotImplementedError
+
 
 class _Everything(View):
     def shown(self, answer: Json) -> Json:
@@ -51,6 +55,9 @@ class _Everything(View):
     @property
     def whole(self) -> bool:
         return True
+
+    def described(self) -> str:
+        return "all"
 
     def __repr__(self) -> str:
         return "EVERYTHING"
@@ -75,6 +82,9 @@ class Fields(View):
     def shown(self, answer: Json) -> Json:
         return kept(answer, self.tree)
 
+    def described(self) -> str:
+        return "only " + ", ".join(f"`{path}`" for path in self.paths)
+
 
 @dataclass(frozen=True, init=False)
 class EventFields(Fields):
@@ -91,6 +101,12 @@ class EventFields(Fields):
                 {} if personal is None else {k: v for k, v in data.items() if k not in personal}
             )
         return shown
+
+    def described(self) -> str:
+        return (
+            super().described()
+            + ", and `items.*.data` without the fields the event catalogue marks personal"
+        )
 
 
 def _tree(paths: Iterable[str]) -> Tree:

@@ -217,6 +217,40 @@ def _subclasses(kind: type[CrmError]) -> list[type[CrmError]]:
     return found
 
 
+def access_policy() -> str:
+    """Every route of the app (`api.app.create_app`'s route table) with its rule in
+    `api.access_policy.POLICY`: the roles it admits, what each sees, and whether its answer
+    carries personal data (then `no-store`, and whose reads are logged)."""
+    from fastapi.routing import iter_route_contexts
+
+    from api.access_policy import rule_for
+    from api.app import create_app
+    from infra.api_keys import Role
+
+    app = create_app(None, None, Settings(_env_file=None))  # type: ignore[arg-type]
+    roles = list(Role)
+    rows = [
+        f"| route | {' | '.join(r.value for r in roles)} | personal data |",
+        "| --- |" + " --- |" * (len(roles) + 1),
+    ]
+    for context in iter_route_contexts(app.routes):
+        for method in sorted(set(context.methods or ()) - {"HEAD"}):
+            rule = rule_for(method, context.path)
+            route = f"`{method} {context.path}`"
+            if rule is None or rule.public:
+                cells = ["no key needed" if rule else "**no rule: refused**"] * len(roles)
+                rows.append(f"| {route} | {' | '.join(cells)} | no |")
+                continue
+            cells = [rule.roles[r].described() if r in rule.roles else "refused" for r in roles]
+            personal = "no"
+            if rule.subject is not None:
+                personal = f"yes; logged: {rule.subject.description}"
+            elif rule.carries_personal_data:
+                personal = "yes"
+            rows.append(f"| {route} | {' | '.join(cells)} | {personal} |")
+    return "\n".join(rows)
+
+
 TABLES = _table_modules()
 GENERATORS: dict[str, Callable[..., str]] = {
     "settings": settings_table,
@@ -225,6 +259,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "event_types": event_value_types,
     "problems": problem_types,
     "churn_weights": churn_weights,
+    "access_policy": access_policy,
 }
 
 
