@@ -1,40 +1,122 @@
-"""Bearer API keys and roles: 401 without a valid key, 403 for the wrong role."""
+"""Bearer API keys and roles: 401 without a valid key, 403 for the wrong role, 429 past the
+key's rate limit (or, for bad keys, past the client address's failure limit).
+
+Every API process keeps its own key cache and counters, in memory: a key revoked by another
+process (the CLI, another API worker) stops working here within `CRM_KEY_CACHE_SECONDS`, at
+once in the process that revoked it; rate limits hold per process.
+"""
 
 import time
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn
 
+import structlog
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from psycopg_pool import ConnectionPool
 
-from infra.api_keys import Principal, Role, find_principal
+from api.rate_limits import RateLimit
+from infra.api_keys import ApiKey, Principal, Role, find_key
+from infra.metrics import AUTH_FAILURES, RATE_LIMITED
 from infra.postgres import with_connection
+from infra.settings import Settings
 
-CACHE_SECONDS = 30.0
+log = structlog.get_logger()
+
 SECURITY_SCHEME = {
     "type": "http",
     "scheme": "bearer",
-    "description": "An API key made with `crm keys create --role ROLE`",
+    "description": "An API key made with `crm keys create --role ROLE` or `POST /v1/keys`",
+}
+BEARER = {"WWW-Authenticate": "Bearer"}
+REFUSED = {
+    "unknown": "invalid API key",
+    "expired": "the API key has expired",
+    "revoked": "the API key was revoked",
 }
 
 
 class KeyCache:
-    """Recently seen keys, so most requests do not query PostgreSQL; unknown keys are not cached."""
+    """Valid keys checked within the last `seconds` (and not past their expiry), so most
+    requests do not query PostgreSQL. Read and written on the event loop only."""
 
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[Principal, float]] = {}
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._seen: dict[str, tuple[ApiKey, float]] = {}
 
-    def cached(self, key: str) -> Principal | None:
-        """The principal of a key seen recently, without I/O."""
+    def cached(self, key: str) -> ApiKey | None:
+        """The stored key, if it was checked recently, without I/O."""
         hit = self._seen.get(key)
         return hit[0] if hit and hit[1] > time.monotonic() else None
 
-    def lookup(self, request: Request, key: str) -> Principal | None:
-        """The principal of a key, from PostgreSQL (blocking: call it off the event loop)."""
-        principal = with_connection(request.app.state.pool, lambda conn: find_principal(conn, key))
-        if principal:
-            self._seen[key] = (principal, time.monotonic() + CACHE_SECONDS)
-        return principal
+    def keep(self, key: str, found: ApiKey, now: datetime) -> None:
+        """Trusts `found` for `seconds`, or until it expires if that comes first."""
+        trusted = self._seconds
+        if found.expires_at is not None:
+            trusted = min(trusted, (found.expires_at - now).total_seconds())
+        if trusted > 0:
+            self._seen[key] = (found, time.monotonic() + trusted)
+
+    def evict(self, key_id: object) -> None:
+        """Forgets a key (it was revoked)."""
+        for key in [key for key, (found, _) in self._seen.items() if found.id == key_id]:
+            del self._seen[key]
+
+
+class KeyCheck:
+    """What checking keys keeps in an API process: the key cache, each role's rate limit (per
+    key) and the limit of bad keys per client address."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.cache = KeyCache(settings.key_cache_seconds)
+        self._limits = {role: RateLimit(getattr(settings, f"{role}_rate_limit")) for role in Role}
+        self._failures = RateLimit(settings.auth_failure_limit)
+
+    async def authenticate(self, request: Request) -> ApiKey:
+        """The request's valid key, counted against its role's rate limit; else 401 or 429."""
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            AUTH_FAILURES.labels("missing").inc()
+            raise HTTPException(401, "an API key is required", BEARER)
+        found = self.cache.cached(key)
+        if found is None:
+            pool: ConnectionPool = request.app.state.pool
+            found = await run_in_threadpool(with_connection, pool, lambda c: find_key(c, key))
+            now = datetime.now(UTC)
+            refusal = "unknown" if found is None else found.refusal(now)
+            if found is None or refusal:
+                self._refuse(request, refusal or "unknown", found)
+            self.cache.keep(key, found, now)
+        wait = self._limits[found.role].retry_after(found.name)
+        if wait is not None:
+            RATE_LIMITED.labels(found.role.value).inc()
+            raise HTTPException(
+                429,
+                f"this key's rate limit is reached; retry after {wait} s",
+                {"Retry-After": str(wait)},
+            )
+        return found
+
+    def _refuse(self, request: Request, reason: str, found: ApiKey | None) -> NoReturn:
+        """401 for a bad key, logged (never the key) and counted; 429 without a log line
+        once its client address is past the failure limit."""
+        client = request.client.host if request.client else ""
+        wait = self._failures.retry_after(client)
+        if wait is not None:
+            AUTH_FAILURES.labels("throttled").inc()
+            detail = f"too many bad API keys from this address; retry after {wait} s"
+            raise HTTPException(429, detail, {"Retry-After": str(wait)})
+        AUTH_FAILURES.labels(reason).inc()
+        log.warning(
+            "authentication failed",
+            reason=reason,
+            client=client,
+            key_name=found.name if found else None,
+            method=request.method,
+            path=request.url.path,
+        )
+        raise HTTPException(401, REFUSED[reason], BEARER)
 
 
 def requires(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -46,16 +128,11 @@ def requires(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     allowed = {*roles, Role.ADMIN}
 
     async def principal(request: Request) -> Principal:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key:
-            raise HTTPException(401, "an API key is required", {"WWW-Authenticate": "Bearer"})
-        cache: KeyCache = request.app.state.keys
-        found = cache.cached(key) or await run_in_threadpool(cache.lookup, request, key)
-        if found is None:
-            raise HTTPException(401, "invalid API key", {"WWW-Authenticate": "Bearer"})
+        check: KeyCheck = request.app.state.keys
+        found = await check.authenticate(request)
         if found.role not in allowed:
             raise HTTPException(403, f"the {found.role} role may not do this")
-        return found
+        return found.principal
 
     return principal
 

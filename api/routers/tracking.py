@@ -13,8 +13,6 @@ past it, bad tokens included, the answer is 429 with Retry-After.
 """
 
 import base64
-import math
-import time
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -22,12 +20,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
-from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from api import problems
 from api.commanding import read
+from api.policing import PolicedRoute
+from api.rate_limits import RateLimit
 from commands.campaigns import RecordEmailClick, RecordEmailOpen, TrackingCommand
 from commands.context import CommandContext, Outcome, Target
 from commands.errors import AggregateNotFound
@@ -48,25 +45,6 @@ TOO_MANY: dict[int | str, dict[str, Any]] = {
 }
 
 
-class RateLimit:
-    """Requests per client in a moving window, counted in this process's memory."""
-
-    def __init__(self, spec: str) -> None:
-        self._items: list[RateLimitItem] = parse_many(spec) if spec else []
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-
-    def retry_after(self, client: str) -> int | None:
-        """None if a request of `client` may be answered now (it is counted); else the whole
-        seconds until it may."""
-        refused = [item for item in self._items if not self._limiter.test(item, "t", client)]
-        if not refused:
-            for item in self._items:
-                self._limiter.hit(item, "t", client)
-            return None
-        resets = [self._limiter.get_window_stats(item, "t", client).reset_time for item in refused]
-        return max(1, math.ceil(max(resets) - time.time()))
-
-
 async def _within_rate_limit(request: Request) -> None:
     """Refuses a client past the rate limit (429, Retry-After); runs on the event loop, so no
     two requests count at once."""
@@ -84,6 +62,7 @@ async def _within_rate_limit(request: Request) -> None:
 
 
 router = APIRouter(
+    route_class=PolicedRoute,
     prefix="/v1/t",
     tags=["tracking"],
     responses=problems.documented(404, 503) | TOO_MANY,
