@@ -117,10 +117,11 @@ def _link_streams(decision: Decision, owners_before: dict[UUID, UUID | None], ba
 
 
 def _note_erasures(decision: Decision, batch: Batch) -> None:
-    """A customer erased: its claims are released and its data keys destroyed in the
-    transaction that records it (`Changes.erased`)."""
+    """A customer erased (by this command: one erased before refuses every command): its
+    claims are released and its data keys destroyed in the transaction that records it
+    (`Changes.erased`)."""
     for each in decision.changed:
-        if any(isinstance(e, Customer.Erased) for e in each.pending_events):
+        if isinstance(each, Customer) and each.erased:
             batch.changes.erased.append(each.id)
 
 

@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 from commands.context import Outcome
 from commands.unit_of_work import Changes, Claim, Key, StoredOutcome
 from infra.data_keys import destroy_keys
-from infra.event_store import SqlWrite
+from infra.postgres import SqlWrite
 
 DDL = """
 CREATE TABLE IF NOT EXISTS crm_idempotency (

@@ -14,12 +14,12 @@ from functools import reduce
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
-from domain.customer import Customer
+from domain.events.catalogue import BY_PAYLOAD
 from domain.events.envelope import from_stored
+from domain.events.payloads.customer import Erased
 from infra import timeline
 from infra.event_store import EVENTS_TABLE
 from infra.stored_events import STORED_COLUMNS
@@ -29,7 +29,8 @@ from projections.customer_360.evolve import evolve
 PROFILE = ("external_ref", "name", "email", "phone", "personal", "profile", "custom_fields",
            "tags", "registered_at")  # fmt: skip
 """The 360 view's columns that make a customer's profile."""
-_ERASED_TOPIC = get_topic(Customer.Erased)
+_ERASED_TOPIC = f"%:{BY_PAYLOAD[Erased].name}"
+"""The stored topic of `Customer.Erased` ends with its type name."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,13 @@ def erasure(conn: Connection[Any], customer_id: UUID) -> Erasure | None:
     """The customer's erasure, if they were erased (one read by key)."""
     row = conn.execute(
         f"SELECT {STORED_COLUMNS} FROM {EVENTS_TABLE}"  # noqa: S608
-        " WHERE originator_id = %s AND topic = %s LIMIT 1",
+        " WHERE originator_id = %s AND topic LIKE %s LIMIT 1",
         (customer_id, _ERASED_TOPIC),
     ).fetchone()
     if row is None:
         return None
-    erased = from_stored(*row[:4], bytes(row[4]))
+    position, stream_id, version, topic, state = row
+    erased = from_stored(position, stream_id, version, topic, bytes(state))
     return Erasure(erased.recorded_at, erased.data["reason"])
 
 
