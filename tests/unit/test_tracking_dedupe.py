@@ -6,16 +6,15 @@ the same state."""
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from eventsourcing.application import project_aggregate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commands.campaigns import RecordEmailClick, RecordEmailOpen
 from domain.customer import Customer
 from domain.email_delivery import machine_open, repeated
-from infra.event_store import OrjsonTranscoder, PydanticMapper
 from tests.unit.builders import META, customer
 from tests.unit.handling import handle
+from tests.unit.recorded import replayed
 
 SENT_AT = META.occurred_at
 HOUR = timedelta(hours=1)
@@ -177,11 +176,10 @@ def test_at_most_one_per_window_and_key_and_replays_agree(hits, window_seconds, 
     for times in by_key.values() if window else ():
         assert all(b - a >= window for a, b in zip(times, times[1:], strict=False))
     # And replaying the stored events gives the live state
-    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
-    stored = [mapper.to_stored_event(e) for e in history]
-    replayed = project_aggregate(None, [mapper.to_domain_event(s) for s in stored])
-    assert state(replayed) == state(ada)
-    assert replayed.last_opens == ada.last_opens and replayed.last_clicks == ada.last_clicks
+    replayed_ada = replayed(history)
+    assert state(replayed_ada) == state(ada)
+    assert replayed_ada.last_opens == ada.last_opens
+    assert replayed_ada.last_clicks == ada.last_clicks
 
 
 def state(aggregate: Customer) -> dict:
