@@ -29,7 +29,7 @@ from psycopg import Connection
 
 from consumers.notifications import follow
 from infra.audit import tree_store
-from infra.audit.leaf import leaf_bytes
+from infra.audit.leaf import EVENTS_AFTER, leaf_bytes
 from infra.audit.merkle import leaf_hash
 from infra.audit.signing import TreeHead, key_id, load_signing_key, sign_head
 from infra.event_store import EVENTS_TABLE
@@ -59,12 +59,7 @@ def extend(conn: Connection[Any], key: Ed25519PrivateKey, batch: int = BATCH) ->
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (EXTENSION_LOCK,))
         size, last_position = tree_store.extent(conn)
-        rows = conn.execute(
-            "SELECT notification_id, originator_id, originator_version, topic, state"  # noqa: S608
-            f" FROM {EVENTS_TABLE} WHERE notification_id > %s ORDER BY notification_id LIMIT %s",
-            (last_position, batch),
-            binary=True,
-        ).fetchall()
+        rows = conn.execute(EVENTS_AFTER, (last_position, batch), binary=True).fetchall()
         if not rows:
             return None
         _check_key(conn, key)

@@ -125,7 +125,8 @@ def verify(data: bytes, public_key: Ed25519PublicKey) -> BundleVerdict:
 
 def _included(event: StoredEvent, head: TreeHead) -> bool:
     try:
-        leaf = leaf_bytes(event.position, event.stream_id, event.version, event.topic, event.state)
+        stream = event.stream_id.bytes
+        leaf = leaf_bytes(event.position, stream, event.version, event.topic, event.state)
     except (struct.error, OverflowError):  # a position or version out of range
         return False
     hashed = leaf_hash(leaf)

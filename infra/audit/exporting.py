@@ -11,6 +11,7 @@ from psycopg import Connection
 from domain.events.envelope import Envelope, message_fields
 from infra import timeline
 from infra.audit import bundle, tree_store
+from infra.audit.leaf import LEAF_COLUMNS
 from infra.audit.tree_store import InclusionProof
 from infra.event_store import EVENTS_TABLE
 
@@ -27,8 +28,7 @@ def export_bundle(conn: Connection[Any], customer_id: UUID, key: Ed25519PrivateK
     envelopes = timeline.customer_events(conn, customer_id)
     proofs = tree_store.inclusion_proofs(conn, [e.position for e in envelopes], head.tree_size)
     rows = conn.execute(
-        "SELECT notification_id, originator_id, originator_version, topic, state"  # noqa: S608
-        f" FROM {EVENTS_TABLE} WHERE notification_id = ANY(%s)",
+        f"SELECT {LEAF_COLUMNS} FROM {EVENTS_TABLE} WHERE notification_id = ANY(%s)",  # noqa: S608
         (list(proofs),),
         binary=True,
     ).fetchall()
@@ -45,7 +45,7 @@ def _event(row: Sequence[Any], proof: InclusionProof, envelope: Envelope) -> bun
     position, stream_id, version, topic, state = row
     return bundle.StoredEvent(
         position=position,
-        stream_id=stream_id,
+        stream_id=UUID(bytes=bytes(stream_id)),
         version=version,
         topic=topic,
         state=bytes(state),

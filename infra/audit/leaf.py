@@ -10,13 +10,23 @@ erasure, which only destroys keys, leaves every leaf as it was.
 """
 
 import struct
-from uuid import UUID
+
+from infra.event_store import EVENTS_TABLE
 
 _HEAD = struct.Struct(">IQI16sIQI")
 
+LEAF_COLUMNS = "notification_id, uuid_send(originator_id), originator_version, topic, state"
+"""The columns of an event that `leaf_bytes` takes, in its order (the stream id as 16 bytes)."""
 
-def leaf_bytes(position: int, stream_id: UUID, version: int, topic: str, state: bytes) -> bytes:
-    """The canonical leaf encoding of one stored event."""
+EVENTS_AFTER = (
+    f"SELECT {LEAF_COLUMNS} FROM {EVENTS_TABLE}"  # noqa: S608
+    " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+)
+"""The events after a position, oldest first, at most so many (read in binary)."""
+
+
+def leaf_bytes(position: int, stream_id: bytes, version: int, topic: str, state: bytes) -> bytes:
+    """The canonical leaf encoding of one stored event (`stream_id`: the UUID's 16 bytes)."""
     encoded_topic = topic.encode()
-    head = _HEAD.pack(8, position, 16, stream_id.bytes, 8, version, len(encoded_topic))
+    head = _HEAD.pack(8, position, 16, stream_id, 8, version, len(encoded_topic))
     return b"".join((head, encoded_topic, len(state).to_bytes(4, "big"), state))

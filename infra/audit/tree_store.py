@@ -93,11 +93,15 @@ def append(
     """Stores leaves `(position, leaf hash)` from index `first_index` on, and the subtrees
     they complete."""
     with conn.cursor().copy(
-        "COPY crm_audit_leaves (leaf_index, position, leaf_hash) FROM STDIN"
+        "COPY crm_audit_leaves (leaf_index, position, leaf_hash) FROM STDIN (FORMAT BINARY)"
     ) as copy:
+        copy.set_types(["int8", "int8", "bytea"])
         for offset, (position, hashed) in enumerate(leaves):
             copy.write_row((first_index + offset, position, hashed))
-    with conn.cursor().copy("COPY crm_audit_nodes (level, node_index, hash) FROM STDIN") as copy:
+    with conn.cursor().copy(
+        "COPY crm_audit_nodes (level, node_index, hash) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["int2", "int8", "bytea"])
         for (level, index), hashed in nodes:
             copy.write_row((level, index, hashed))
 

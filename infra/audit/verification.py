@@ -15,10 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg import Connection
 
 from infra.audit import tree_store
-from infra.audit.leaf import leaf_bytes
+from infra.audit.leaf import EVENTS_AFTER, leaf_bytes
 from infra.audit.merkle import Frontier, leaf_hash
 from infra.audit.signing import TreeHead, head_signed_by
-from infra.event_store import EVENTS_TABLE
 
 BATCH = 10_000
 
@@ -91,11 +90,7 @@ def _mismatch(
 
 
 def _events(conn: Connection[Any]) -> Iterator[tuple[Any, ...]]:
-    query = (
-        "SELECT notification_id, originator_id, originator_version, topic, state"  # noqa: S608
-        f" FROM {EVENTS_TABLE} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-    )
-    yield from _batches(conn, query, lambda row: row[0])
+    yield from _batches(conn, EVENTS_AFTER, lambda row: row[0])
 
 
 def _leaves(conn: Connection[Any]) -> Iterator[tuple[Any, ...]]:

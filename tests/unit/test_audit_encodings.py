@@ -26,7 +26,7 @@ STREAM = UUID("0c59c22f-5fc0-402b-ad6f-fd88c60f3ae2")
 
 
 def test_a_leaf_is_five_length_prefixed_fields() -> None:
-    leaf = leaf_bytes(7, STREAM, 2, "domain:Customer.Registered", b'{"a":1}')
+    leaf = leaf_bytes(7, STREAM.bytes, 2, "domain:Customer.Registered", b'{"a":1}')
     assert leaf == (
         b"\x00\x00\x00\x08" + (7).to_bytes(8, "big")
         + b"\x00\x00\x00\x10" + STREAM.bytes
@@ -71,7 +71,7 @@ def _bundle(states: list[bytes]) -> bytes:
     rows = [(10 + 3 * i, STREAM, i + 1, "tests:Synthetic", state) for i, state in enumerate(states)]
     border, nodes = Frontier(), {}
     for index, row in enumerate(rows):
-        hashed = leaf_hash(leaf_bytes(*row))
+        hashed = leaf_hash(leaf_bytes(row[0], STREAM.bytes, *row[2:]))
         nodes[(0, index)] = hashed
         nodes.update(border.append(hashed))
     head = sign_head(KEY, border.size, border.root(), 1_700_000_000_000)
