@@ -1,12 +1,12 @@
 """CPU cost of the command writer alone, per command, by batch size (no HTTP, no pipe).
 
-Submits purchases to an in-process `CommandBus` in bursts of a fixed size (each burst is
+Submits purchases (or registrations, `--command register`) to an in-process `CommandBus` in bursts of a fixed size (each burst is
 answered before the next is sent, so each burst is one group commit), and prints, per burst
 size, commands/s and the CPU time per command used by this process (the writer) and by the
 PostgreSQL backends. Deterministic load, so figures vary far less than the HTTP benchmark's:
 use it to compare changes to the write path.
 
-Run:  python -m bench.writer [--commands 6000] [--sizes 1 4 16 64]
+Run:  python -m bench.writer [--commands 6000] [--sizes 1 4 16 64] [--command register]
       [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 A database crm_bench_<random> is created there and dropped at the end. It prints; it asserts
 nothing.
@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 import psutil
@@ -91,10 +92,28 @@ def measured(size: int, commands: int) -> Iterator[list[Figures]]:
     )
 
 
+def one(kind: str, customers: list[UUID], n: int) -> tuple[Target, Any, CommandContext]:
+    """One command of the load: a purchase by a known customer, or a new customer with
+    personal data."""
+    if kind == "register":
+        command = RegisterCustomer(
+            name=f"Customer {n}", email=f"c{n}@example.com", phone="+33 1 23 45 67 89"
+        )
+        return Target(uuid4(), creates=True), command, context()
+    purchase = RecordPurchase(order_id=f"o-{n}", total=Decimal("9.90"), currency="EUR")
+    return Target(random.choice(customers)), purchase, context()  # noqa: S311 - load, not crypto
+
+
 def main() -> None:
     """Runs the bursts and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--commands", type=int, default=6000, help="purchases per burst size")
+    parser.add_argument("--commands", type=int, default=6000, help="commands per burst size")
+    parser.add_argument(
+        "--command",
+        choices=["purchase", "register"],
+        default="purchase",
+        help="purchases (no personal data) or registrations (personal data: a new key each)",
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64])
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
@@ -115,16 +134,7 @@ def main() -> None:
             results = []
             for size in args.sizes:
                 bursts = [
-                    [
-                        (
-                            Target(random.choice(customers)),  # noqa: S311 - load, not crypto
-                            RecordPurchase(
-                                order_id=f"o-{next(orders)}", total=Decimal("9.90"), currency="EUR"
-                            ),
-                            context(),
-                        )
-                        for _ in range(size)
-                    ]
+                    [one(args.command, customers, next(orders)) for _ in range(size)]
                     for _ in range(args.commands // size)
                 ]
                 with measured(size, len(bursts) * size) as figures:
@@ -133,7 +143,7 @@ def main() -> None:
                 results.extend(figures)
         finally:
             container.close()
-    table = Table(title="Command writer alone: purchases in bursts (one group commit each)")
+    table = Table(title=f"Command writer alone: {args.command} in bursts (one group commit each)")
     for column in (
         "burst size",
         "commands/s",
