@@ -9,10 +9,10 @@ once in the process that revoked it; rate limits hold per process.
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from typing import Any, NoReturn
 
 import structlog
-from fastapi import Depends, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from psycopg_pool import ConnectionPool
 
@@ -135,12 +135,3 @@ def requires(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
         return found.principal
 
     return principal
-
-
-service_key = requires(Role.SERVICE)
-"""The check behind `Service`, for code that calls it directly (commands)."""
-Service = Annotated[Principal, Depends(service_key)]
-Reader = Annotated[Principal, Depends(requires(Role.SERVICE, Role.ANALYST, Role.AUDITOR))]
-Auditor = Annotated[Principal, Depends(requires(Role.SERVICE, Role.AUDITOR))]
-Admin = Annotated[Principal, Depends(requires())]
-"""Admin keys only: `requires()` names no role, and admin passes every check (settings)."""

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from infra.api_keys import revoke_key
-from tests.e2e.conftest import Service, serving
+from tests.e2e.conftest import Service, crm_env, free_port, start_service
 from tests.e2e.test_customers_http import PROBLEM
 from tests.waiting import wait_for
 
@@ -23,18 +23,24 @@ AUDITOR_LIMIT = 5
 """Requests an auditor key may make per minute on the `locked` service."""
 FAILURE_LIMIT = 3
 """Bad keys a client address may present per minute before 429."""
+OUTPUT: list[str] = []
+"""What the `locked` service printed."""
 
 
 @pytest.fixture(scope="module")
 def locked(new_database: Callable[[], str]) -> Iterator[Service]:
-    """`crm serve` with a short key cache and low limits for auditors and bad keys."""
-    with serving(
-        new_database(),
-        key_cache_seconds=str(CACHE_SECONDS),
-        auditor_rate_limit=f"{AUDITOR_LIMIT}/minute",
-        auth_failure_limit=f"{FAILURE_LIMIT}/minute",
-    ) as running:
-        yield running
+    """`crm serve` with a short key cache and low limits for auditors and bad keys; its output
+    (logs) is kept in `output`."""
+    settings = {
+        "database_url": new_database(),
+        "port": str(free_port()),
+        "key_cache_seconds": str(CACHE_SECONDS),
+        "auditor_rate_limit": f"{AUDITOR_LIMIT}/minute",
+        "auth_failure_limit": f"{FAILURE_LIMIT}/minute",
+    }
+    running = start_service(crm_env(**settings), OUTPUT)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +170,11 @@ def test_repeated_bad_keys_from_one_address_are_slowed_valid_keys_still_pass(loc
         assert neighbour.get("/v1/customers").status_code == 200
     with as_client(locked, "crm_guess", "192.0.2.8") as elsewhere:
         assert elsewhere.get("/v1/customers").status_code == 401
+    logged = [line for line in OUTPUT if "authentication failed" in line and address in line]
+    assert len(logged) == FAILURE_LIMIT  # past the limit, counted but not logged
+    assert all('"reason": "unknown"' in line for line in logged)
+    logs = [line for line in OUTPUT if line.startswith("{")]  # not the first start's banner
+    assert not any("crm_guess" in line or valid in line for line in logs)
     metrics = admin.get("/metrics").text
     assert re.search(r'crm_auth_failures_total\{reason="throttled"\} [1-9]', metrics)
     assert re.search(r'crm_auth_failures_total\{reason="unknown"\} [1-9]', metrics)
