@@ -29,13 +29,15 @@ from commands.campaigns import RecordEmailClick, RecordEmailOpen, TrackingComman
 from commands.context import CommandContext, Outcome, Target
 from commands.errors import AggregateNotFound
 from domain.email_delivery import EmailNotSent, UnknownLink
+from domain.errors import CustomerErased
 from infra import tracking
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 """A 1x1 transparent GIF."""
 ACTOR = "tracking"
 """The actor of events recorded by tracking requests."""
-NOT_TRACKED = (AggregateNotFound, EmailNotSent, UnknownLink)
+NOT_TRACKED = (AggregateNotFound, CustomerErased, EmailNotSent, UnknownLink)
+"""A link to nothing, or to an erased customer's email: 404, as a token never issued."""
 NO_STORE = {"Cache-Control": "no-store"}
 TOO_MANY: dict[int | str, dict[str, Any]] = {
     429: {

@@ -185,3 +185,23 @@ def test_a_client_past_the_rate_limit_is_answered_429_with_retry_after(
         # And another client is still answered
         assert other.get(pixel).status_code == 200
         assert other.get(f"/v1/t/o/{'x' * 68}").status_code == 404
+
+
+def test_an_erased_customers_links_answer_as_links_never_issued(service, keys, api, sender) -> None:
+    # Given an email sent to a customer who is then erased
+    campaign, customer = emailed(api, sender)
+    key = secret(sender)
+    with service.client(keys["admin"]) as admin:
+        erased = admin.post(f"/v1/customers/{customer}/erasure", json={"reason": "GDPR art. 17"})
+    assert erased.status_code == 200, erased.text
+    # When its pixel is fetched and its link followed
+    with client_at(api, "198.51.100.9") as reader:
+        answers = [
+            reader.get(f"/v1/t/o/{tracking.sign_open(key, campaign, customer)}"),
+            reader.get(f"/v1/t/c/{tracking.sign_click(key, campaign, customer, 0)}"),
+        ]
+    # Then both are a 404, as for a token never issued: nothing tells the customer was erased
+    assert [(a.status_code, a.json()["detail"]) for a in answers] == [
+        (404, "no such tracking link")
+    ] * 2
+    assert recorded(sender, customer, "EmailOpened") == 0
