@@ -12,6 +12,7 @@ from consumers import automation_records, kafka_feed, relay
 from infra import (
     access_log,
     api_keys,
+    append_only,
     data_keys,
     email_index,
     personal_data_migration,
@@ -57,6 +58,7 @@ def prepare_database(settings: Settings, *, check_sealed: bool = True) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         open_event_store(url, pool_size=1, create_table=True).close()
+        conn.execute(append_only.DDL)
         conn.execute(side_tables.DDL)
         conn.execute(email_index.DDL)
         conn.execute(api_keys.DDL)
