@@ -253,6 +253,7 @@ POLICY: dict[str, Rule] = {
                     "correlation_id",
                     "causation_id",
                     "schema_version",
+                    "erased",
                     "proof",
                 )
             ),
