@@ -2,8 +2,10 @@
 
 import base64
 import hashlib
+from pathlib import Path
 from uuid import UUID
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
@@ -23,6 +25,7 @@ from infra.audit.signing import (
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 STREAM = UUID("0c59c22f-5fc0-402b-ad6f-fd88c60f3ae2")
+DOCS = Path(__file__).parents[2] / "docs" / "audit.md"
 
 
 def test_a_leaf_is_five_length_prefixed_fields() -> None:
@@ -93,3 +96,20 @@ def test_a_bundle_verifies_and_any_changed_byte_fails(
     changed = bytearray(exported)
     changed[offset] ^= flip
     assert not bundle.verify(bytes(changed), KEY.public_key()).verified
+
+
+def test_the_documented_independent_check_accepts_a_bundle_and_refuses_a_changed_one(
+    tmp_path: Path,
+) -> None:
+    recipe = DOCS.read_text().split("### An independent check", 1)[1]
+    code = recipe.split("```python\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "bundle.json"
+    exported = _bundle([b'{"a": 1}', b'{"b": 2}', b"\x00\xff"])
+    setup = f"BUNDLE, PUBLIC_KEY = {str(path)!r}, {public_key_text(KEY.public_key())!r}"
+    code = code.replace('BUNDLE, PUBLIC_KEY = "bundle.json", "...the base64 public key..."', setup)
+    path.write_bytes(exported)
+    exec(code, {"__name__": "recipe"})  # noqa: S102 - the docs' own code
+    state = base64.b64encode(b'{"b": 2}').decode()
+    path.write_bytes(exported.replace(state.encode(), base64.b64encode(b'{"b": 3}')))
+    with pytest.raises(AssertionError, match="position 13 is not in the signed tree"):
+        exec(code, {"__name__": "recipe"})  # noqa: S102
