@@ -145,9 +145,13 @@ class Subject:
 
     description: str
     ids: Callable[[Mapping[str, str], Json], list[str]]
+    """The subjects' ids, from the path's parameters and (if `in_answer`) the answer."""
+    in_answer: bool = True
 
 
-PATH_CUSTOMER = Subject("the customer in the path", lambda path, _: [path["customer_id"]])
+PATH_CUSTOMER = Subject(
+    "the customer in the path", lambda path, _: [path["customer_id"]], in_answer=False
+)
 ANSWER_CUSTOMER = Subject("the answer's `customer_id`", lambda _, body: [body["customer_id"]])
 LISTED_CUSTOMERS = Subject(
     "each customer listed", lambda _, body: [item["id"] for item in body["items"]]

@@ -83,7 +83,7 @@ def delivered(
         response.headers["Cache-Control"] = "no-store"
     if rule.subject is not None:
         log: AccessLog = request.app.state.access_log
-        answer = orjson.loads(response.body)
+        answer = orjson.loads(response.body) if rule.subject.in_answer else None
         at = datetime.now(UTC)
         for subject in rule.subject.ids(request.path_params, answer):
             log.record(
