@@ -173,6 +173,9 @@ class Rule:
     """The whole answer may carry personal data (always so when there is a subject)."""
     public: bool = False
     """No key needed: health, metrics, tracking links, the OpenAPI document."""
+    personal_parameters: frozenset[str] = frozenset()
+    """Query parameters that search personal data: refused (403) to a role that does not
+    see the answer whole, so that they cannot serve as an oracle."""
 
     @property
     def carries_personal_data(self) -> bool:
@@ -329,7 +332,9 @@ POLICY: dict[str, Rule] = {
     "GET /v1/pipeline/stages": readers(),
     "PUT /v1/pipeline/stages": ADMIN_ONLY,
     "GET /v1/pipeline": readers(
-        Fields("stages", "open", "conversion", "win_rate", "forecast"), personal=True
+        Fields("stages", "open", "conversion", "win_rate", "forecast"),
+        personal=True,
+        personal_parameters=frozenset({"owner"}),
     ),
     # leads
     "POST /v1/leads": COMMAND,

@@ -42,8 +42,13 @@ class PolicedRoute(APIRoute):
             principal = await _authenticated(request)
             if rule is None or principal.role not in rule.roles:
                 raise HTTPException(403, f"the {principal.role} role may not do this")
+            view = rule.roles[principal.role]
+            if not view.whole and (asked := rule.personal_parameters & request.query_params.keys()):
+                raise HTTPException(
+                    403, f"the {principal.role} role may not search by {min(asked)}"
+                )
             request.state.principal = principal
-            request.state.view = rule.roles[principal.role]
+            request.state.view = view
             response = await handle(request)
             return delivered(rule, principal, request, response, f"{request.method} {path}")
 

@@ -241,7 +241,7 @@ def access_policy() -> str:
                 cells = ["no key needed" if rule else "**no rule: refused**"] * len(roles)
                 rows.append(f"| {route} | {' | '.join(cells)} | no |")
                 continue
-            cells = [rule.roles[r].described() if r in rule.roles else "refused" for r in roles]
+            cells = [_seen(rule, r) for r in roles]
             personal = "no"
             if rule.subject is not None:
                 personal = f"yes; logged: {rule.subject.description}"
@@ -249,6 +249,15 @@ def access_policy() -> str:
                 personal = "yes"
             rows.append(f"| {route} | {' | '.join(cells)} | {personal} |")
     return "\n".join(rows)
+
+
+def _seen(rule: Any, role: Any) -> str:
+    """What `role` sees of a route under `rule` (and the parameters it may not use)."""
+    view = rule.roles.get(role)
+    if view is None:
+        return "refused"
+    refused = ", ".join(f"`{name}`" for name in sorted(rule.personal_parameters))
+    return view.described() + (f"; not by {refused} (403)" if refused and not view.whole else "")
 
 
 TABLES = _table_modules()

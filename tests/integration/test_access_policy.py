@@ -273,3 +273,10 @@ def test_reads_of_personal_data_are_in_the_customers_access_log(crm: Crm) -> Non
     assert {i["customer_id"] for i in items} == {customer}
     assert all(i["correlation_id"] and i["read_at"] for i in items)
     assert crm.call(Role.AUDITOR, "GET", f"/v1/customers/{uuid.uuid4()}/access-log").status_code == 404  # fmt: skip
+
+
+def test_analysts_may_not_filter_by_a_personal_field(crm: Crm) -> None:
+    owner = next(v for v in crm.seeded if v.startswith("seeddealowner"))
+    assert crm.call(Role.ANALYST, "GET", f"/v1/pipeline?owner={owner}").status_code == 403
+    assert crm.call(Role.SERVICE, "GET", f"/v1/pipeline?owner={owner}").status_code == 200
+    assert crm.call(Role.ANALYST, "GET", "/v1/pipeline").status_code == 200
