@@ -17,9 +17,10 @@ from infra.settings import Settings
 from projections.catalog import PROJECTIONS
 from tests.broker import Tansu
 from tests.e2e.conftest import Service
+from tests.e2e.kafka_stack import kafka_stack
 from tests.e2e.rebuilds import at_lag_zero
 from tests.e2e.test_faults import buy_until_accepted
-from tests.e2e.test_kafka_faults import kafka_stack, register
+from tests.e2e.test_kafka_faults import register
 
 pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
 

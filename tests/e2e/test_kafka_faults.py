@@ -1,17 +1,12 @@
 """The production path under faults: `crm serve` + `crm relay` + `crm project` processes,
 real PostgreSQL and the test broker. Nothing is lost, nothing counts twice."""
 
-import json
 import random
 import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -19,74 +14,12 @@ import pytest
 
 from projections.catalog import PROJECTIONS
 from tests.broker import Gate, Tansu
-from tests.conftest import KAFKA_TEST_FETCH_WAIT_MS, KAFKA_TEST_TIMEOUT_MS
-from tests.e2e.conftest import CRM, Service, crm_env, free_port, start_service
+from tests.e2e.conftest import CRM, Service, free_port
+from tests.e2e.kafka_stack import Consumers, kafka_stack
 from tests.e2e.test_faults import buy_until_accepted
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.alone  # it times a recovery: nothing may run beside it
-
-
-def kafka_env(database_url: str, bootstrap: str) -> dict[str, str]:
-    return crm_env(
-        database_url=database_url,
-        port=str(free_port()),
-        kafka_bootstrap=bootstrap,
-        kafka_topic=f"crm.events.e2e-{uuid.uuid4().hex[:10]}",
-        kafka_partitions="4",
-        kafka_max_poll_interval_ms=str(KAFKA_TEST_TIMEOUT_MS),
-        kafka_session_timeout_ms=str(KAFKA_TEST_TIMEOUT_MS),
-        kafka_fetch_max_wait_ms=str(KAFKA_TEST_FETCH_WAIT_MS),
-    )
-
-
-class Consumers:
-    """`crm relay` and `crm project` processes, each logging to a file of its own."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self._env, self._logs = env, logs
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *command: str) -> None:
-        with (self._logs / f"{name}.log").open("ab") as log:
-            self.processes[name] = subprocess.Popen(
-                [CRM, *command], env=self._env, stdout=log, stderr=log
-            )
-
-    def kill(self, name: str) -> None:
-        """kill -9."""
-        self.processes[name].kill()
-        self.processes[name].wait(timeout=10)
-
-    def log(self, name: str) -> list[dict]:
-        lines = (self._logs / f"{name}.log").read_text().splitlines()
-        return [json.loads(line) for line in lines if line.startswith("{")]
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@contextmanager
-def kafka_stack(
-    database_url: str, bootstrap: str, logs: Path
-) -> Iterator[tuple[Service, Consumers]]:
-    """The API, one relay and one projector on the Kafka path."""
-    env = kafka_env(database_url, bootstrap)
-    service = start_service(env)
-    consumers = Consumers(env, logs)
-    try:
-        consumers.start("relay", "relay")
-        consumers.start("project", "project")
-        yield service, consumers
-    finally:
-        consumers.stop()
-        service.stop()
 
 
 def register(client: httpx.Client, count: int) -> list[str]:

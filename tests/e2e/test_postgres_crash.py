@@ -32,7 +32,7 @@ from infra.api_keys import Role, create_key
 from projections.catalog import PROJECTIONS
 from tests.e2e import rebuilds
 from tests.e2e.conftest import Service
-from tests.e2e.test_kafka_faults import Consumers, kafka_stack
+from tests.e2e.kafka_stack import Consumers, kafka_stack
 from tests.own_postgres import OwnPostgres
 from tests.waiting import wait_for
 
