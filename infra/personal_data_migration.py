@@ -19,7 +19,6 @@ from psycopg import Connection
 from domain.events.catalogue import BY_NAME
 from domain.events.payloads import customer
 from infra.append_only import allow_rewrite
-from infra.append_only import allow_rewrite
 from infra.data_keys import KeyRing
 from infra.email_index import DDL as EMAIL_INDEX_DDL
 from infra.event_store import EVENTS_TABLE
