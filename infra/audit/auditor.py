@@ -46,6 +46,8 @@ BATCH = 20_000
 SIGN_EVERY_SECONDS = 1.0
 """Once caught up, the auditor gathers new events this long before it signs the next head."""
 RETRY_SECONDS = 1.0
+FOREIGN_KEY_SECONDS = 30.0
+"""How long an auditor whose key did not sign the latest head waits before it looks again."""
 
 
 class ForeignKey(Exception):  # noqa: N818 - a state of the configuration
@@ -97,6 +99,9 @@ def _audit(url: str, key: Ed25519PrivateKey, still_leading: StillLeading) -> Non
         except UNREACHABLE as error:
             log.warning("auditor starts again from the last signed head", error=error)
             threading.Event().wait(RETRY_SECONDS)
+        except ForeignKey as error:  # signs nothing until the key is put right
+            log.error("auditor signs nothing", reason=str(error))
+            threading.Event().wait(FOREIGN_KEY_SECONDS)
 
 
 def _follow(url: str, key: Ed25519PrivateKey, still_leading: StillLeading) -> None:

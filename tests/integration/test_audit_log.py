@@ -24,7 +24,7 @@ from commands.context import Target
 from commands.customers import LogInteraction
 from infra.api_keys import Role, create_key
 from infra.audit import bundle, tree_store
-from infra.audit.auditor import extend
+from infra.audit.auditor import ForeignKey, extend
 from infra.audit.exporting import export_bundle
 from infra.audit.leaf import leaf_bytes
 from infra.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -440,3 +440,15 @@ def test_a_timeline_with_proofs_carries_each_events_inclusion_proof(
     leaf = leaf_hash(leaf_bytes(item["position"], row[0].bytes, row[1], row[2], bytes(row[3])))
     path = [bytes.fromhex(h) for h in item["proof"]["audit_path"]]
     assert verify_inclusion(item["proof"]["leaf_index"], head.tree_size, leaf, path, head.root_hash)
+
+
+def test_an_auditor_with_another_key_signs_nothing(
+    audited: Container, key: Ed25519PrivateKey
+) -> None:
+    record_synthetic(audited, 3)
+    with psycopg.connect(audited.url, autocommit=True) as conn:
+        before = tree_store.heads(conn)
+        with pytest.raises(ForeignKey):
+            extend(conn, Ed25519PrivateKey.generate())
+        assert tree_store.heads(conn) == before
+        assert extend(conn, key) is not None
