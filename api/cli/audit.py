@@ -77,7 +77,9 @@ def verify(public_key: PublicKeyOption = None) -> None:
     if not verdict.verified:
         errors.print(f"[red]Not verified:[/red] {verdict.reason}", soft_wrap=True)
         raise typer.Exit(1)
-    console.print(f"Verified: {verdict.tree_size} events, every signed tree head holds.")
+    console.print(
+        f"Verified: the {verdict.tree_size} events of the signed tree, and every signed head."
+    )
 
 
 @audit.command("export")
@@ -92,7 +94,7 @@ def export(
     except ValueError:
         raise typer.BadParameter("not a customer id", param_hint="--customer") from None
     settings = Settings()
-    key = _signing_key(settings)
+    key = _signing_key(settings, make=False)
     url = prepare_database(settings)
     with psycopg.connect(url) as conn:
         try:
