@@ -185,9 +185,10 @@ Database = str
 class KeyRing:
     """The data keys a process has used, unwrapped, cached per database.
 
-    A destroyed key is cached as None; any process that sees a `Customer.Erased` event, or
-    records one, drops its whole cache (`forget_all`), so an erased customer's key is never
-    used after its erasure is known."""
+    A destroyed key is cached as None. Only readers that follow every event use the cache:
+    one that sees a `Customer.Erased` event, or records one, drops the whole cache
+    (`forget_all`), so an erased customer's key is never used after its erasure is known.
+    The others (the API's timeline and export, the process managers) read keys `fresh`."""
 
     def __init__(self, master: MasterKey, max_cached: int = 500_000) -> None:
         self.master = master
@@ -196,11 +197,16 @@ class KeyRing:
         self._checked: set[Database] = set()
         self._lock = threading.Lock()
 
-    def ciphers(self, conn: Connection[Any], subjects: Iterable[UUID]) -> dict[UUID, AESGCM | None]:
-        """The subjects' keys (None: destroyed, or never made)."""
+    def ciphers(
+        self, conn: Connection[Any], subjects: Iterable[UUID], *, fresh: bool = False
+    ) -> dict[UUID, AESGCM | None]:
+        """The subjects' keys (None: destroyed, or never made); `fresh`: read from the
+        database, not the cache (for readers that do not follow every event, so would not
+        see an erasure: the API, the process managers)."""
         db = self._database(conn)
         wanted = set(subjects)
-        found = {s: self._cache[(db, s)] for s in wanted if (db, s) in self._cache}
+        cached = {} if fresh else self._cache
+        found = {s: cached[(db, s)] for s in wanted if (db, s) in cached}
         missing = wanted - found.keys()
         if missing:
             rows = (
@@ -216,7 +222,7 @@ class KeyRing:
                 wrapped = stored.get(subject)
                 cipher = AESGCM(self.master.unwrap(subject, wrapped)) if wrapped else None
                 found[subject] = cipher
-                if subject in stored:  # never made: maybe made soon, not cached
+                if subject in stored and not fresh:  # never made: maybe soon, not cached
                     self._remember(db, subject, cipher)
         return found
 
@@ -260,15 +266,18 @@ class KeyRing:
         with self._lock:
             self._cache.clear()
 
-    def reveal(self, conn: Connection[Any], events: Sequence[Envelope]) -> list[Envelope]:
+    def reveal(
+        self, conn: Connection[Any], events: Sequence[Envelope], *, fresh: bool = False
+    ) -> list[Envelope]:
         """The events with their personal fields decrypted (`erased` where a key is gone).
-        An erasure among them drops the cache: its keys are destroyed."""
+        An erasure among them drops the cache: its keys are destroyed. `fresh`: as for
+        `ciphers`."""
         if any(e.payload_type is customer.Erased for e in events):
             self.forget_all()
         needed = {k for e in events for k in key_ids(e.type, e.data)}
         if not needed:
             return list(events)
-        keys = self.ciphers(conn, needed)
+        keys = self.ciphers(conn, needed, fresh=fresh)
         revealed = []
         for event in events:
             data, erased = unseal(

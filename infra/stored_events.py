@@ -71,4 +71,6 @@ def with_topics(
         " ORDER BY notification_id LIMIT %s",
         (after, until, topics, limit),
     ).fetchall()
-    return keyring().reveal(conn, [from_stored(*row[:4], bytes(row[4])) for row in rows])
+    return keyring().reveal(
+        conn, [from_stored(*row[:4], bytes(row[4])) for row in rows], fresh=True
+    )

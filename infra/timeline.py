@@ -29,7 +29,7 @@ def customer_events(
         " AND notification_id > %(after)s ORDER BY notification_id LIMIT %(limit)s",
         {"customer": customer_id, "after": after, "limit": limit},
     ).fetchall()
-    return keyring().reveal(conn, [from_stored(*row) for row in rows])
+    return keyring().reveal(conn, [from_stored(*row) for row in rows], fresh=True)
 
 
 def item(event: Envelope) -> dict[str, Any]:
