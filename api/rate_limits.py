@@ -19,10 +19,13 @@ class RateLimit:
     def retry_after(self, identifier: str) -> int | None:
         """None if a hit of `identifier` is within the limits now (it is counted); else the whole
         seconds until it would be."""
-        refused = [item for item in self._items if not self._limiter.test(item, identifier)]
-        if not refused:
-            for item in self._items:
+        if len(self._items) == 1:  # the usual case: one hit tests and counts (test() costs more)
+            refused = [] if self._limiter.hit(self._items[0], identifier) else self._items
+        else:
+            refused = [item for item in self._items if not self._limiter.test(item, identifier)]
+            for item in [] if refused else self._items:
                 self._limiter.hit(item, identifier)
+        if not refused:
             return None
         resets = [self._limiter.get_window_stats(item, identifier).reset_time for item in refused]
         return max(1, math.ceil(max(resets) - time.time()))
