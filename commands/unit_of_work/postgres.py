@@ -30,6 +30,7 @@ from commands.unit_of_work import (
     Unreachable,
 )
 from domain.aggregate import Aggregate
+from domain.sales_team import SALES_TEAM_ID
 from infra import email_index
 from infra.data_keys import keyring
 from infra.event_store import EventStore, UncertainCommit, commit_outcome, subjects_of
@@ -96,8 +97,9 @@ class PostgresUnitOfWork:
                 writes = [*sealing.writes, *emails, *side_tables.writes(changes)]
                 self._store.save(*aggregates, writes=writes)
             sealing.remember()
-            if changes.erased:  # destroyed keys may be cached
+            if changes.erased:  # destroyed keys may be cached, and what aggregates held
                 self._keys.forget_all()
+                self._forget_erased(changes.erased)
         except IntegrityError as error:
             constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
             raise Conflict(_CONFLICTS.get(constraint, "aggregate")) from error  # type: ignore[arg-type]
@@ -119,6 +121,13 @@ class PostgresUnitOfWork:
         for pool in (self._pool, self._store_pool):
             pool.check()
         return True
+
+    def _forget_erased(self, customers: list[UUID]) -> None:
+        """Drops from the cache what held the erased customers' personal data in clear: their
+        converted leads, and the sales team (their emails' digests). Read again, their events
+        give blanks. (Tickets and deals hold none; the customer holds none once erased.)"""
+        owned = self._read(lambda conn: side_tables.owned_streams(conn, customers))
+        self.forget([SALES_TEAM_ID, *owned])
 
     def forget(self, ids: Iterable[UUID]) -> None:
         cache = self._store.repository.cache

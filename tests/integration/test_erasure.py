@@ -130,6 +130,13 @@ def test_nothing_of_an_erased_customer_is_readable_once_the_read_models_caught_u
         assert text.count(KEPT) >= 12
         error = conn.execute("SELECT error FROM crm_dead_letters").fetchone()
         assert error == ("ValueError(erased)",)
+    # And the command writer's cache holds nothing of them: not their converted lead
+    with crm.pool.connection() as conn:
+        (lead_id,) = conn.execute(
+            "SELECT lead_id FROM leads WHERE customer_id = %s", (erased,)
+        ).fetchone()
+    lead = crm.store.repository.get(lead_id)
+    assert (lead.personal.name, lead.company, lead.attributes) == ("", None, {})
     # And the erased customer's external reference is free for another one
     register(crm.bus, name="Someone", external_ref=f"shop-{SECRET[::-1]}")
     # And nothing more is recorded about them
