@@ -7,7 +7,6 @@ nothing. The event store's inserts hold a table lock through commit, so position
 visible in order and following `position > last applied` never skips a late commit.
 """
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -17,11 +16,12 @@ import structlog
 from psycopg_pool import ConnectionPool
 
 from consumers.notifications import follow
+from infra.child_process import ChildProcess
+from infra.data_keys import keyring
 from infra.event_store import EventStore, open_event_store
 from infra.logging import configure_logging, error_summary
 from infra.metrics import PROJECTED
 from infra.postgres import UNREACHABLE, open_pool
-from infra.data_keys import keyring
 from infra.stored_events import read_events
 from projections import projection
 from projections.catalog import PROJECTIONS
@@ -123,40 +123,8 @@ def follow_in_child(url: str, log_level: str, parent_pid: int) -> None:
         store.close()
 
 
-class FollowerProcess:
+class FollowerProcess(ChildProcess):
     """Runs the store follower in a child process and starts it again if it dies."""
 
     def __init__(self, url: str, log_level: str) -> None:
-        self._args = (url, log_level, os.getpid())
-        self._context = multiprocessing.get_context("spawn")
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._stopping = threading.Event()
-        self._watcher = threading.Thread(target=self._watch, name="follower-watch", daemon=True)
-
-    @property
-    def alive(self) -> bool:
-        return self._process is not None and self._process.is_alive()
-
-    def start(self) -> None:
-        self._spawn()
-        self._watcher.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._process is not None:
-            self._process.terminate()
-            self._process.join(timeout=10)
-            if self._process.is_alive():
-                self._process.kill()
-
-    def _spawn(self) -> None:
-        self._process = self._context.Process(
-            target=follow_in_child, args=self._args, name="crm-store-follower", daemon=True
-        )
-        self._process.start()
-
-    def _watch(self) -> None:
-        while not self._stopping.wait(1.0):
-            if not self.alive and not self._stopping.is_set():
-                log.error("store follower exited; starting it again", code=self._process.exitcode)
-                self._spawn()
+        super().__init__("crm-store-follower", follow_in_child, url, log_level)
