@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from kafka import KafkaConsumer, TopicPartition
 
+from tests.conftest import TEST_MASTER_KEY
 from tests.e2e.conftest import CRM
 from tests.e2e.kafka_stack import kafka_stack
 from tests.waiting import wait_for
@@ -130,7 +131,7 @@ def test_an_erased_customer_leaves_nothing_readable_and_the_store_still_verifies
     with (
         kafka_stack(url, kafka_bootstrap, tmp_path, output) as (service, _),
         service.client(service.first_admin_key) as admin,
-        service.client(service.create_key("service")) as api,
+        service.client(service_key := service.create_key("service")) as api,
     ):
         # Given two customers with personal data everywhere, read models caught up
         tag = uuid.uuid4().hex[:12]
@@ -155,6 +156,10 @@ def test_an_erased_customer_leaves_nothing_readable_and_the_store_still_verifies
     for place, content in places.items():
         found = [value for value in erased if value.encode() in content]
         assert found == [], f"{place} still holds {found}"
+    shown_once = f"Admin API key: {service.first_admin_key}".encode()  # to the operator, at start
+    assert logs.count(shown_once) == 1
+    keys = [service.first_admin_key or "", service_key, TEST_MASTER_KEY]
+    assert [k for k in keys if k.encode() in logs.replace(shown_once, b"")] == []  # nor any key
     # While Bob's data is intact: his 360 view, and every value in his timeline
     assert (bob_shown["name"], bob_shown["email"]) == (kept[0], kept[1])
     assert kept[0].encode() in dump.stdout  # the read models hold it: the search can find
