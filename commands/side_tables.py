@@ -99,14 +99,6 @@ def erasure(customer_id: UUID) -> list[SqlWrite]:
     return [release, *destroy_keys(customer_id)]
 
 
-def owned_streams(conn: Connection[Any], customers: list[UUID]) -> list[UUID]:
-    """The streams (tickets, deals, converted leads) the given customers own."""
-    rows = conn.execute(
-        "SELECT stream_id FROM crm_customer_streams WHERE customer_id = ANY(%s)", (customers,)
-    ).fetchall()
-    return [stream_id for (stream_id,) in rows]
-
-
 def held_claims(conn: Connection[Any], claims: list[Claim]) -> set[Claim]:
     """The given (kind, value) claims that some aggregate already holds (one query)."""
     if not claims:

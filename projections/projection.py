@@ -11,6 +11,7 @@ from domain.events.catalogue import BY_PAYLOAD
 from domain.events.envelope import Envelope, encode
 from domain.events.payload import Payload
 from domain.events.payloads.customer import Erased
+from infra.customer_streams import owned_streams
 from projections.dead_letters import DeadLetter, forget_customer, park
 
 POISON = (LookupError, ValueError, TypeError, ArithmeticError, psycopg.DataError)
@@ -94,7 +95,7 @@ class Projection:
         for end, event in enumerate(events, 1):
             if self.blank is not None and event.payload_type is Erased:
                 self._fold(conn, events[start:end], table)
-                owned = self.load(conn, owned_streams(conn, event.stream_id), table)
+                owned = self.load(conn, _owned(conn, event.stream_id), table)
                 self.save(conn, [self.blank(row) for row in owned.values()], table)
                 start = end
         self._fold(conn, events[start:], table)
@@ -109,13 +110,8 @@ class Projection:
         self.save(conn, changed.values(), table)
 
 
-def owned_streams(conn: Connection[Any], customer_id: str) -> list[str]:
-    """The ids of the streams a customer owns: tickets, deals, converted leads (linked by the
-    writer in the transaction of their first event, or of the conversion)."""
-    rows = conn.execute(
-        "SELECT stream_id::text FROM crm_customer_streams WHERE customer_id = %s", (customer_id,)
-    )
-    return [stream_id for (stream_id,) in rows]
+def _owned(conn: Connection[Any], customer_id: str) -> list[str]:
+    return [str(stream_id) for stream_id in owned_streams(conn, [customer_id])]
 
 
 def register(conn: Connection[Any], projection: Projection) -> None:
@@ -188,7 +184,7 @@ def apply_or_park(
     """
     parked = _apply_or_park(conn, projection, events, table)
     for erased in (e.stream_id for e in events if e.payload_type is Erased):
-        forget_customer(conn, projection.name, erased, owned_streams(conn, erased))
+        forget_customer(conn, projection.name, erased, _owned(conn, erased))
     return parked
 
 

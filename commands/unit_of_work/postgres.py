@@ -32,6 +32,7 @@ from commands.unit_of_work import (
 from domain.aggregate import Aggregate
 from domain.sales_team import SALES_TEAM_ID
 from infra import email_index
+from infra.customer_streams import owned_streams
 from infra.data_keys import keyring
 from infra.event_store import EventStore, UncertainCommit, commit_outcome, subjects_of
 from infra.postgres import UNREACHABLE
@@ -126,7 +127,7 @@ class PostgresUnitOfWork:
         """Drops from the cache what held the erased customers' personal data in clear: their
         converted leads, and the sales team (their emails' digests). Read again, their events
         give blanks. (Tickets and deals hold none; the customer holds none once erased.)"""
-        owned = self._read(lambda conn: side_tables.owned_streams(conn, customers))
+        owned = self._read(lambda conn: owned_streams(conn, customers))
         self.forget([SALES_TEAM_ID, *owned])
 
     def forget(self, ids: Iterable[UUID]) -> None:

@@ -42,8 +42,7 @@ def blank(row: Row) -> Row:
         **blank_personal(deal.Opened, {}),  # columns named as the fields
         "lost_reason": None if row["lost_reason"] is None else reason,
         "stage_history": [
-            stay | {"reason": reason} if "reason" in stay else stay
-            for stay in row["stage_history"]
+            stay | {"reason": reason} if "reason" in stay else stay for stay in row["stage_history"]
         ],
     }
 
