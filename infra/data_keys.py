@@ -245,7 +245,7 @@ class KeyRing:
         )
         if erased:
             raise SubjectErased(erased[0])
-        db, writes, new = self._database(conn), [], {}
+        db, writes, new = self._database(conn), list[SqlWrite](), dict[UUID, AESGCM]()
         for subject in missing:
             raw = AESGCM.generate_key(bit_length=256)
             writes.append(

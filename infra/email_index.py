@@ -11,6 +11,8 @@ from psycopg import Connection
 
 from domain.aggregate import Aggregate
 from domain.customer import Customer
+from domain.events.payloads import customer
+from infra.event_store import entry_of
 from infra.postgres import SqlWrite
 
 DDL = """
@@ -22,7 +24,8 @@ CREATE TABLE IF NOT EXISTS crm_email_index (
 CREATE INDEX IF NOT EXISTS crm_email_index_digest ON crm_email_index (digest, registered_at);
 """
 
-_EMAIL_EVENTS = (Customer.Registered, Customer.ProfileChanged, Customer.Erased)
+_EMAIL_EVENTS = (customer.Registered, customer.ProfileChanged, customer.Erased)
+"""The events that set, change or erase an email (payload models)."""
 
 _UPSERT = (
     "INSERT INTO crm_email_index (customer_id, digest, registered_at) VALUES (%s, %s, %s)"
@@ -36,8 +39,13 @@ def writes(aggregates: Iterable[Aggregate], digest: Callable[[str], str]) -> lis
     return [
         (_UPSERT, (c.id, digest(c.personal.email) if c.personal.email else None, c.created_on))
         for c in aggregates
-        if isinstance(c, Customer) and any(isinstance(e, _EMAIL_EVENTS) for e in c.pending_events)
+        if isinstance(c, Customer) and any(_payload(e) in _EMAIL_EVENTS for e in c.pending_events)
     ]
+
+
+def _payload(event: object) -> type | None:
+    entry = entry_of(type(event))
+    return entry.payload if entry else None
 
 
 def customer_with_digest(conn: Connection[Any], digest: str) -> UUID | None:

@@ -93,10 +93,16 @@ class PydanticMapper(Mapper[UUID]):
         return cls.model_validate(data)
 
 
-@functools.cache
 def entry_of(event_class: type) -> EventEntry | None:
     """The catalogue entry of a domain event class."""
-    return BY_NAME.get(get_topic(event_class).rpartition(":")[2])
+    try:
+        return _ENTRIES[event_class]
+    except KeyError:
+        entry = _ENTRIES[event_class] = BY_NAME.get(get_topic(event_class).rpartition(":")[2])
+        return entry
+
+
+_ENTRIES: dict[type, EventEntry | None] = {}
 
 
 def subjects_of(events: Iterable[Any]) -> set[UUID]:

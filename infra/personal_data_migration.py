@@ -129,7 +129,9 @@ def _seal_batch(
         name, data = topic.rpartition(":")[2], orjson.loads(state)
         _note_email(emails, name, stream, data)
         entry = BY_NAME.get(name)
-        unsealed = [f for f in entry.personal_fields if not is_sealed(data.get(f))] if entry else []
+        if entry is None:
+            continue
+        unsealed = [f for f in entry.personal_fields if not is_sealed(data.get(f))]
         if any(data.get(f) is not None for f in unsealed):
             decoded.append((position, str(stream), version, entry, data))
     if not decoded:

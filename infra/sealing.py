@@ -11,7 +11,7 @@ Pure functions: the keys are given (`infra.data_keys` keeps them).
 import base64
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 from uuid import UUID
 
 import orjson
@@ -34,7 +34,7 @@ def subject_of(data: Mapping[str, Any], stream_id: str) -> UUID:
     return UUID(str(named or stream_id))
 
 
-def is_sealed(value: Any) -> bool:
+def is_sealed(value: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(value, dict) and value.get("alg") == ALGORITHM and "ciphertext" in value
 
 
