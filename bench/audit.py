@@ -29,8 +29,8 @@ from eventsourcing.persistence import StoredEvent
 
 from api.bootstrap import bootstrap
 from bench.commands import chosen_database
+from consumers.auditor import extend
 from infra.audit import tree_store
-from infra.audit.auditor import extend
 from infra.audit.leaf import EVENTS_AFTER, leaf_bytes
 from infra.audit.merkle import leaf_hash
 from infra.audit.verification import verify_store

@@ -44,8 +44,8 @@ console = Console()
 @app.command()
 def serve() -> None:
     """Serve the HTTP API; without Kafka, also feed the read models from the event store."""
+    from consumers.auditor import audit_in_child
     from consumers.store_follower import FollowerProcess
-    from infra.audit.auditor import audit_in_child
     from infra.child_process import ChildProcess
 
     settings = Settings()

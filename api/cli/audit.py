@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from rich.console import Console
 
 from api.bootstrap import prepare_database
+from consumers.auditor import run_auditor
 from infra.audit import bundle
-from infra.audit.auditor import run_auditor
 from infra.audit.exporting import NothingToExport, export_bundle
 from infra.audit.signing import (
     SigningKeyMissing,

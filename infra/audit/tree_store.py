@@ -5,7 +5,7 @@ signed heads.
 may skip numbers: a rolled-back transaction used them); `crm_audit_nodes` keeps the hash of
 every complete subtree above the leaves, so that a proof costs one query of O(log n) rows;
 `crm_audit_tree_heads` keeps every signed tree head. The auditor writes all three in one
-transaction (`infra.audit.auditor`); nothing else writes them.
+transaction (`consumers.auditor`); nothing else writes them.
 """
 
 from collections.abc import Collection, Iterable, Sequence

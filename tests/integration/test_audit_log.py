@@ -22,9 +22,9 @@ from psycopg import Connection
 from api.bootstrap import Container
 from commands.context import Target
 from commands.customers import LogInteraction
+from consumers.auditor import ForeignKey, extend
 from infra.api_keys import Role, create_key
 from infra.audit import bundle, tree_store
-from infra.audit.auditor import ForeignKey, extend
 from infra.audit.exporting import export_bundle
 from infra.audit.leaf import leaf_bytes
 from infra.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
