@@ -21,7 +21,9 @@ from api.cli.migrate import migrate
 from api.cli.progress import PROGRESS_COLUMNS
 from infra import single_blas_thread  # noqa: F401 - before numpy is imported
 from infra.api_keys import create_first_admin_key
+from infra.data_keys import MasterKeyMismatch
 from infra.logging import configure_logging, error_summary
+from infra.personal_data_migration import StoreNotSealed
 from infra.postgres import database_url, open_pool
 from infra.runtime import exit_normally_on_sigterm, stop_on_signals
 from infra.settings import Settings
@@ -44,6 +46,8 @@ console = Console()
 @app.command()
 def serve() -> None:
     """Serve the HTTP API; without Kafka, also feed the read models from the event store."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from consumers.auditor import audit_in_child
     from consumers.store_follower import FollowerProcess
     from infra.child_process import ChildProcess
@@ -85,9 +89,9 @@ def serve() -> None:
             timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
         )
     finally:
-        auditor.stop()
-        if follower:
-            follower.stop()
+        stops = [auditor.stop] + ([follower.stop] if follower else [])
+        with ThreadPoolExecutor() as stopping:  # together: each may take its poll's second
+            list(stopping.map(lambda stop: stop(), stops))
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
@@ -220,3 +224,13 @@ def _time(text: str) -> datetime:
             f"{text!r} is not an RFC 3339 time", param_hint="--until"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def main() -> None:
+    """The `crm` command. A refusal to start on a database (another master key, a store
+    to migrate first) is one line saying what to do, not a traceback."""
+    try:
+        app()
+    except (MasterKeyMismatch, StoreNotSealed) as refusal:
+        console.print(f"[red]{refusal}[/red]")
+        raise SystemExit(1) from None
