@@ -210,6 +210,7 @@ POLICY: dict[str, Rule] = {
     "GET /v1/customers": readers(
         Fields(*(f"items.*.{name}" for name in CUSTOMER_SUMMARY), "next_cursor"),
         subject=LISTED_CUSTOMERS,
+        personal_parameters=frozenset({"email"}),
     ),
     "GET /v1/customers/{customer_id}": readers(
         Fields(

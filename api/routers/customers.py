@@ -27,6 +27,7 @@ from commands.tickets import OpenComplaint
 from infra import page_cursor as cursor_codec
 from infra import timeline
 from infra.audit import tree_store
+from infra.data_keys import keyring
 from projections import customer_export
 from projections.customer_360 import queries
 from projections.customer_360.overview import customer_overview
@@ -103,13 +104,15 @@ def list_customers(
     tag: Annotated[StorableText | None, Query(max_length=64)] = None,
     segment: Annotated[StorableText | None, Query(max_length=500)] = None,
     external_ref: Annotated[StorableText | None, Query(max_length=100)] = None,
+    email: Annotated[StorableText | None, Query(max_length=254)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     """Search and list customers, a page at a time: `{items, next_cursor}`. `q` is a piece of
     the external reference or of a tag, and for roles that see personal data of the name or
-    email too (`%` and `_` are plain characters); `segment` is a saved segment's name (404 if
-    none has it)."""
+    email too (`%` and `_` are plain characters); `email` finds the customer with exactly that
+    email (case and outer spaces aside), through its blind index, for roles that see personal
+    data; `segment` is a saved segment's name (404 if none has it)."""
     criteria = segment_named(request, segment).criteria if segment is not None else None
     try:
         page = read(
@@ -118,6 +121,7 @@ def list_customers(
             q=q,
             tag=tag,
             external_ref=external_ref,
+            email_digest=keyring().master.blind_index(email) if email else None,
             criteria=criteria,
             cursor=cursor,
             limit=limit,

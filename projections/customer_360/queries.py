@@ -65,6 +65,7 @@ def search(
     q: str | None = None,
     tag: str | None = None,
     external_ref: str | None = None,
+    email_digest: str | None = None,
     criteria: Criteria | None = None,
     cursor: str | None = None,
     limit: int = 50,
@@ -72,7 +73,8 @@ def search(
 ) -> Page:
     """Customers matching every given filter (and a segment's `criteria`), ordered by id, a
     page at a time. `q` is a substring (`%` and `_` are themselves) of the external
-    reference or a tag, or with `personal` of the name or email too."""
+    reference or a tag, or with `personal` of the name or email too; `email_digest` the blind
+    index of an email."""
     where, params = matching(criteria or Criteria())
     if q:
         fields = ["external_ref ILIKE %s", "EXISTS (SELECT FROM unnest(tags) t WHERE t ILIKE %s)"]
@@ -85,6 +87,9 @@ def search(
     if external_ref:
         where.append("external_ref = %s")
         params.append(external_ref)
+    if email_digest:  # the writer's blind index (infra.email_index)
+        where.append("customer_id IN (SELECT customer_id FROM crm_email_index WHERE digest = %s)")
+        params.append(email_digest)
     if cursor:
         where.append("customer_id > %s")
         params.append(str(_after(cursor)))

@@ -280,3 +280,17 @@ def test_analysts_may_not_filter_by_a_personal_field(crm: Crm) -> None:
     assert crm.call(Role.ANALYST, "GET", f"/v1/pipeline?owner={owner}").status_code == 403
     assert crm.call(Role.SERVICE, "GET", f"/v1/pipeline?owner={owner}").status_code == 200
     assert crm.call(Role.ANALYST, "GET", "/v1/pipeline").status_code == 200
+
+
+def test_a_customer_is_found_by_exact_email_through_its_blind_index(crm: Crm) -> None:
+    email = next(v for v in crm.seeded if v.startswith("seedemail")) + "@example.com"
+    shouted = f" {email.upper()} "  # case and outer spaces aside: the same email
+
+    def found(role: Role, value: str) -> Any:
+        return crm.call(role, "GET", "/v1/customers", params={"email": value})
+
+    assert [c["id"] for c in found(Role.SERVICE, shouted).json()["items"]] == [
+        crm.ids["customer_id"]
+    ]
+    assert found(Role.SERVICE, email[1:]).json()["items"] == []  # exact, not a substring
+    assert found(Role.ANALYST, email).status_code == 403  # no oracle of who is a customer
