@@ -6,6 +6,8 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api import problems
 from api.auth import KeyCheck
@@ -15,6 +17,24 @@ from api.views.keys import CreatedKey, Keys, KeyView, NewKey
 from infra.api_keys import ApiKey, DuplicateKeyName, create_key, list_keys, revoke_key
 
 log = structlog.get_logger()
+
+NEW_KEY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    k: v
+                    for k, v in NewKey.model_json_schema(
+                        ref_template="#/components/schemas/{model}"
+                    ).items()
+                    if k != "$defs"  # Role: a schema of its own, from the answers
+                }
+            }
+        },
+    }
+}
+"""POST's body in OpenAPI: the route parses it itself (`_new_key`)."""
 
 router = APIRouter(
     route_class=PolicedRoute,
@@ -41,11 +61,15 @@ def list_api_keys(request: Request) -> dict[str, Any]:
             "content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     },
+    openapi_extra=NEW_KEY_BODY,
 )
-def create_api_key(request: Request, body: NewKey, admin: Caller) -> Any:
+async def create_api_key(request: Request, admin: Caller) -> Any:
     """Create a key; the answer carries it (`key`) this once."""
+    body = await _new_key(request)
     try:
-        key, created = read(request, create_key, body.role, body.name, body.expires_in_days)
+        key, created = await run_in_threadpool(
+            read, request, create_key, body.role, body.name, body.expires_in_days
+        )
     except DuplicateKeyName:
         return problems.problem(
             409,
@@ -55,6 +79,17 @@ def create_api_key(request: Request, body: NewKey, admin: Caller) -> Any:
         )
     log.info("api key created", key_id=str(created.id), key_name=created.name, by=admin.name)
     return CreatedKey(key=key, **KeyView.of(created).model_dump())
+
+
+async def _new_key(request: Request) -> NewKey:
+    """The body, parsed as command bodies are: anything that is not a valid `NewKey` (bytes
+    that are not JSON included) is a 422 naming the field, or `body`."""
+    try:
+        return NewKey.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        ) from None
 
 
 @router.delete("/{key_id}", status_code=204, responses=problems.documented(404))

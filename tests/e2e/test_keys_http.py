@@ -108,6 +108,10 @@ def test_bad_key_requests_are_422_naming_the_field_and_a_taken_name_409(admin) -
         assert answer.status_code == 422, body
         assert answer.headers["content-type"] == PROBLEM
         assert [e["field"] for e in answer.json()["errors"]] == [field], body
+    not_json = admin.post(
+        "/v1/keys", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+    )
+    assert (not_json.status_code, not_json.json()["errors"][0]["field"]) == (422, "body")
     assert admin.post("/v1/keys", json={"role": "service", "name": "taken"}).status_code == 201
     taken = admin.post("/v1/keys", json={"role": "analyst", "name": "taken"})
     assert (taken.status_code, taken.json()["type"]) == (409, "/problems/key-name-taken")
@@ -178,3 +182,11 @@ def test_repeated_bad_keys_from_one_address_are_slowed_valid_keys_still_pass(loc
     metrics = admin.get("/metrics").text
     assert re.search(r'crm_auth_failures_total\{reason="throttled"\} [1-9]', metrics)
     assert re.search(r'crm_auth_failures_total\{reason="unknown"\} [1-9]', metrics)
+
+
+def test_openapi_documents_the_new_key_body(admin) -> None:
+    spec = admin.get("/openapi.json").json()
+    body = spec["paths"]["/v1/keys"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["required"] == ["role"]
+    role = body["schema"]["properties"]["role"]["$ref"].rsplit("/", 1)[-1]
+    assert spec["components"]["schemas"][role]["enum"] == ["service", "analyst", "auditor", "admin"]
