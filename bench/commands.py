@@ -369,8 +369,8 @@ def cpu_seconds(service: psutil.Process) -> dict[str, float]:
     workers = sorted(
         (c for c in service.children() if "spawn_main" in " ".join(c.cmdline())),
         key=lambda c: c.create_time(),
-    )  # `crm serve` starts the store follower, then (in its API process) the command writer
-    roles = ("store follower", "command writer")
+    )  # `crm serve` starts the store follower, the auditor, then (in its API process) the writer
+    roles = ("store follower", "auditor", "command writer")
     parts = {"API process": service, **dict(zip(roles, workers, strict=True))}
     used = {name: sum(p.cpu_times()[:2]) for name, p in parts.items()}
     postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
