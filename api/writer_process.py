@@ -8,7 +8,9 @@ yet: a frame is never half written, whatever its size, and the event loop never 
 side sends what it has gathered in one frame, so a burst of commands costs one write and one
 wake-up each way. Every caller waits at most `command_timeout` seconds. If the channel fails
 or desynchronises, or the writer stops answering pings, the writer is stopped and a new one
-started; only the commands in flight fail (503, retry).
+started; only the commands in flight fail (503, retry). On shutdown a writer that was sent
+commands finishes them before it exits; one that was sent none is ended at once, even while
+it is still starting, since it holds nothing to finish.
 """
 
 import asyncio
@@ -68,6 +70,7 @@ class WriterProcess:
         self._outbox: list[bytes] = []
         self._stopping = False
         self._checking = False
+        self._commanded = False
         self._process: multiprocessing.process.BaseProcess | None = None
         self._transport: asyncio.Transport | None = None
         self._frames: FrameWriter | None = None
@@ -77,6 +80,7 @@ class WriterProcess:
     async def start(self) -> None:
         """Starts a writer process and connects to it."""
         self._loop = asyncio.get_running_loop()
+        self._commanded = False
         ours, theirs = socket.socketpair()
         key = new_key()
         self._process = self._context.Process(
@@ -93,14 +97,17 @@ class WriterProcess:
         )
 
     def stop(self) -> None:
-        """Asks the writer to finish what it has, and waits for it to stop (kills it after
-        STOP_TIMEOUT_SECONDS)."""
+        """Asks the writer to finish the commands it was sent, and waits for it to stop (kills
+        it after STOP_TIMEOUT_SECONDS); a writer sent no command is terminated at once."""
         self._stopping = True
         process, transport = self._process, self._transport
         if transport is None or process is None:
             return
-        self._send_outbox()
-        self._write([wire.Stop().model_dump_json().encode()])
+        if self._commanded:
+            self._send_outbox()
+            self._write([wire.Stop().model_dump_json().encode()])
+        else:
+            process.terminate()  # maybe still importing: waiting for it to read Stop takes seconds
         process.join(timeout=STOP_TIMEOUT_SECONDS)
         if process.is_alive():
             log.error("command writer did not stop in time; killing it")
@@ -111,6 +118,7 @@ class WriterProcess:
     async def execute(self, target: Target, command: Command, context: CommandContext) -> Outcome:
         """Sends a command to the writer and waits for its answer (at most the timeout)."""
         seq = self._next_seq()
+        self._commanded = True
         return await self._ask(seq, wire.command_message(seq, target, command, context))
 
     async def ping(self, timeout: float = PING_TIMEOUT_SECONDS) -> None:
