@@ -13,6 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from psycopg import Connection
+from psycopg.pq import TransactionStatus
 
 from infra.audit import tree_store
 from infra.audit.leaf import EVENTS_AFTER, leaf_bytes
@@ -37,7 +38,16 @@ class Verdict:
 
 
 def verify_store(conn: Connection[Any], public_key: Ed25519PublicKey) -> Verdict:
-    """Checks the event store against the audit tree and its signed heads."""
+    """Checks the event store against the audit tree and its signed heads, all read in one
+    snapshot (the auditor may append meanwhile), unless `conn` is in a transaction already."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        return _verify(conn, public_key)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _verify(conn, public_key)
+
+
+def _verify(conn: Connection[Any], public_key: Ed25519PublicKey) -> Verdict:
     heads = tree_store.heads(conn)
     size = tree_store.extent(conn)[0]
     signed = heads[-1].tree_size if heads else 0

@@ -468,3 +468,27 @@ def test_an_auditor_with_another_key_signs_nothing(
             extend(conn, Ed25519PrivateKey.generate())
         assert tree_store.heads(conn) == before
         assert extend(conn, key) is not None
+
+
+def test_the_store_verifies_while_the_auditor_appends(
+    audited: Container, key: Ed25519PrivateKey
+) -> None:
+    appending = threading.Event()
+    appending.set()
+
+    def append() -> None:
+        with psycopg.connect(audited.url, autocommit=True) as conn:
+            while appending.is_set():
+                record_synthetic(audited, 40, per_transaction=40)
+                extend(conn, key, batch=16)
+
+    appender = threading.Thread(target=append)
+    appender.start()
+    try:
+        for _ in range(5):
+            with psycopg.connect(audited.url, autocommit=True) as conn:
+                verdict = verify_store(conn, key.public_key())
+            assert verdict.verified, verdict.reason
+    finally:
+        appending.clear()
+        appender.join()
