@@ -118,7 +118,7 @@ class Settings(BaseSettings):
         default="100/second", description="requests an `auditor` key may make per API process"
     )
     admin_rate_limit: str = Field(
-        default="1000/second", description="requests an `admin` key may make per API process"
+        default="10000/second", description="requests an `admin` key may make per API process"
     )
     auth_failure_limit: str = Field(
         default="60/minute",
