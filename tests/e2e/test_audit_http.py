@@ -4,6 +4,7 @@ key and store. Tamper evidence, bundles and a killed auditor: tests/integration/
 
 import json
 import subprocess
+from pathlib import Path
 
 import httpx
 
@@ -13,7 +14,7 @@ from tests.waiting import wait_for
 
 
 def test_crm_serve_signs_heads_and_the_timeline_proves_each_event(
-    service: Service, keys: dict[str, str], api: httpx.Client
+    service: Service, keys: dict[str, str], api: httpx.Client, tmp_path: Path
 ) -> None:
     created = api.post("/v1/customers", json={"name": "Ada", "email": "ada-audit@example.com"})
     customer = created.json()["id"]
@@ -39,6 +40,12 @@ def test_crm_serve_signs_heads_and_the_timeline_proves_each_event(
     verified = _crm(service, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
     assert "Verified" in verified.stdout
+    bundle = tmp_path / "bundle.json"
+    exported = _crm(service, "audit", "export", "--customer", customer, "--output", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    key = public_key["public_key"]
+    checked = _crm(service, "audit", "verify-bundle", str(bundle), "--public-key", key)
+    assert checked.returncode == 0, checked.stderr
 
 
 def _crm(service: Service, *args: str) -> subprocess.CompletedProcess[str]:
