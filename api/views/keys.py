@@ -22,7 +22,11 @@ class NewKey(BaseModel):
         examples=["shop-backend"],
     )
     expires_in_days: int | None = Field(
-        default=None, ge=1, le=MAX_EXPIRY_DAYS, description="the key stops working after this"
+        default=None,
+        ge=1,
+        le=MAX_EXPIRY_DAYS,
+        strict=True,  # `true` or "7" is a mistake, not a day
+        description="the key stops working after this",
     )
 
 

@@ -102,6 +102,7 @@ def test_bad_key_requests_are_422_naming_the_field_and_a_taken_name_409(admin) -
         ({"role": "service", "name": ""}, "name"),
         ({"role": "service", "expires_in_days": 0}, "expires_in_days"),
         ({"role": "service", "expires_in_days": "soon"}, "expires_in_days"),
+        ({"role": "service", "expires_in_days": True}, "expires_in_days"),
         ({"role": "service", "secret": "mine"}, "secret"),
     ):
         answer = admin.post("/v1/keys", json=body)
