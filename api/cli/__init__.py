@@ -62,7 +62,7 @@ def serve() -> None:
     url = database_url(settings)  # starts the embedded PostgreSQL if none is configured
     os.environ["CRM_DATABASE_URL"] = url  # the API worker processes inherit it
     prepare_database(settings.model_copy(update={"database_url": url}))
-    key_file = signing_key_file(settings)  # made on first start, unless configured
+    key_file = signing_key_file(settings, url)  # made on first start, unless configured
     os.environ["CRM_AUDIT_SIGNING_KEY_FILE"] = str(key_file.resolve())  # the API's too
     with psycopg.connect(url) as conn:
         first_key = create_first_admin_key(conn)

@@ -12,11 +12,12 @@ from rich.console import Console
 
 from api.bootstrap import prepare_database
 from consumers.auditor import run_auditor
-from infra.audit import bundle
+from infra.audit import bundle, tree_store
 from infra.audit.exporting import NothingToExport, export_bundle
 from infra.audit.signing import (
     SigningKeyMissing,
     ensure_signing_key,
+    key_id,
     load_signing_key,
     parse_public_key,
     public_key_document,
@@ -126,10 +127,19 @@ def verify_bundle(
     )
 
 
-def signing_key_file(settings: Settings) -> Path:
-    """The signing key's file (made on first use under CRM_DATA_DIR), checked readable; exits
-    with status 2 saying why if it is not."""
-    _signing_key(settings)
+def signing_key_file(settings: Settings, url: str) -> Path:
+    """The signing key's file (made on first use under CRM_DATA_DIR), checked readable and
+    the key of the log's latest signed head, if any; exits with status 2 saying why if not."""
+    public = key_id(_signing_key(settings).public_key())
+    with psycopg.connect(url) as conn:
+        head = tree_store.latest_head(conn)
+    if head is not None and head.key_id != public:
+        errors.print(
+            f"[red]The audit log is signed by key {head.key_id}, and {signing_key_path(settings)}"
+            f" holds key {public}: set CRM_AUDIT_SIGNING_KEY_FILE to the log's key.[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     return signing_key_path(settings)
 
 

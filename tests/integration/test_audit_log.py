@@ -15,12 +15,14 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import StoredEvent
 from fastapi.testclient import TestClient
 from psycopg import Connection
 
 from api.bootstrap import Container
+from api.cli.audit import signing_key_file
 from commands.context import Target
 from commands.customers import LogInteraction
 from consumers.auditor import ForeignKey, extend
@@ -492,3 +494,15 @@ def test_the_store_verifies_while_the_auditor_appends(
     finally:
         appending.clear()
         appender.join()
+
+
+def test_crm_serve_refuses_a_key_that_did_not_sign_the_log(
+    audited: Container, conn: Connection[Any], key_file: Path, tmp_path: Path
+) -> None:
+    assert tree_store.latest_head(conn) is not None
+    settings = Settings(database_url=audited.url, audit_signing_key_file=key_file, _env_file=None)
+    assert signing_key_file(settings, audited.url) == key_file
+    elsewhere = Settings(database_url=audited.url, data_dir=tmp_path, _env_file=None)
+    with pytest.raises(typer.Exit) as refused:
+        signing_key_file(elsewhere, audited.url)  # a new key is made there, not the log's
+    assert refused.value.exit_code == 2
