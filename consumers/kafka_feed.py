@@ -22,15 +22,17 @@ A message that cannot be decoded, or whose event the projection cannot apply, is
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kafka.consumer.fetcher import ConsumerRecord
 from psycopg import Connection
 
 from domain.events.envelope import Envelope, MalformedMessage, decode
 from infra.data_keys import keyring
 from projections.dead_letters import DeadLetter, park
 from projections.projection import Projection, apply_or_park
+
+if TYPE_CHECKING:  # kafka costs half a second of CPU to import; every process reads DDL here
+    from kafka.consumer.fetcher import ConsumerRecord
 
 DDL = """
 CREATE TABLE IF NOT EXISTS crm_projection_offsets (
@@ -88,7 +90,7 @@ def handle(
     conn: Connection[Any],
     projection: Projection,
     topic: str,
-    records: Sequence[ConsumerRecord],
+    records: Sequence["ConsumerRecord"],
     believed: Offsets,
     highwaters: dict[int, int | None] | None = None,
 ) -> Outcome:
@@ -150,7 +152,7 @@ def _generation(conn: Connection[Any], topic: str) -> int:
 
 
 def _sort(
-    record: ConsumerRecord,
+    record: "ConsumerRecord",
     cursor: Cursor,
     floor: int,
     outcome: Outcome,
@@ -179,7 +181,7 @@ def _sort(
         fresh.append(event)
 
 
-def _header(record: ConsumerRecord, wanted: str, absent: int) -> int:
+def _header(record: "ConsumerRecord", wanted: str, absent: int) -> int:
     """A number the relay sent in a header (`absent` if a message has none: sent by a relay
     of an older version, or by something else)."""
     for name, value in record.headers or ():

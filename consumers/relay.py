@@ -22,23 +22,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from psycopg_pool import ConnectionPool
 
 from consumers.notifications import follow
 from domain.events.envelope import Envelope, encode
 from infra.event_store import EventStore, open_event_store
-from infra.kafka import TopicAdmin, open_producer, partition_for
 from infra.leadership import StillLeading, lead
 from infra.logging import error_summary
 from infra.metrics import RELAYED
 from infra.postgres import UNREACHABLE, open_pool
 from infra.settings import Settings
 from infra.stored_events import read_events
+
+if TYPE_CHECKING:  # kafka costs half a second of CPU to import: only the relay imports it
+    from kafka import KafkaProducer
+
+    from infra.kafka import TopicAdmin
 
 log = structlog.get_logger()
 
@@ -103,8 +105,8 @@ class Relay:
         self,
         store: EventStore,
         pool: ConnectionPool,
-        producers: Callable[[], KafkaProducer],
-        admin: TopicAdmin,
+        producers: Callable[[], "KafkaProducer"],
+        admin: "TopicAdmin",
         *,
         batch_size: int = 5000,
     ) -> None:
@@ -213,6 +215,8 @@ class Relay:
         self._producer = self._producers()
 
     def _send(self, event: Envelope, chain: list[int]) -> Any:
+        from infra.kafka import partition_for
+
         key = (event.customer_id or event.stream_id).encode()
         partition = partition_for(key, len(chain))
         previous, chain[partition] = chain[partition], event.position
@@ -259,10 +263,6 @@ def record_fault(pool: ConnectionPool, topic: str, fault: str) -> None:
         )
 
 
-BROKER_TROUBLE = (KafkaError, PublishFailed, TopicFault)
-"""Failures after which the relay starts again from its recorded position."""
-
-
 def run_relay(settings: Settings, url: str, keep_going: Callable[[], bool]) -> None:
     """The `crm relay` process: waits to be the active relay, then publishes until told to
     stop or until it loses its lock, starting again from the recorded position after any
@@ -283,10 +283,12 @@ def _publish(
     url: str,
     still_leading: StillLeading,
 ) -> None:
+    from kafka.errors import KafkaError
+
     while still_leading():
         try:
             _publish_until_failure(settings, store, pool, url, still_leading)
-        except BROKER_TROUBLE as error:
+        except (KafkaError, PublishFailed, TopicFault) as error:  # start again from the record
             fault = str(error) if isinstance(error, TopicFault) else _broker_fault(error)
             log.warning("relay starts again from its recorded position", fault=fault)
             with contextlib.suppress(*UNREACHABLE):
@@ -309,6 +311,8 @@ def _publish_until_failure(
     url: str,
     keep_going: Callable[[], bool],
 ) -> None:
+    from infra.kafka import TopicAdmin, open_producer
+
     admin = TopicAdmin(settings)
     try:
         relay = Relay(store, pool, lambda: open_producer(settings, "crm-relay"), admin)

@@ -6,14 +6,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from api.policing import PolicedRoute
 from api.views.health import Alive, Readiness
 from api.writer_process import WriterProcess, WriterUnavailable
-from infra.kafka import end_offsets
 from projections import projection, status
 
 router = APIRouter(route_class=PolicedRoute, tags=["operations"])
@@ -65,6 +63,10 @@ def _store_checks(request: Request) -> dict[str, Any]:
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unavailable: {type(error).__name__}"
     if settings.kafka_bootstrap:
+        from kafka.errors import KafkaError  # half a second of CPU: only with a broker
+
+        from infra.kafka import end_offsets
+
         try:
             end_offsets(settings, timeout_ms=2000)
             checks["broker"] = "ok"

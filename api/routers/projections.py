@@ -4,14 +4,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from kafka.errors import KafkaError
 from psycopg import Connection
 from pydantic import BaseModel
 
 from api import problems
 from api.policing import PolicedRoute
 from infra import stored_events
-from infra.kafka import end_offsets
 from infra.postgres import with_connection
 from infra.settings import Settings
 from projections import status
@@ -44,6 +42,10 @@ def projections(request: Request) -> ProjectionsView:
     broker: Literal["ok", "unreachable"] | None = None
     ends: dict[int, int] = {}
     if mode == "kafka":
+        from kafka.errors import KafkaError  # half a second of CPU: only with a broker
+
+        from infra.kafka import end_offsets
+
         try:
             ends, broker = end_offsets(settings), "ok"
         except KafkaError:

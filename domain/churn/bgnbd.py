@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+
+# scipy is imported in the functions that use it: importing it takes most of a second of CPU,
+# which only a process that fits or scores should pay (not every `crm` command and child).
 
 Floats = NDArray[np.float64]
 NEXT_90_DAYS = 90 / 7
@@ -71,6 +72,8 @@ def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Model:
     """The maximum-likelihood model of these customers (L-BFGS-B over the log-parameters,
     with the analytic gradient). Raises FitError without a repeat purchase: the likelihood
     then grows without bound as purchase rates go to zero."""
+    from scipy.optimize import minimize
+
     x_, t_x_, T_ = _summary(x, t_x, T)
     if not x_.sum():
         raise FitError("no customer has a repeat purchase: the model cannot be fitted")
@@ -94,6 +97,8 @@ def p_alive(params: Parameters, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> F
     """P(alive at T | x, t_x, T): 1 without a repeat purchase (dropout follows a purchase),
     else 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x)), whose
     denominator is eq. 10's."""
+    from scipy.special import expit
+
     x_, t_x_, T_ = _summary(x, t_x, T)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     log_odds = (
@@ -115,6 +120,8 @@ def expected_purchases(
     (1 - z) ** (a - 1) underflows (a fit near the limit of no heterogeneity in p, a and b in
     the millions), eq. 10's own form is used: its series then converges fast. Needs a != 1
     (eq. 10's removable singularity)."""
+    from scipy.special import hyp2f1
+
     x_, t_x_, T_ = _summary(x, t_x, T)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     c = a + b + x_ - 1
@@ -201,6 +208,8 @@ def _log_likelihood(params: Parameters, x: Floats, t_x: Floats, T: Floats) -> tu
     ln L = ln[Gamma(r + x) alpha^r / (Gamma(r) B(a, b))] + ln(alive + gone), with
     alive = B(a, b + x) / (alpha + T)^(r + x) and
     gone = B(a + 1, b + x - 1) / (alpha + t_x)^(r + x), added in logs (log-sum-exp)."""
+    from scipy.special import betaln, gammaln
+
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x_safe = np.maximum(x, 1)  # keeps b + x - 1 > 0 in rows the mask then drops
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
@@ -212,6 +221,8 @@ def _log_likelihood(params: Parameters, x: Floats, t_x: Floats, T: Floats) -> tu
 
 def _objective(log_params: Floats, x: Floats, t_x: Floats, T: Floats) -> tuple[float, Floats]:
     """The negative total log-likelihood and its gradient in the log-parameters."""
+    from scipy.special import digamma
+
     r, alpha, a, b = np.exp(log_params)
     ll, gone = _log_likelihood(Parameters(r, alpha, a, b), x, t_x, T)
     alive = 1 - gone
