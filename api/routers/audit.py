@@ -68,10 +68,13 @@ def get_inclusion_proof(
     return read(request, prove)
 
 
-@router.get("/proofs/consistency", response_model=ConsistencyProof)
+@router.get(
+    "/proofs/consistency", response_model=ConsistencyProof, responses=problems.documented(404)
+)
 def get_consistency_proof(request: Request, first: Size, second: Size) -> dict[str, Any]:
     """The proof that the tree of `first` leaves is a prefix of the tree of `second` leaves
-    (`first` at most `second`, both at most the latest signed size)."""
+    (`first` at most `second`, both at most the latest signed size); 404 before the first
+    tree head is signed."""
     if first > second:
         _invalid("first", "must not be larger than second")
 
