@@ -6,6 +6,7 @@ process (the CLI, another API worker) stops working here within `CRM_KEY_CACHE_S
 once in the process that revoked it; rate limits hold per process.
 """
 
+import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -72,6 +73,7 @@ class KeyCheck:
         self.cache = KeyCache(settings.key_cache_seconds)
         self._limits = {role: RateLimit(getattr(settings, f"{role}_rate_limit")) for role in Role}
         self._failures = RateLimit(settings.auth_failure_limit)
+        self._lookups: dict[str, asyncio.Future[ApiKey | None]] = {}
 
     async def authenticate(self, request: Request) -> ApiKey:
         """The request's valid key, counted against its role's rate limit; else 401 or 429."""
@@ -81,8 +83,7 @@ class KeyCheck:
             raise HTTPException(401, "an API key is required", BEARER)
         found = self.cache.cached(key)
         if found is None:
-            pool: ConnectionPool = request.app.state.pool
-            found = await run_in_threadpool(with_connection, pool, lambda c: find_key(c, key))
+            found = await self._lookup(request.app.state.pool, key)
             now = datetime.now(UTC)
             refusal = "unknown" if found is None else found.refusal(now)
             if found is None or refusal:
@@ -97,6 +98,18 @@ class KeyCheck:
                 {"Retry-After": str(wait)},
             )
         return found
+
+    async def _lookup(self, pool: ConnectionPool, key: str) -> ApiKey | None:
+        """The stored key, read once for all the requests that wait for it at the same time
+        (a key's cache entry runs out for every request in flight at once)."""
+        pending = self._lookups.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                run_in_threadpool(with_connection, pool, lambda conn: find_key(conn, key))
+            )
+            self._lookups[key] = pending
+            pending.add_done_callback(lambda _: self._lookups.pop(key, None))
+        return await asyncio.shield(pending)  # a request cancelled does not cancel the others'
 
     def _refuse(self, request: Request, reason: str, found: ApiKey | None) -> NoReturn:
         """401 for a bad key, logged (never the key) and counted; 429 without a log line

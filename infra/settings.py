@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         " from the address still pass)",
     )
     key_cache_seconds: float = Field(
-        default=5,
+        default=1,
         ge=0,
         le=60,
         description="how long an API process trusts a key it checked without asking PostgreSQL"
