@@ -8,7 +8,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg import Connection
 
-from domain.events.envelope import Envelope, message_fields
+from domain.events.envelope import Envelope
 from infra import timeline
 from infra.audit import bundle, tree_store
 from infra.audit.leaf import LEAF_COLUMNS
@@ -51,5 +51,5 @@ def _event(row: Sequence[Any], proof: InclusionProof, envelope: Envelope) -> bun
         state=bytes(state),
         leaf_index=proof.leaf_index,
         audit_path=proof.audit_path,
-        item=orjson.loads(orjson.dumps(message_fields(envelope))),
+        item=orjson.loads(orjson.dumps(timeline.item(envelope))),
     )
