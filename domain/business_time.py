@@ -15,12 +15,17 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import numpy.typing as npt
-
 from domain.values import Value
+
+if TYPE_CHECKING:  # numpy is imported by the clock's methods: a third of a second of CPU
+    # that every process would pay for business hours, a value its events hold
+    import numpy as np
+    import numpy.typing as npt
+
+    Instants = npt.NDArray[np.int64]
 
 EPOCH = datetime(1970, 1, 1)
 MICROS = timedelta(microseconds=1)
@@ -31,7 +36,6 @@ SEARCH_DAYS = 64
 MAX_DAYS = 366 * 30
 """How far a clock looks for business time before it gives up (no business day at all)."""
 
-Instants = npt.NDArray[np.int64]
 Pause = tuple[datetime, datetime]
 """A span during which the clock stops (a ticket pending on the customer)."""
 
@@ -78,11 +82,16 @@ class BusinessClock:
     time (µs) from a fixed origin to t, `instant(r)` the earliest instant reading r. With
     business hours it knows the windows of a span of days, which `clock` chooses."""
 
-    def __init__(self, windows: npt.NDArray[np.int64] | None) -> None:
+    def __init__(self, windows: Sequence[tuple[int, int]] | None) -> None:
+        """`windows`: the [start, end) instants of business time, in order; None: round the
+        clock."""
+        import numpy as np
+
         self._round_the_clock = windows is None
         if windows is not None:
-            self._starts = windows[:, 0]
-            lengths = windows[:, 1] - windows[:, 0]
+            spans = np.array(windows or [(0, 0)], dtype=np.int64).reshape(-1, 2)
+            self._starts = spans[:, 0]
+            lengths = spans[:, 1] - spans[:, 0]
             self._lengths = lengths
             self._before = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
             self._through = self._before + lengths
@@ -92,8 +101,10 @@ class BusinessClock:
         """The business time of the whole span (business hours only)."""
         return int(self._through[-1])
 
-    def reading(self, instants: npt.ArrayLike) -> Instants:
+    def reading(self, instants: "npt.ArrayLike") -> "Instants":
         """Business time from the origin to each instant (within the clock's span)."""
+        import numpy as np
+
         at = np.asarray(instants, dtype=np.int64)
         if self._round_the_clock:
             return at
@@ -101,8 +112,10 @@ class BusinessClock:
         into = np.clip(at - self._starts[window], 0, self._lengths[window])
         return self._before[window] + into
 
-    def instant(self, readings: npt.ArrayLike) -> Instants:
+    def instant(self, readings: "npt.ArrayLike") -> "Instants":
         """The earliest instant at which the clock shows each reading (at most `total`)."""
+        import numpy as np
+
         wanted = np.asarray(readings, dtype=np.int64)
         if self._round_the_clock:
             return wanted
@@ -132,7 +145,7 @@ def clock(hours: BusinessHours | None, since: int, until: int, spare: int = 0) -
 def _days_clock(hours: BusinessHours, first: date, last: date) -> BusinessClock:
     """The clock of the business windows of the local dates `first` to `last`."""
     windows = [w for day in _days(first, last) for w in day_windows(hours, day)]
-    return BusinessClock(np.array(windows or [(0, 0)], dtype=np.int64).reshape(-1, 2))
+    return BusinessClock(windows)
 
 
 def elapsed(
@@ -143,7 +156,7 @@ def elapsed(
     if not spans:
         return timedelta(0)
     ticking = clock(hours, spans[0][0], spans[-1][1])
-    readings = ticking.reading(np.array(spans, dtype=np.int64).ravel()).reshape(-1, 2)
+    readings = ticking.reading([at for span in spans for at in span]).reshape(-1, 2)
     return int((readings[:, 1] - readings[:, 0]).sum()) * MICROS
 
 
@@ -158,7 +171,8 @@ def due(
     ticking = clock(hours, begin, horizon, spare=target)
     used = 0
     for span_start, span_end in running(begin, horizon, paused):
-        length = int(np.diff(ticking.reading([span_start, span_end]))[0])
+        begun, ended = ticking.reading([span_start, span_end])
+        length = int(ended - begun)
         if used + length >= target:
             return _first_reaching(ticking, span_start, target - used)
         used += length
