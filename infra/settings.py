@@ -3,7 +3,6 @@ this model, so each field's description is its documentation."""
 
 from pathlib import Path
 
-from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -190,6 +189,8 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _rate_limits(cls, value: str) -> str:
+        from limits import parse_many  # a tenth of a second: for the processes given limits
+
         if value.strip():
             parse_many(value)  # ValueError names what it cannot read
         return value.strip()
