@@ -5,7 +5,6 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain import email_template
 from domain.aggregate import Aggregate
 from domain.errors import CrmError, InvalidValue
 from domain.segment import Criteria
@@ -73,6 +72,8 @@ class Campaign(Aggregate):
     ) -> "Campaign":
         """Drafts a campaign; an unclear audience or templates that do not compile are refused
         (422 naming the field)."""
+        from domain import email_template  # jinja2: only the processes that draft pay for it
+
         audience.check()
         email_template.check(subject, body_html)
         return cls(
