@@ -22,7 +22,7 @@ A 5xx refusal is recorded as a bounce.
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -32,7 +32,7 @@ from eventsourcing.utils import get_topic
 from psycopg.rows import dict_row
 
 from commands.campaigns import CompleteCampaign, RecordEmailBounce, RecordEmailSend
-from commands.context import CommandContext, Target
+from commands.context import CommandContext, Outcome, Target
 from consumers import automation_records as records
 from consumers import campaign_email
 from consumers.automation_records import Progress
@@ -41,6 +41,7 @@ from consumers.parts import WriteSide
 from domain.campaign import Campaign, CampaignStatus
 from domain.email_delivery import SuppressionReason
 from domain.email_template import RenderError, customer_fields, render
+from domain.errors import CustomerErased
 from domain.events.envelope import Envelope
 from domain.template_limits import DEFAULT_LIMITS, Limits
 from infra.mailer import Mailer, Rejected, SmtpUnavailable
@@ -145,9 +146,11 @@ class CampaignSender:
             for row, email in zip(page, rendered, strict=True)
         ]
         wait(futures)
-        answers = [f.result().body for f in futures]  # an outage raises: the page again
+        answers = [_answer(f) for f in futures]  # an outage raises: the page again
         for done, (row, email, answer) in enumerate(zip(page, rendered, answers, strict=True), 1):
-            if answer["outcome"] != "sent":
+            if answer is None:
+                pass  # erased: their row stays in customer_360, blank; nothing goes to them
+            elif answer["outcome"] != "sent":
                 progress.suppressed += 1
                 progress.render_failed += answer["reason"] == SuppressionReason.RENDER_FAILED
             else:
@@ -255,3 +258,11 @@ class CampaignSender:
     def _record(self, position: int) -> None:
         records.record_position(self._pool, NAME, position)
         self.position = position
+
+
+def _answer(future: Future[Outcome]) -> dict[str, Any] | None:
+    """A send's answer; None for a customer erased (410 customer-erased)."""
+    try:
+        return future.result().body
+    except CustomerErased:
+        return None

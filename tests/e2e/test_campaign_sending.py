@@ -346,3 +346,21 @@ def test_automate_refuses_to_start_without_a_public_url() -> None:
     done = subprocess.run([CRM, "automate"], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "CRM_PUBLIC_URL" in done.stdout
+
+
+def test_a_campaign_to_an_erased_customer_completes_without_them(stack, api, sink: Sink) -> None:
+    # Given two tagged subscribers, one of whom is then erased (their 360 row stays, blank)
+    tag, domain, (ada, bob) = subscribers(api, "erased", Ada={}, Bob={})
+    service, _ = stack
+    with service.client(service.create_key("admin")) as admin:
+        erased = admin.post(f"/v1/customers/{ada}/erasure", json={"reason": "GDPR art. 17"})
+    assert erased.status_code == 200, erased.text
+    campaign_id = create_campaign(api, tag)
+    # When its send is requested
+    assert api.post(f"/v1/campaigns/{campaign_id}/send").status_code == 202
+    # Then it completes, and only Bob got the email
+    shown = sent_campaign(api, campaign_id)
+    assert shown["sent"] == 1
+    wait_for(lambda: sink.count(domain) == 1)
+    assert sink.to(f"ada@{domain}") == []
+    assert len(sink.to(f"bob@{domain}")) == 1, bob
