@@ -5,11 +5,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from api import problems
 from api.commanding import aggregate_id, read
+from api.page_cursors import last_key
 from api.policing import PolicedRoute
 from infra import access_log
 from infra import page_cursor as cursor_codec
@@ -56,21 +56,10 @@ def get_access_log(
     deals...) by a role that sees it, oldest first: `{items, next_cursor}`. Reads are
     written within about a second (docs/api.md, "Access log")."""
     subject = aggregate_id(customer_id, "customer")
-    items, last = read(request, access_log.page, subject, _after(cursor), limit)
+    items, last = read(request, access_log.page, subject, last_key(cursor, int) or 0, limit)
     if not items and cursor is None and not read(request, access_log.subject_known, subject):
         raise HTTPException(404, f"no customer with id {customer_id}")
     return {
         "items": items,
         "next_cursor": None if last is None else cursor_codec.encode(str(last)),
     }
-
-
-def _after(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        return int(cursor_codec.decode(cursor))
-    except ValueError:
-        raise RequestValidationError(
-            [{"loc": ("query", "cursor"), "msg": "invalid cursor", "type": "value_error"}]
-        ) from None

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from api import problems
 from api.command_routes import NEW, CommandRoute, add_command_routes, in_path
 from api.commanding import aggregate_id, read
+from api.page_cursors import last_key
 from api.policing import PolicedRoute, sees_personal_data
 from api.routers.segments import segment_named
 from api.views.customers import CustomerPage, CustomerView, TimelinePage
@@ -179,7 +180,7 @@ def get_timeline(
     With `proofs=true`, each item's `proof` is its inclusion proof against the latest signed
     tree head (null while the event is not in that tree yet)."""
     cid = _customer_id(customer_id)
-    after = _position(cursor)
+    after = last_key(cursor, int) or 0
     events = read(request, timeline.customer_events, cid, after, limit + 1)
     if not events and after == 0:
         raise HTTPException(404, f"no customer with id {customer_id}")
@@ -221,14 +222,3 @@ def export_customer(request: Request, customer_id: str) -> Any:
             reason=found.reason,
         )
     return found
-
-
-def _position(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        return int(cursor_codec.decode(cursor))
-    except ValueError:
-        raise RequestValidationError(
-            [{"loc": ("query", "cursor"), "msg": "invalid cursor", "type": "value_error"}]
-        ) from None

@@ -12,12 +12,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 from api import problems
 from api.command_routes import CommandRoute, add_command_routes, of_command
 from api.commanding import read
+from api.page_cursors import last_key
 from api.policing import PolicedRoute
 from commands.sla import SetSlaPolicy
 from domain.business_time import BusinessHours
 from domain.sla_policy import policy_id
 from domain.ticket import Priority, TicketStatus
-from infra import page_cursor as cursor_codec
 from projections.sla import policies as policy_queries
 from projections.sla import summary as sla_summary
 from projections.sla import tickets as sla_queries
@@ -174,7 +174,7 @@ def list_ticket_slas(
         (as_of or datetime.now(UTC)).astimezone(UTC),
         state=state,
         priority=priority,
-        after=_after(cursor),
+        after=last_key(cursor, UUID),
         limit=limit,
     )
     body = {"as_of": page.as_of, "items": page.items, "next_cursor": page.next_cursor}
@@ -213,15 +213,3 @@ def _days_before(instant: datetime, days: int) -> date:
         return (instant - timedelta(days=days)).date()
     except OverflowError:
         return date.min
-
-
-def _after(cursor: str | None) -> UUID | None:
-    """The last ticket of the previous page; 422 if the cursor is not one of ours."""
-    if cursor is None:
-        return None
-    try:
-        return UUID(cursor_codec.decode(cursor))
-    except ValueError:
-        raise RequestValidationError(
-            [{"loc": ("query", "cursor"), "msg": "invalid cursor", "type": "value_error"}]
-        ) from None
