@@ -43,15 +43,7 @@ class KeyView(BaseModel):
 
     @classmethod
     def of(cls, key: ApiKey) -> "KeyView":
-        return cls(
-            id=key.id,
-            name=key.name,
-            role=key.role,
-            created_at=key.created_at,
-            expires_at=key.expires_at,
-            last_used_at=key.last_used_at,
-            revoked_at=key.revoked_at,
-        )
+        return cls.model_validate(key, from_attributes=True)
 
 
 class Keys(BaseModel):

@@ -2,13 +2,13 @@
 
 import threading
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from kafka import KafkaConsumer, TopicPartition
 
-from api.bootstrap import Container
+from api.bootstrap import Container, bootstrap
 from commands.context import Target
 from commands.customers import RecordPurchase
 from consumers.projector import ProjectorRunner
@@ -17,6 +17,7 @@ from infra.kafka import TopicAdmin, open_producer
 from infra.settings import Settings
 from projections import status
 from projections.catalog import PROJECTIONS
+from tests.conftest import kafka_settings, started_broker
 from tests.integration.conftest import context
 
 
@@ -29,6 +30,21 @@ def relay_all(crm: Container, settings: Settings) -> int:
     finally:
         relay.close()
         admin.close()
+
+
+@contextmanager
+def crm_on_kafka(database_url: str, *projections: str) -> Iterator[tuple[Container, Settings]]:
+    """A started CRM on the Kafka path (a broker of its own), with the projectors of the
+    given projections running, for a whole test module."""
+    with started_broker() as kafka_bootstrap:
+        chosen = kafka_settings(database_url, kafka_bootstrap)
+        built = bootstrap(chosen)
+        built.start()
+        with ExitStack() as running:
+            for name in projections:
+                running.enter_context(projector(built, chosen, name))
+            yield built, chosen
+        built.close()
 
 
 @contextmanager

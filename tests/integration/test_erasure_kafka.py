@@ -3,17 +3,15 @@ nothing of an erased customer readable (their converted lead's events travel on 
 partition than the erasure), and the other customer's data whole."""
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
-from api.bootstrap import Container, bootstrap
+from api.bootstrap import Container
 from commands.customers import EraseCustomer
 from infra.kafka import end_offsets
 from infra.settings import Settings
-from tests.conftest import kafka_settings, started_broker
-from tests.integration.kafka_helpers import consumed, projector, relay_all
+from tests.integration.kafka_helpers import consumed, crm_on_kafka, relay_all
 from tests.integration.test_erasure import KEPT, SECRET, do, lived
 from tests.waiting import wait_for
 
@@ -24,15 +22,8 @@ PERSONAL = ("customer_360", "tickets", "deals", "leads")
 @pytest.fixture(scope="module")
 def kafka_crm(new_database: Callable[[], str]) -> Iterator[tuple[Container, Settings]]:
     """A CRM on the Kafka path, with the projectors of PERSONAL running."""
-    with started_broker() as kafka_bootstrap:
-        chosen = kafka_settings(new_database(), kafka_bootstrap)
-        built = bootstrap(chosen)
-        built.start()
-        with ExitStack() as running:
-            for name in PERSONAL:
-                running.enter_context(projector(built, chosen, name))
-            yield built, chosen
-        built.close()
+    with crm_on_kafka(new_database(), *PERSONAL) as running:
+        yield running
 
 
 def relayed_and_consumed(crm: Container, chosen: Settings) -> None:

@@ -8,12 +8,11 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
-from api.bootstrap import Container, bootstrap
+from api.bootstrap import Container
 from infra.settings import Settings
 from projections.catalog import CUSTOMER_360
 from projections.rebuild import build_as_of
-from tests.conftest import kafka_settings, started_broker
-from tests.integration.kafka_helpers import projector, relay_all
+from tests.integration.kafka_helpers import crm_on_kafka, relay_all
 from tests.integration.test_rebuild_equals_live import run_all
 from tests.strategies import customer_commands, registrations
 from tests.waiting import wait_for
@@ -22,13 +21,8 @@ from tests.waiting import wait_for
 @pytest.fixture(scope="module")
 def kafka_crm(new_database: Callable[[], str]) -> Iterator[tuple[Container, Settings]]:
     """A CRM on the Kafka path with its projector running for the whole module."""
-    with started_broker() as kafka_bootstrap:
-        chosen = kafka_settings(new_database(), kafka_bootstrap)
-        built = bootstrap(chosen)
-        built.start()
-        with projector(built, chosen):
-            yield built, chosen
-        built.close()
+    with crm_on_kafka(new_database(), "customer_360") as running:
+        yield running
 
 
 NO_SHRINKING = (Phase.explicit, Phase.reuse, Phase.generate)
