@@ -153,13 +153,29 @@ def api(service: Service, keys: dict[str, str]) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def stopping(new_database: Callable[[], str]) -> Iterator[list[Service]]:
+    """Servers told to stop (SIGINT) that finish stopping while the next module's tests run
+    (a used server takes a second or two); each must have exited within 30 s at the end of
+    the session, before the databases are dropped."""
+    told: list[Service] = []
+    yield told
+    for service in told:
+        service.process.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
-def shop(new_database: Callable[[], str]) -> Iterator[Service]:
+def shop(new_database: Callable[[], str], stopping: list[Service]) -> Iterator[Service]:
     """`crm serve` on a database of the test module's own, for answers over every customer
     or global settings (reports, SLA policies, the churn model); churn answers follow every
-    purchase at once (no fit reused)."""
-    with serving(new_database(), churn_refit_seconds="0") as running:
-        yield running
+    purchase at once (no fit reused). Told to stop after the module, not waited for."""
+    running = start_service(
+        crm_env(database_url=new_database(), port=str(free_port()), churn_refit_seconds="0")
+    )
+    yield running
+    if running.process.poll() is None:
+        running.process.send_signal(signal.SIGINT)
+        stopping.append(running)
 
 
 @pytest.fixture(scope="module")
