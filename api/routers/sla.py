@@ -7,7 +7,7 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from api import problems
 from api.command_routes import CommandRoute, add_command_routes, of_command
@@ -15,7 +15,7 @@ from api.commanding import read
 from api.page_cursors import last_key
 from api.policing import PolicedRoute
 from commands.sla import SetSlaPolicy
-from domain.business_time import BusinessHours
+from domain.business_time import Weekday
 from domain.sla_policy import policy_id
 from domain.ticket import Priority, TicketStatus
 from projections.sla import policies as policy_queries
@@ -32,6 +32,28 @@ SUMMARY_DAYS = 90
 """How far back the summary looks when `from` is not given."""
 
 
+WallClock = Annotated[
+    time,
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"},
+        mode="serialization",
+    ),
+]
+"""A wall-clock time, shown "HH:MM:SS" (JSON Schema's `time` format wants an offset)."""
+
+
+class BusinessHoursView(BaseModel):
+    """When the policy's clock runs (see `BusinessHoursSetting`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    timezone: str
+    days: list[Weekday]
+    start: WallClock
+    end: WallClock
+    holidays: list[date]
+
+
 class PolicyVersionView(BaseModel):
     """A version of a policy, and the business time it took effect."""
 
@@ -39,7 +61,7 @@ class PolicyVersionView(BaseModel):
     effective_at: datetime
     first_response_minutes: int
     resolution_minutes: int
-    business_hours: BusinessHours | None
+    business_hours: BusinessHoursView | None
 
 
 class PolicyView(BaseModel):

@@ -42,7 +42,7 @@ def _retry_later(response: httpx.Response) -> bool:
 
 
 def kill_children(pid: int) -> int:
-    """kill -9 the service's worker processes (command writer, store follower)."""
+    """kill -9 the service's worker processes (command writer, store follower, auditor)."""
     children = [c for c in psutil.Process(pid).children() if "spawn_main" in " ".join(c.cmdline())]
     for child in children:
         child.kill()
@@ -80,7 +80,7 @@ def test_killing_the_writer_and_follower_loses_nothing_and_doubles_nothing(new_d
                 statuses = list(pool.map(buy, orders))
             killer.join()
             [(answered_then, killed)] = kills
-            assert killed == 2 and answered_then < PURCHASES  # both, while purchases were sent
+            assert killed == 3 and answered_then < PURCHASES  # all, while purchases were sent
             assert statuses.count(201) == PURCHASES
             with psycopg.connect(url) as conn:
                 (stored,) = conn.execute(
