@@ -17,6 +17,9 @@ def create() -> FastAPI:
     configure_logging(settings.log_level)
     url = prepare_database(settings)
     writer = WriterProcess(settings.model_copy(update={"database_url": url}))
-    app = create_app(open_pool(url, settings.db_pool_size, "api"), writer, settings)
+    pool = open_pool(
+        url, settings.db_pool_size, "api", checkout_timeout=settings.database_timeout_seconds
+    )
+    app = create_app(pool, writer, settings)
     tune_garbage_collector()
     return app

@@ -40,7 +40,8 @@ REFUSED = {
 
 class KeyCache:
     """Valid keys checked within the last `seconds` (and not past their expiry), so most
-    requests do not query PostgreSQL. Read and written on the event loop only."""
+    requests do not query PostgreSQL; past that, a key's next request is admitted as last
+    checked while the key is read again beside it. Read and written on the event loop only."""
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
@@ -51,6 +52,13 @@ class KeyCache:
         hit = self._seen.get(key)
         return hit[0] if hit and hit[1] > time.monotonic() else None
 
+    def last_known(self, key: str, now: datetime) -> ApiKey | None:
+        """The stored key as last checked, however long ago, unless it expired since."""
+        hit = self._seen.get(key)
+        if hit is None or (hit[0].expires_at is not None and hit[0].expires_at <= now):
+            return None
+        return hit[0]
+
     def keep(self, key: str, found: ApiKey, now: datetime) -> None:
         """Trusts `found` for `seconds`, or until it expires if that comes first."""
         trusted = self._seconds
@@ -58,6 +66,9 @@ class KeyCache:
             trusted = min(trusted, (found.expires_at - now).total_seconds())
         if trusted > 0:
             self._seen[key] = (found, time.monotonic() + trusted)
+
+    def forget(self, key: str) -> None:
+        self._seen.pop(key, None)
 
     def evict(self, key_id: object) -> None:
         """Forgets a key (it was revoked)."""
@@ -83,12 +94,7 @@ class KeyCheck:
             raise HTTPException(401, "an API key is required", BEARER)
         found = self.cache.cached(key)
         if found is None:
-            found = await self._lookup(request.app.state.pool, key)
-            now = datetime.now(UTC)
-            refusal = "unknown" if found is None else found.refusal(now)
-            if found is None or refusal:
-                self._refuse(request, refusal or "unknown", found)
-            self.cache.keep(key, found, now)
+            found = await self._checked(request, key)
         wait = self._limits[found.role].retry_after(found.name)
         if wait is not None:
             RATE_LIMITED.labels(found.role.value).inc()
@@ -98,6 +104,34 @@ class KeyCheck:
                 {"Retry-After": str(wait)},
             )
         return found
+
+    async def _checked(self, request: Request, key: str) -> ApiKey:
+        """The key: as last checked if it was valid then (checked again in the background, so
+        that a request never waits on PostgreSQL for a key it knows, even while PostgreSQL
+        is away), else read from PostgreSQL and kept if valid, else refused."""
+        now = datetime.now(UTC)
+        known = self.cache.last_known(key, now)
+        if known is not None:
+            refresh = asyncio.ensure_future(self._lookup(request.app.state.pool, key))
+            refresh.add_done_callback(lambda done: self._recheck(key, done, now))
+            return known
+        found = await self._lookup(request.app.state.pool, key)
+        refusal = "unknown" if found is None else found.refusal(now)
+        if found is None or refusal:
+            self._refuse(request, refusal or "unknown", found)
+        self.cache.keep(key, found, now)
+        return found
+
+    def _recheck(self, key: str, done: "asyncio.Future[ApiKey | None]", now: datetime) -> None:
+        """Keeps a key checked in the background again, or forgets it if it is no longer
+        valid (its next request is refused); PostgreSQL away: nothing changes."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        found = done.result()
+        if found is None or found.refusal(now):
+            self.cache.forget(key)
+        else:
+            self.cache.keep(key, found, now)
 
     async def _lookup(self, pool: ConnectionPool, key: str) -> ApiKey | None:
         """The stored key, read once for all the requests that wait for it at the same time

@@ -131,7 +131,7 @@ class Settings(BaseSettings):
         le=60,
         description="how long an API process trusts a key it checked without asking PostgreSQL"
         " again: a key revoked elsewhere (`crm keys revoke`, another API process) stops working"
-        " within this time; 0: every request checks its key",
+        " within this time (and one request); 0: every request checks its key",
     )
     template_render_seconds: float = Field(
         default=1.0,

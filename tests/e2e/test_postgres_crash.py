@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pprint import pformat
 
 import httpx
-import orjson
 import psycopg
 import pytest
 
 from infra.api_keys import Role, create_key
+from infra.stored_events import head, scan
 from projections.catalog import PROJECTIONS
 from tests.e2e import rebuilds
 from tests.e2e.conftest import Service
@@ -282,14 +282,11 @@ class Stored:
 
     @classmethod
     def read(cls, url: str) -> "Stored":
+        """Every stored event, its personal fields opened."""
         with psycopg.connect(url) as conn:
-            rows = conn.execute(
-                "SELECT originator_id, originator_version, topic, state FROM crm_events"
-            ).fetchall()
-        at, data = {}, {}
-        for aggregate, version, topic, state in rows:
-            at[(str(aggregate), version)] = topic.rsplit(".", 1)[-1]
-            data[(str(aggregate), version)] = orjson.loads(bytes(state))
+            events = [e for batch in scan(conn, 0, head(conn)) for e in batch]
+        at = {(e.stream_id, e.stream_version): e.type.rsplit(".", 1)[-1] for e in events}
+        data = {(e.stream_id, e.stream_version): e.data for e in events}
         return cls(at, data)
 
     def holding(self, ref: str) -> list[tuple[str, int, str]]:
