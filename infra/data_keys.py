@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
@@ -181,6 +181,10 @@ class Sealing:
 Database = str
 """Keys are cached per database (its name and server)."""
 
+T = TypeVar("T")
+Reader = Callable[[Callable[[Connection[Any]], T]], T]
+"""Runs a read on a connection (the writer's, with its deadline)."""
+
 
 class KeyRing:
     """The data keys a process has used, unwrapped, cached per database.
@@ -226,27 +230,28 @@ class KeyRing:
                     self._remember(db, subject, cipher)
         return found
 
-    def for_writing(self, conn: Connection[Any], subjects: Iterable[UUID]) -> "Sealing":
-        """The keys to seal the subjects' new personal data with; the missing ones are made
-        and stored by the writes of the events' transaction. SubjectErased for an erased
+    def for_writing(
+        self, db: Database, subjects: set[UUID], created: set[UUID], read: Reader
+    ) -> "Sealing":
+        """The keys to seal the subjects' new personal data with, on database `db`. Subjects
+        `created` by the save (their streams' first events) get new keys, and so do others
+        that have none; the writes of the events' transaction store them. The others' keys
+        come from the cache, else from one query through `read`. SubjectErased for an erased
         subject."""
-        subjects = set(subjects)
-        if not subjects:
-            return Sealing({}, [], lambda: None)
-        keys = self.ciphers(conn, subjects)
-        missing = [s for s, k in keys.items() if k is None]
-        erased = (
-            _tuples(conn)
-            .execute(
-                "SELECT subject_id FROM crm_data_keys WHERE subject_id = ANY(%s)",
-                (missing,),
-            )
-            .fetchone()
-        )
-        if erased:
-            raise SubjectErased(erased[0])
-        db, writes, new = self._database(conn), list[SqlWrite](), dict[UUID, AESGCM]()
-        for subject in missing:
+        keys: dict[UUID, AESGCM] = {}
+        wanted = subjects - created
+        for subject in wanted:
+            if (cipher := self._cache.get((db, subject))) is not None:
+                keys[subject] = cipher
+        if wanted - keys.keys():
+            stored = read(lambda conn: self._stored(conn, wanted - keys.keys()))
+            for subject, wrapped in stored.items():
+                if wrapped is None:
+                    raise SubjectErased(subject)
+                keys[subject] = AESGCM(self.master.unwrap(subject, wrapped))
+                self._remember(db, subject, keys[subject])
+        writes, new = list[SqlWrite](), dict[UUID, AESGCM]()
+        for subject in subjects - keys.keys():
             raw = AESGCM.generate_key(bit_length=256)
             writes.append(
                 (
@@ -260,7 +265,16 @@ class KeyRing:
             for subject, cipher in new.items():
                 self._remember(db, subject, cipher)
 
-        return Sealing({s: k for s, k in keys.items() if k is not None} | new, writes, remember)
+        return Sealing(keys | new, writes, remember)
+
+    @staticmethod
+    def _stored(conn: Connection[Any], subjects: set[UUID]) -> dict[UUID, bytes | None]:
+        """The wrapped keys of the subjects that have a row (None: erased)."""
+        rows = _tuples(conn).execute(
+            "SELECT subject_id, wrapped_key FROM crm_data_keys WHERE subject_id = ANY(%s)",
+            (list(subjects),),
+        )
+        return {row[0]: row[1] for row in rows.fetchall()}
 
     def forget_all(self) -> None:
         with self._lock:
@@ -293,6 +307,10 @@ class KeyRing:
             if len(self._cache) >= self._max:
                 self._cache.clear()
             self._cache[(db, subject)] = cipher
+
+    def database(self, conn: Connection[Any]) -> Database:
+        """The database `conn` is on, as keys are cached by (its master key checked)."""
+        return self._database(conn)
 
     def _database(self, conn: Connection[Any]) -> Database:
         info = conn.info

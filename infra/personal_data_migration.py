@@ -22,7 +22,7 @@ from infra.append_only import allow_rewrite
 from infra.data_keys import KeyRing
 from infra.email_index import DDL as EMAIL_INDEX_DDL
 from infra.event_store import EVENTS_TABLE
-from infra.sealing import is_sealed, seal, subject_of
+from infra.sealing import is_sealed, seal, subject_of, unsealed_datum
 
 BATCH = 2000
 _NAMES = {entry.payload: entry.name for entry in BY_NAME.values()}
@@ -131,12 +131,12 @@ def _seal_batch(
         entry = BY_NAME.get(name)
         if entry is None:
             continue
-        unsealed = [f for f in entry.personal_fields if not is_sealed(data.get(f))]
-        if any(data.get(f) is not None for f in unsealed):
+        if any(unsealed_datum(data.get(f)) for f in entry.personal_fields):
             decoded.append((position, str(stream), version, entry, data))
     if not decoded:
         return
-    sealing = keys.for_writing(conn, {subject_of(d, s) for _, s, _, _, d in decoded})
+    subjects = {subject_of(d, s) for _, s, _, _, d in decoded}
+    sealing = keys.for_writing(keys.database(conn), subjects, set(), lambda read: read(conn))
     for statement, params in sealing.writes:
         conn.execute(statement, params)
     updates = []

@@ -4,7 +4,8 @@ catalogue marks it) is encrypted with AES-256-GCM under its data subject's key.
 A sealed field's value is `{"alg": "A256GCM", "key_id": "<subject id>", "ciphertext":
 "<base64 of nonce || ciphertext || tag>"}`; the plaintext is the field's JSON value. The
 associated data is `<stream id>/<version>/<field>`: a ciphertext moved to another event,
-or to another field, does not decrypt. A null field stays null (it holds nothing).
+or to another field, does not decrypt. A null or empty field (`""`, `{}`, `[]`) is left as
+it is: it holds nothing.
 Pure functions: the keys are given (`infra.data_keys` keeps them).
 """
 
@@ -27,6 +28,10 @@ SUBJECT_FIELDS = ("customer_id", "lead_id")
 """Data fields naming an event's subject, if it is not the event's own stream."""
 
 
+_NOTHING: tuple[Any, ...] = (None, "", {}, [])
+"""Values that hold no datum: left as they are."""
+
+
 def subject_of(data: Mapping[str, Any], stream_id: str) -> UUID:
     """Whose personal data an event holds: the customer (or lead) it names, else its own
     stream's (a customer's or a lead's)."""
@@ -36,6 +41,11 @@ def subject_of(data: Mapping[str, Any], stream_id: str) -> UUID:
 
 def is_sealed(value: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(value, dict) and value.get("alg") == ALGORITHM and "ciphertext" in value
+
+
+def unsealed_datum(value: Any) -> bool:
+    """Whether a personal field's value holds a datum still in the clear."""
+    return value not in _NOTHING and not is_sealed(value)
 
 
 def _aad(stream_id: str, version: int, name: str) -> bytes:
@@ -49,7 +59,7 @@ def seal(
     sealed = dict(data)
     for name in entry.personal_fields:
         value = data.get(name)
-        if value is None or is_sealed(value):
+        if not unsealed_datum(value):
             continue
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = key.encrypt(nonce, orjson.dumps(value), _aad(stream_id, version, name))

@@ -68,6 +68,7 @@ class PostgresUnitOfWork:
     def __init__(self, store: EventStore, pool: ConnectionPool, database_timeout: float) -> None:
         self._store = store
         self._keys = store.keys or keyring()
+        self._db: str | None = None
         self._pool = pool
         self._store_pool: ConnectionPool = store.recorder.datastore.pool  # type: ignore[attr-defined]
         self._timeout = database_timeout
@@ -90,9 +91,12 @@ class PostgresUnitOfWork:
     def save(self, changes: Changes) -> None:
         aggregates = changes.aggregates.values()
         subjects = subjects_of(e for a in aggregates for e in a.pending_events)
+        created = {
+            a.id for a in aggregates if a.pending_events[:1] and a.version == len(a.pending_events)
+        }
         try:
             with _reaching(), self._store_checkouts():
-                sealing = self._read(lambda conn: self._keys.for_writing(conn, subjects))
+                sealing = self._keys.for_writing(self._database(), subjects, created, self._read)
                 self._store.mapper.sealing_keys = sealing.keys  # type: ignore[attr-defined]
                 emails = email_index.writes(aggregates, self._keys.master.blind_index)
                 writes = [*sealing.writes, *emails, *side_tables.writes(changes)]
@@ -161,6 +165,12 @@ class PostgresUnitOfWork:
         MIN_CHECKOUT_SECONDS, nor more than the database timeout)."""
         left = self._deadline - time.monotonic()
         return min(self._timeout, max(left, MIN_CHECKOUT_SECONDS))
+
+    def _database(self) -> str:
+        """The database's name as data keys are cached by (read once)."""
+        if self._db is None:
+            self._db = self._read(self._keys.database)
+        return self._db
 
     def _read(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         """Runs `work` on a connection of the pool, tried once."""

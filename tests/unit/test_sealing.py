@@ -70,11 +70,13 @@ def test_a_ciphertext_moved_to_another_event_or_field_does_not_open() -> None:
     assert unseal(REGISTERED.name, swapped, str(CUSTOMER), 1, {CUSTOMER: KEY})[1]
 
 
-def test_a_null_personal_field_stays_null() -> None:
+def test_a_null_or_empty_personal_field_is_left_as_it_is() -> None:
     entry = BY_NAME["Customer.InteractionLogged"]
     data = {"interaction_id": str(uuid4()), "channel": "call", "direction": "inbound"}
     sealed = seal(entry, data | {"subject": None, "personal": {}}, "s", 1, KEY, CUSTOMER)
-    assert sealed["subject"] is None and is_sealed(sealed["personal"])
+    assert sealed["subject"] is None and sealed["personal"] == {}
+    sealed = seal(entry, data | {"subject": "", "personal": {"notes": "x"}}, "s", 1, KEY, CUSTOMER)
+    assert sealed["subject"] == "" and is_sealed(sealed["personal"])
 
 
 def test_the_subject_is_the_customer_named_else_the_lead_else_the_stream() -> None:
