@@ -184,6 +184,8 @@ Database = str
 T = TypeVar("T")
 Reader = Callable[[Callable[[Connection[Any]], T]], T]
 """Runs a read on a connection (the writer's, with its deadline)."""
+Stored = dict[UUID, bytes | None]
+"""Wrapped data keys by subject (None: erased)."""
 
 
 class KeyRing:
@@ -231,7 +233,7 @@ class KeyRing:
         return found
 
     def for_writing(
-        self, db: Database, subjects: set[UUID], created: set[UUID], read: Reader
+        self, db: Database, subjects: set[UUID], created: set[UUID], read: Reader[Stored]
     ) -> "Sealing":
         """The keys to seal the subjects' new personal data with, on database `db`. Subjects
         `created` by the save (their streams' first events) get new keys, and so do others
@@ -268,7 +270,7 @@ class KeyRing:
         return Sealing(keys | new, writes, remember)
 
     @staticmethod
-    def _stored(conn: Connection[Any], subjects: set[UUID]) -> dict[UUID, bytes | None]:
+    def _stored(conn: Connection[Any], subjects: set[UUID]) -> Stored:
         """The wrapped keys of the subjects that have a row (None: erased)."""
         rows = _tuples(conn).execute(
             "SELECT subject_id, wrapped_key FROM crm_data_keys WHERE subject_id = ANY(%s)",
