@@ -209,21 +209,13 @@ class KeyRing:
         """The subjects' keys (None: destroyed, or never made); `fresh`: read from the
         database, not the cache (for readers that do not follow every event, so would not
         see an erasure: the API, the process managers)."""
-        db = self._database(conn)
+        db = self.database(conn)
         wanted = set(subjects)
         cached = {} if fresh else self._cache
         found = {s: cached[(db, s)] for s in wanted if (db, s) in cached}
         missing = wanted - found.keys()
         if missing:
-            rows = (
-                _tuples(conn)
-                .execute(
-                    "SELECT subject_id, wrapped_key FROM crm_data_keys WHERE subject_id = ANY(%s)",
-                    (list(missing),),
-                )
-                .fetchall()
-            )
-            stored = {row[0]: row[1] for row in rows}
+            stored = self._stored(conn, missing)
             for subject in missing:
                 wrapped = stored.get(subject)
                 cipher = AESGCM(self.master.unwrap(subject, wrapped)) if wrapped else None
@@ -312,9 +304,6 @@ class KeyRing:
 
     def database(self, conn: Connection[Any]) -> Database:
         """The database `conn` is on, as keys are cached by (its master key checked)."""
-        return self._database(conn)
-
-    def _database(self, conn: Connection[Any]) -> Database:
         info = conn.info
         db = f"{info.host}:{info.port}/{info.dbname}"
         if db not in self._checked:

@@ -24,7 +24,7 @@ from psycopg import sql
 from pydantic import BaseModel
 
 from domain.events.catalogue import BY_NAME, EventEntry
-from infra.data_keys import KeyRing, keyring
+from infra.data_keys import keyring
 from infra.postgres import (
     CHECKOUT_TIMEOUT_SECONDS,
     RECONNECT_SECONDS,
@@ -212,8 +212,6 @@ class EventStore(Application[UUID]):
     """The CRM's event store application (table `crm_events`)."""
 
     name = "crm"
-    keys: KeyRing | None = None
-    """Opens the personal fields of the events read (None: the process's key ring)."""
 
     def construct_mapper(self) -> Mapper[UUID]:
         mapper = PydanticMapper(transcoder=OrjsonTranscoder())
@@ -223,7 +221,7 @@ class EventStore(Application[UUID]):
     def _open_keys(self, key_ids: set[UUID]) -> Mapping[UUID, AESGCM | None]:
         """The keys of the library's own reads (`repository.get`, `events.get`)."""
         with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
-            return (self.keys or keyring()).ciphers(conn, key_ids)
+            return keyring().ciphers(conn, key_ids)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's reads
     def get_many(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
@@ -244,7 +242,7 @@ class EventStore(Application[UUID]):
         versions = [known[i].version if i in known else 0 for i in wanted]
         with self.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
             rows = conn.execute(_NEWER_EVENTS, (wanted, versions)).fetchall()
-            events = domain_events(rows, functools.partial((self.keys or keyring()).ciphers, conn))
+            events = domain_events(rows, functools.partial(keyring().ciphers, conn))
         found = {i: copy.deepcopy(aggregate) for i, aggregate in known.items()}
         for event in events:
             found[event.originator_id] = event.mutate(found.get(event.originator_id))
@@ -291,9 +289,7 @@ def commit_outcome(conn: psycopg.Connection[Any], uncertain: UncertainCommit) ->
     return row is not None and bytes(row[0]) == probe.state
 
 
-def load_aggregate(
-    conn: psycopg.Connection[Any], aggregate_id: UUID, keys: KeyRing | None = None
-) -> Any | None:
+def load_aggregate(conn: psycopg.Connection[Any], aggregate_id: UUID) -> Any | None:
     """An aggregate's current state, built from its stored events read on `conn` (for reads
     in processes that have no event store application, such as the API); None if none."""
     rows = conn.execute(
@@ -302,7 +298,7 @@ def load_aggregate(
         (aggregate_id,),
     ).fetchall()
     aggregate = None
-    for event in domain_events(rows, functools.partial((keys or keyring()).ciphers, conn)):
+    for event in domain_events(rows, functools.partial(keyring().ciphers, conn)):
         aggregate = event.mutate(aggregate)
     return aggregate
 
@@ -330,7 +326,6 @@ def domain_events(rows: Sequence[Any], open_keys: KeysOf) -> list[Any]:
 
 
 _ROW_COLUMNS = ("originator_id", "originator_version", "topic", "state")
-_MAPPER = PydanticMapper(transcoder=OrjsonTranscoder())
 
 
 def open_event_store(

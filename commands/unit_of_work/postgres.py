@@ -67,7 +67,7 @@ class PostgresUnitOfWork:
 
     def __init__(self, store: EventStore, pool: ConnectionPool, database_timeout: float) -> None:
         self._store = store
-        self._keys = store.keys or keyring()
+        self._keys = keyring()
         self._db: str | None = None
         self._pool = pool
         self._store_pool: ConnectionPool = store.recorder.datastore.pool  # type: ignore[attr-defined]
