@@ -51,9 +51,15 @@ class KeyedTable:
         """Inserts or replaces rows in one statement: they travel as one JSON array, read as
         records of the table's own row type: one statement per batch, not per row
         (docs/decisions/0002-read-model-feed-process.md)."""
-        document = orjson.dumps([{c: row[c] for c in self.columns} for row in rows], default=_exact)
-        if document != b"[]":
-            conn.execute(_upsert(table, self.columns, len(self.key_types)), (document.decode(),))
+        document = self.document(rows)
+        if document != "[]":
+            conn.execute(_upsert(table, self.columns, len(self.key_types)), (document,))
+
+    def document(self, rows: Iterable[Row]) -> str:
+        """The rows' columns as one JSON array (decimals as exact strings)."""
+        return orjson.dumps(
+            [{c: row[c] for c in self.columns} for row in rows], default=_exact
+        ).decode()
 
 
 def _exact(value: Any) -> str:

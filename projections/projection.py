@@ -87,6 +87,15 @@ class Projection:
     erased (their personal fields read as blanks). Applied to those rows on
     `Customer.Erased`. None: the rows hold no personal data, or are keyed by customer and
     `evolve` blanks them."""
+    companions: tuple[str, ...] = ()
+    """Suffixes of the tables `save` keeps beside the projection's own (`{table}_{suffix}`,
+    e.g. aggregates of its rows), written in the same transaction: made, rebuilt and swapped
+    in with it."""
+
+    def tables(self, table: str) -> list[str]:
+        """The tables the projection keeps under the name `table`: that one, then its
+        companions."""
+        return [table, *(f"{table}_{suffix}" for suffix in self.companions)]
 
     def apply(self, conn: Connection[Any], events: Sequence[Envelope], table: str) -> None:
         """Folds a batch of events into the rows of the keys they concern, in `table`; at each

@@ -52,7 +52,9 @@ def rebuild(
         latest = head(conn)
         for events in scan(conn, reached, latest):
             apply_or_park(conn, projection, events, building)
-        _swap(conn, building, projection.name)
+        swapped = zip(projection.tables(building), projection.tables(projection.name), strict=True)
+        for built, live in swapped:
+            _swap(conn, built, live)
         conn.execute(
             "UPDATE crm_projections SET position = %s, error = NULL WHERE name = %s",
             (latest, projection.name),
@@ -82,7 +84,8 @@ def _everything(_event: Envelope) -> bool:
 
 
 def _new_table(conn: Connection[Any], projection: Projection, table: str) -> None:
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+    for each in projection.tables(table):
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(each)))
     projection.create(conn, table)
     conn.commit()
 

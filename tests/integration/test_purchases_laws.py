@@ -60,11 +60,20 @@ def test_rebuilding_purchases_equals_the_live_table(container, monkeypatch, boug
     monkeypatch.setattr(projections.rebuild, "BATCH", 7)
     monkeypatch.setattr(projections.rebuild, "ROWS_IN_MEMORY", 3)
     with container.pool.connection() as conn:
-        live = table(conn)
+        live = tables(conn)
         # When it is rebuilt from position 0 and swapped in
         rebuild(conn, PURCHASES)
-        # Then it is the same, row for row
-        assert table(conn) == live
+        # Then it is the same, row for row, and so are its aggregates
+        assert tables(conn) == live
+
+
+def tables(conn) -> dict[str, list[tuple]]:
+    """The rows of the purchases table and of its aggregates, in order."""
+    with conn.cursor() as cur:
+        return {
+            name: cur.execute(f"SELECT * FROM {name} ORDER BY 1, 2, 3, 4, 5").fetchall()
+            for name in PURCHASES.tables(PURCHASES.name)
+        }
 
 
 def folded(rows: list[dict], period: Period, scope: Scope) -> list[Tally]:

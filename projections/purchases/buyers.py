@@ -1,0 +1,111 @@
+"""Distinct buyers per report bucket as additive counts, exact as of any business time and
+any recording time.
+
+For one customer, one bucket (a day, week or month) and one currency (or all of them),
+take the purchases in the bucket as points (occurred_at, recorded_at). The customer counts
+in a report as of (A, R) if a point has occurred_at <= A and recorded_at <= R. Read in
+recording order, the earliest occurred_at known drops in steps (o1, r1), (o2, r2)...
+(o falling, r rising), and the customer counts if a step is at or below (A, R). That
+indicator is a sum: +1 at each step (o_i, r_i), and -1 at (o_{i-1}, r_i), where the
+earliest purchase moved from o_{i-1} to o_i. Such marks add up over customers, so the
+counts of whole days are sums of a table (`purchases_buyers`), and only the days holding
+A or R need the marks of the customers with a purchase on them.
+
+A customer counted in a bucket is returning if a purchase known at R occurred before the
+bucket began (any currency); given the count, that holds if R >= s, the earliest
+recording of such a purchase: the same steps over the points (o, max(r, s)).
+"""
+
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from itertools import accumulate
+
+from projections.purchases.periods import Period, start_of
+
+ALL = ""
+"""The currency of the counts over every currency."""
+Point = tuple[datetime, datetime]
+"""A purchase's (occurred_at, recorded_at)."""
+
+
+@dataclass(frozen=True)
+class Bought:
+    """What the counts need of one purchase."""
+
+    occurred_at: datetime
+    recorded_at: datetime
+    currency: str
+
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    """Where a count changes: a bucket (and currency), at a business time and a recording
+    time; `returning` says which of the two counts."""
+
+    period: Period
+    bucket: date
+    currency: str
+    occurred_at: datetime
+    recorded_at: datetime
+    returning: bool
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC date of an instant."""
+    return moment.astimezone(UTC).date()
+
+
+def steps(points: Iterable[Point]) -> Iterator[tuple[Point, int]]:
+    """The signed marks of a set of points: +1 where the earliest occurred_at known (in
+    recording order) drops, -1 at the one it dropped from, at the same recording time."""
+    low: datetime | None = None
+    for occurred, recorded in sorted(points, key=lambda p: (p[1], p[0])):
+        if low is None or occurred < low:
+            yield (occurred, recorded), 1
+            if low is not None:
+                yield (low, recorded), -1
+            low = occurred
+
+
+def marks(bought: Sequence[Bought], periods: Iterable[Period] = tuple(Period)) -> Counter[Mark]:
+    """One customer's marks, with their signs summed (zeros kept out)."""
+    found: Counter[Mark] = Counter()
+    earliest = _earliest_recorded_before(bought)
+    for period in periods:
+        groups: dict[tuple[date, str], list[Point]] = defaultdict(list)
+        for each in bought:
+            start = start_of(utc_day(each.occurred_at), period)
+            point = (each.occurred_at, each.recorded_at)
+            groups[start, each.currency].append(point)
+            groups[start, ALL].append(point)
+        for (start, currency), points in groups.items():
+            for (o, r), sign in steps(points):
+                found[Mark(period, start, currency, o, r, False)] += sign
+            known = earliest(datetime.combine(start, time(), UTC))
+            if known is not None:
+                for (o, r), sign in steps((o, max(r, known)) for o, r in points):
+                    found[Mark(period, start, currency, o, r, True)] += sign
+    return Counter({mark: sign for mark, sign in found.items() if sign})
+
+
+def _earliest_recorded_before(bought: Sequence[Bought]) -> Callable[[datetime], datetime | None]:
+    """The earliest recording of a purchase that occurred before an instant, if any."""
+    ordered = sorted(bought, key=lambda b: b.occurred_at)
+    times = [b.occurred_at for b in ordered]
+    earliest = list(accumulate((b.recorded_at for b in ordered), min))
+
+    def before(moment: datetime) -> datetime | None:
+        count = bisect_left(times, moment)
+        return earliest[count - 1] if count else None
+
+    return before
+
+
+def changes(before: Sequence[Bought], after: Sequence[Bought]) -> Counter[Mark]:
+    """What a customer's marks become, minus what they were (zeros kept out)."""
+    found = marks(after)
+    found.subtract(marks(before))
+    return Counter({mark: sign for mark, sign in found.items() if sign})
