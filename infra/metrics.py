@@ -1,6 +1,6 @@
 """Prometheus metrics; labels never carry personal data."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 COMMANDS = Counter("crm_commands_total", "Commands answered", ["command", "result"])
 BATCH_SIZE = Histogram(
@@ -15,6 +15,11 @@ CHURN_FITS = Histogram(
     "crm_churn_fit_seconds",
     "Churn buyers computed: purchases read, BG/NBD model fitted, every buyer scored",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+KEPT_CHURN_FITS = Gauge(
+    "crm_churn_kept_fits",
+    "Churn fits (days) kept in memory by the API processes",
+    multiprocess_mode="livesum",
 )
 AUTH_FAILURES = Counter(
     "crm_auth_failures_total",

@@ -160,6 +160,12 @@ class Settings(BaseSettings):
         description="how long churn answers (`/v1/churn`, the 360 view's churn risk and lifetime"
         " value) may reuse a fit after purchases change; 0: refit on every change",
     )
+    churn_kept_fits: int = Field(
+        default=8,
+        ge=1,
+        description="churn fits (days) an API process keeps, least recently used dropped first"
+        " (today's never); each holds about 8 MB per 100,000 buyers",
+    )
     workers: int = Field(default=1, description="API processes (each with its own command writer)")
     group_commit_max: int = Field(default=500, description="most commands saved in one transaction")
     command_timeout_seconds: float = Field(
