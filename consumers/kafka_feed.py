@@ -1,15 +1,18 @@
-"""Applies Kafka messages to a projection, with the consumed offsets in the same transaction.
+"""Applies Kafka messages to projections, each with its consumed offsets in the same transaction.
 
-Per partition, `crm_projection_offsets` holds the next offset to read, the position of the
-last event applied from that partition, and the relay's generation it reads. The consumer
-must read each partition from its stored offset. Whenever that differs from where the
-consumer believes it is (a crash of PostgreSQL lost the last commits, which run with
-`synchronous_commit = off`; another consumer of the group moved on), the partition's
-messages are not applied and the consumer is sent back to the stored offset. When the relay
-starts a new generation (it publishes every event again into a topic that was lost or
-recreated), a cursor of an older one moves to the start of the topic: offsets there
-restart, positions stay. A message is applied when:
-- its offset is not behind the stored one (else it was handled before a restart),
+One consumer feeds every projection of a `crm project` process (`consumers.projector`). Per
+projection and partition, `crm_projection_offsets` holds the next offset to read, the position
+of the last event applied from that partition, and the relay's generation it reads. The
+consumer reads each partition from the lowest offset its projections stored there
+(`read_from`), and each projection skips the messages below its own offset. Whenever a
+projection's stored offset is behind where the consumer reads (a crash of PostgreSQL lost
+its last commits, which run with `synchronous_commit = off`; a rebuild or a person reset
+it), the projection applies nothing of that partition and the consumer is sent back to that
+offset. When the relay starts a new generation (it publishes every event again into a topic
+that was lost or recreated), a cursor of an older one moves to the start of the topic:
+offsets there restart, positions stay. A message is applied to a projection when:
+- its offset is not behind the projection's stored one (else it was handled before a
+  restart, or the consumer reads from a lower offset for another projection),
 - it belongs to the cursor's generation (else it is left over from a lost topic),
 - its event's position is past what the partition has applied and past the projection's
   floor (`crm_projections.position`: a replay swapped in a table built up to there),
@@ -17,7 +20,9 @@ restart, positions stay. A message is applied when:
   been applied; if not, an earlier message was lost and is being republished: this copy
   is dropped and its republished twin, which comes later, is applied in order.
 A message that cannot be decoded, or whose event the projection cannot apply, is parked in
-`crm_dead_letters`.
+`crm_dead_letters` (for each projection that meets it). A poll's messages are decoded, and
+their personal fields revealed, once for all projections; they are applied to every
+projection in one transaction.
 """
 
 from collections.abc import Collection, Mapping, Sequence
@@ -48,7 +53,7 @@ ALTER TABLE crm_projection_offsets ADD COLUMN IF NOT EXISTS generation int NOT N
 """
 
 Offsets = Mapping[int, int | None]
-"""Per partition, the next offset to read; None: none stored, read from the topic's start."""
+"""Per partition, the next offset to read; None: the topic's start."""
 
 
 @dataclass
@@ -60,76 +65,133 @@ class Cursor:
     generation: int
 
 
+@dataclass(frozen=True)
+class Message:
+    """A polled record, decoded once for every projection: its event, or why it has none."""
+
+    record: "ConsumerRecord"
+    event: Envelope | None
+    problem: str = ""
+
+
 @dataclass
 class Outcome:
-    """What one batch of messages did, and where the consumer must read next."""
+    """What one batch of messages did to one projection, and where the consumer must read."""
 
     applied: int = 0
     duplicates: int = 0
     waiting: int = 0
     parked: int = 0
-    stored: dict[int, int | None] = field(default_factory=dict)
-    """The offsets now stored for the batch's partitions: where the consumer now is."""
     seek: dict[int, int | None] = field(default_factory=dict)
-    """Partitions whose messages were not looked at: the consumer must read from here."""
+    """Partitions this projection stored an offset for behind where the consumer read (or
+    of an older generation): none of their messages applied; the consumer must read from
+    here."""
 
 
-def stored_offsets(
-    conn: Connection[Any], projection: str, topic: str, partitions: Collection[int]
+def lowest(offsets: Collection[int | None]) -> int | None:
+    """The lowest of some offsets (None, the topic's start, is below any)."""
+    return None if None in offsets else min(offsets, default=None)  # type: ignore[type-var]
+
+
+def read_from(
+    conn: Connection[Any], projections: Collection[str], topic: str, partitions: Collection[int]
 ) -> dict[int, int | None]:
-    """Where each partition must be read from (committed at once): cursors of an older
-    generation than the relay's are moved to the topic's start first."""
+    """Where the consumer must read each partition from: the lowest offset the projections
+    stored there (None if one has none: the topic's start). Cursors of an older generation
+    than the relay's are moved to the topic's start first (committed at once)."""
+    found: dict[int, list[int | None]] = {p: [] for p in partitions}
     with conn.transaction():
-        cursors = _lock_cursors(conn, projection, topic, set(partitions))
-        renewed = _renew(cursors, _generation(conn, topic))
-        _store_cursors(conn, projection, topic, {p: cursors[p] for p in renewed}, {})
-    return _offsets(cursors, partitions)
+        generation = _generation(conn, topic)
+        for name in sorted(projections):
+            cursors = _lock_cursors(conn, name, topic, set(partitions))
+            renewed = _renew(cursors, generation)
+            _store_cursors(conn, name, topic, {p: cursors[p] for p in renewed}, {})
+            for partition, offset in _offsets(cursors, partitions).items():
+                found[partition].append(offset)
+    return {partition: lowest(offsets) for partition, offsets in found.items()}
 
 
-def handle(
+def feed(
+    conn: Connection[Any],
+    projections: Sequence[Projection],
+    topic: str,
+    records: Sequence["ConsumerRecord"],
+    reading: Offsets,
+    highwaters: dict[int, int | None] | None = None,
+) -> dict[str, Outcome]:
+    """Applies a batch of messages (in offset order per partition) to every projection, in
+    one transaction; `reading` is where the consumer read each partition from. By
+    projection, what the batch did."""
+    with conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit = off")  # a lost commit is detected
+        generation = _generation(conn, topic)
+        messages = _decoded(conn, records)
+        return {
+            p.name: _handle(conn, p, topic, messages, reading, generation, highwaters or {})
+            for p in sorted(projections, key=lambda p: p.name)  # one lock order everywhere
+        }
+
+
+def _decoded(conn: Connection[Any], records: Sequence["ConsumerRecord"]) -> list[Message]:
+    """The records' messages, their personal fields revealed in one call."""
+    decoded: list[tuple[ConsumerRecord, Envelope | None, str]] = []
+    for record in records:
+        try:
+            decoded.append((record, decode(record.value), ""))
+        except MalformedMessage as error:
+            decoded.append((record, None, str(error)))
+    revealed = iter(keyring().reveal(conn, [e for _, e, _ in decoded if e is not None]))
+    return [
+        Message(r, next(revealed) if e is not None else None, problem) for r, e, problem in decoded
+    ]
+
+
+def _handle(
     conn: Connection[Any],
     projection: Projection,
     topic: str,
-    records: Sequence["ConsumerRecord"],
-    believed: Offsets,
-    highwaters: dict[int, int | None] | None = None,
+    messages: Sequence[Message],
+    reading: Offsets,
+    generation: int,
+    highwaters: dict[int, int | None],
 ) -> Outcome:
-    """Applies a batch of messages (in offset order per partition) in one transaction;
-    `believed` is where the consumer read each partition from."""
-    with conn.transaction():
-        conn.execute("SET LOCAL synchronous_commit = off")  # a lost commit is detected
-        (floor,) = conn.execute(
-            "SELECT position FROM crm_projections WHERE name = %s FOR SHARE", (projection.name,)
-        ).fetchone()
-        partitions = {r.partition for r in records}
-        cursors = _lock_cursors(conn, projection.name, topic, partitions)
-        generation = _generation(conn, topic)
-        outcome, fresh, letters = Outcome(), [], []
-        renewed = _renew(cursors, generation)
-        outcome.seek = {
-            p: offset
-            for p, offset in _offsets(cursors, partitions).items()
-            if p in renewed or believed.get(p) != offset
-        }
-        for record in records:
-            if record.partition in outcome.seek:
-                continue
-            cursor = cursors.setdefault(record.partition, Cursor(record.offset, floor, generation))
-            if record.offset < cursor.next_offset:
-                continue  # handled before a restart or a rebalance
-            cursor.next_offset = record.offset + 1
-            if _header(record, "generation", cursor.generation) != cursor.generation:
-                outcome.duplicates += 1  # left over from a topic that was lost
-                continue
-            _sort(record, cursor, floor, outcome, fresh, letters, projection.name)
-        opened = keyring().reveal(conn, fresh)
-        unapplicable = apply_or_park(conn, projection, opened, projection.name)
-        park(conn, letters)
-        _store_cursors(conn, projection.name, topic, cursors, highwaters or {})
+    """Applies to one projection the messages it has not handled, and stores its cursors."""
+    (floor,) = conn.execute(
+        "SELECT position FROM crm_projections WHERE name = %s FOR SHARE", (projection.name,)
+    ).fetchone()
+    partitions = {m.record.partition for m in messages}
+    cursors = _lock_cursors(conn, projection.name, topic, partitions)
+    outcome, fresh, letters = Outcome(), [], []
+    renewed = _renew(cursors, generation)
+    outcome.seek = {
+        p: offset
+        for p, offset in _offsets(cursors, partitions).items()
+        if p in renewed or _behind(offset, reading[p])
+    }
+    for message in messages:
+        record = message.record
+        if record.partition in outcome.seek:
+            continue
+        cursor = cursors.setdefault(record.partition, Cursor(record.offset, floor, generation))
+        if record.offset < cursor.next_offset:
+            continue  # handled before a restart or a rebalance, or read for another projection
+        cursor.next_offset = record.offset + 1
+        if _header(record, "generation", cursor.generation) != cursor.generation:
+            outcome.duplicates += 1  # left over from a topic that was lost
+            continue
+        _sort(message, cursor, floor, outcome, fresh, letters, projection.name)
+    unapplicable = apply_or_park(conn, projection, fresh, projection.name)
+    park(conn, letters)
+    _store_cursors(conn, projection.name, topic, cursors, highwaters)
     outcome.applied = len(fresh) - unapplicable
     outcome.parked = len(letters) + unapplicable
-    outcome.stored = _offsets(cursors, partitions)
     return outcome
+
+
+def _behind(stored: int | None, reading: int | None) -> bool:
+    """Whether a stored offset is below where the consumer read from (messages between
+    them would be skipped)."""
+    return reading is not None and (stored is None or stored < reading)
 
 
 def _offsets(cursors: dict[int, Cursor], partitions: Collection[int]) -> dict[int, int | None]:
@@ -152,7 +214,7 @@ def _generation(conn: Connection[Any], topic: str) -> int:
 
 
 def _sort(
-    record: "ConsumerRecord",
+    message: Message,
     cursor: Cursor,
     floor: int,
     outcome: Outcome,
@@ -161,12 +223,11 @@ def _sort(
     projection: str,
 ) -> None:
     """Files one new message as fresh, duplicate, waiting for its predecessor, or poison."""
-    try:
-        event = decode(record.value)
-    except MalformedMessage as error:
+    record, event = message.record, message.event
+    if event is None:
         letters.append(
             DeadLetter(
-                projection, str(error), record.value, topic=record.topic,
+                projection, message.problem, record.value, topic=record.topic,
                 partition=record.partition, offset=record.offset, key=record.key,
             )
         )  # fmt: skip
@@ -195,7 +256,8 @@ def _lock_cursors(
 ) -> dict[int, Cursor]:
     rows = conn.execute(
         "SELECT partition, next_offset, position, generation FROM crm_projection_offsets"
-        " WHERE projection = %s AND topic = %s AND partition = ANY(%s) FOR UPDATE",
+        " WHERE projection = %s AND topic = %s AND partition = ANY(%s)"
+        " ORDER BY partition FOR UPDATE",
         (projection, topic, sorted(partitions)),
     ).fetchall()
     return {partition: Cursor(*cursor) for partition, *cursor in rows}

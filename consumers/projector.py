@@ -1,10 +1,14 @@
-"""The projector runner: one Kafka consumer group per projection, offsets kept in PostgreSQL.
+"""The projector runner: one Kafka consumer feeds every projection of a process; each
+projection keeps its own offsets in PostgreSQL.
 
-Each projection runs in a thread of its own, with a consumer in group `crm-<projection>`.
-When partitions are assigned, the consumer seeks to the offsets stored in PostgreSQL (the
-start of the partition if none); Kafka's own committed offsets are never used. Each poll's
-messages are applied in one transaction with their offsets (`consumers.kafka_feed`), which
-sends the consumer back to the stored offsets whenever they are not where it reads.
+A `crm project` process is one member of one consumer group, whatever the number of its
+projections: processes feeding the same set of projections share the group `group_id` names
+(and split the partitions); processes feeding other sets are in other groups. When
+partitions are assigned, the consumer seeks each to the lowest offset its projections stored
+in PostgreSQL (the start of the partition if one has none); Kafka's own committed offsets
+are never used. Each poll's messages are decoded once and applied to every projection in
+one transaction with their offsets (`consumers.kafka_feed`), which sends the consumer back
+to a projection's stored offset whenever it is behind where the consumer reads.
 
 The topic is the relay's: a projector never creates it, and reads it only while it is the
 topic the relay verified (same topic id); while it is not (gone, or replaced and not yet
@@ -16,9 +20,10 @@ consumer and opens it again. Either way it resumes from the stored offsets. Any 
 failure stops the runner with the reason.
 """
 
+import hashlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -27,7 +32,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, NoOffsetForPartitionError
 from psycopg_pool import ConnectionPool
 
-from consumers.kafka_feed import Offsets, handle, stored_offsets
+from consumers.kafka_feed import Outcome, feed, lowest, read_from
 from infra.kafka import TopicAdmin, open_consumer
 from infra.metrics import PARKED, PROJECTED
 from infra.settings import Settings
@@ -37,6 +42,8 @@ log = structlog.get_logger()
 
 RETRY_SECONDS = 1.0
 CHECK_SECONDS = 2.0
+MAX_RECORDS = 5000
+"""Most messages applied in one transaction."""
 UNREACHABLE = (psycopg.OperationalError, KafkaError)
 
 
@@ -44,48 +51,52 @@ class TopicNotReady(Exception):  # noqa: N818 - waited out, like an outage
     """The topic is missing, or is not (yet) the one the relay verified."""
 
 
-class SeekToStoredOffsets(ConsumerRebalanceListener):
-    """Positions newly assigned partitions at the offsets stored in PostgreSQL.
+def group_id(projections: Collection[str]) -> str:
+    """The consumer group of the processes that feed exactly these projections."""
+    names = ",".join(sorted(projections)).encode()
+    return f"crm-project-{hashlib.sha256(names).hexdigest()[:12]}"
+
+
+class Positions(ConsumerRebalanceListener):
+    """Where the consumer reads each assigned partition from; newly assigned partitions are
+    sought to the lowest offset their projections stored in PostgreSQL.
 
     kafka-python logs and swallows a listener's exceptions, so a failure is kept here and
     raised by the poll loop instead.
     """
 
-    def __init__(self, consumer: KafkaConsumer, pool: ConnectionPool, projection: str) -> None:
+    def __init__(
+        self, consumer: KafkaConsumer, pool: ConnectionPool, projections: Collection[str]
+    ) -> None:
         self._consumer = consumer
         self._pool = pool
-        self._projection = projection
+        self._projections = projections
         self.error: BaseException | None = None
-        self.believed: dict[TopicPartition, int | None] = {}
-        """Where the consumer reads each assigned partition from, as far as it knows."""
+        self.reading: dict[TopicPartition, int | None] = {}
+        """Where the consumer reads each assigned partition from (None: the topic's start),
+        as far as it knows; a partition it does not know is sought before it is applied."""
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         """Forgets the partitions: offsets are stored with the rows they produced."""
         for tp in revoked:
-            self.believed.pop(tp, None)
+            self.reading.pop(tp, None)
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        """Seeks each partition to its stored offset, or to its start."""
+        """Seeks each partition to the lowest offset stored for it, or to its start."""
         try:
             self.align(assigned)
-            log.info(
-                "partitions assigned",
-                projection=self._projection,
-                partitions=sorted(tp.partition for tp in assigned),
-            )
+            log.info("partitions assigned", partitions=sorted(tp.partition for tp in assigned))
         except BaseException as error:  # noqa: BLE001 - raised again by the poll loop
             self.error = error
 
-    def align(self, partitions: Sequence[TopicPartition]) -> None:
-        """Seeks every partition whose stored offset is not where the consumer reads."""
+    def align(self, partitions: Collection[TopicPartition]) -> None:
+        """Seeks every partition the consumer does not read from the lowest stored offset."""
         for topic in {tp.topic for tp in partitions}:
             mine = [tp for tp in partitions if tp.topic == topic]
             with self._pool.connection() as conn:
-                offsets = stored_offsets(
-                    conn, self._projection, topic, [tp.partition for tp in mine]
-                )
-            self.seek({tp: offsets[tp.partition] for tp in mine if tp not in self.believed
-                       or self.believed[tp] != offsets[tp.partition]})  # fmt: skip
+                offsets = read_from(conn, self._projections, topic, [tp.partition for tp in mine])
+            self.seek({tp: offsets[tp.partition] for tp in mine if tp not in self.reading
+                       or self.reading[tp] != offsets[tp.partition]})  # fmt: skip
 
     def seek(self, offsets: dict[TopicPartition, int | None]) -> None:
         """Reads each partition from its offset (none, or 0: from the topic's start)."""
@@ -94,32 +105,34 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):
                 self._consumer.seek(tp, offset)
             else:
                 self._consumer.seek_to_beginning(tp)
-            self.believed[tp] = offset
+            self.reading[tp] = offset
         if offsets:
-            log.info("partitions read from their stored offsets", projection=self._projection,
+            log.info("partitions read from their stored offsets",
                      partitions=sorted(tp.partition for tp in offsets))  # fmt: skip
 
 
 class ProjectorRunner:
-    """Feeds one projection from the events topic until told to stop."""
+    """Feeds projections from the events topic through one consumer until told to stop."""
 
     def __init__(
         self,
         settings: Settings,
         pool: ConnectionPool,
-        projection: Projection,
+        projections: Sequence[Projection],
         *,
-        max_records: int = 2000,
+        max_records: int = MAX_RECORDS,
     ) -> None:
         self._settings = settings
         self._pool = pool
-        self._projection = projection
+        self._projections = list(projections)
+        self._names = [p.name for p in projections]
         self._max_records = max_records
         self._admin: TopicAdmin | None = None
-        self.group_id = f"crm-{projection.name}"
+        self.group_id = group_id(self._names)
 
     def run(self, keep_going: Callable[[], bool]) -> None:
         """Consumes while `keep_going()`, opening the consumer again after an outage."""
+        log.info("projector starting", group=self.group_id, projections=self._names)
         try:
             while keep_going():
                 try:
@@ -127,7 +140,6 @@ class ProjectorRunner:
                 except (*UNREACHABLE, TopicNotReady) as error:
                     log.warning(
                         "projector waiting for PostgreSQL, Kafka or the relay's topic",
-                        projection=self._projection.name,
                         error=error,
                     )
                     if isinstance(error, KafkaError):
@@ -139,8 +151,8 @@ class ProjectorRunner:
     def _consume(self, keep_going: Callable[[], bool]) -> None:
         if not self._topic_verified():
             raise TopicNotReady("no topic the relay verified yet")
-        consumer = open_consumer(self._settings, self.group_id, f"crm-project-{self.group_id}")
-        listener = SeekToStoredOffsets(consumer, self._pool, self._projection.name)
+        consumer = open_consumer(self._settings, self.group_id, "crm-project")
+        listener = Positions(consumer, self._pool, self._names)
         checked, verified = time.monotonic(), True
         try:
             consumer.subscribe([self._settings.kafka_topic], listener=listener)
@@ -156,24 +168,23 @@ class ProjectorRunner:
                     if polled and verified:
                         self._apply(consumer, listener, polled)
                     elif polled:
-                        listener.believed.clear()  # dropped: read again once verified
+                        listener.reading.clear()  # dropped: read again once verified
                 except (psycopg.OperationalError, NoOffsetForPartitionError) as error:
                     self._wait_for_database(listener, error)
                     checked = -CHECK_SECONDS  # seek to the stored offsets once it answers
         finally:
             consumer.close(autocommit=False)
 
-    def _wait_for_database(self, listener: SeekToStoredOffsets, error: Exception) -> None:
+    def _wait_for_database(self, listener: Positions, error: Exception) -> None:
         """PostgreSQL is away: the consumer stays in its group (leaving and joining again
         at once can leave a group without partitions on some brokers), forgets where it
         stands, and seeks to the stored offsets once the database answers."""
-        log.warning("projector waiting for PostgreSQL", projection=self._projection.name,
-                    error=error)  # fmt: skip
-        listener.believed.clear()
+        log.warning("projector waiting for PostgreSQL", error=error)
+        listener.reading.clear()
         self._pool.check()  # drop every connection the outage broke, not one per attempt
         threading.Event().wait(RETRY_SECONDS)
 
-    def _check(self, consumer: KafkaConsumer, listener: SeekToStoredOffsets) -> bool:
+    def _check(self, consumer: KafkaConsumer, listener: Positions) -> bool:
         """Reads on from the stored offsets while the topic is the one the relay verified;
         pauses (staying in the group, fetching nothing) while it is not, or while the broker
         cannot say."""
@@ -181,7 +192,7 @@ class ProjectorRunner:
         try:
             verified = self._topic_verified()
         except KafkaError as error:
-            log.warning("topic not checked", projection=self._projection.name, error=error)
+            log.warning("topic not checked", error=error)
             self._close_admin()
             verified = False
         if not verified:
@@ -211,26 +222,42 @@ class ProjectorRunner:
     def _apply(
         self,
         consumer: KafkaConsumer,
-        listener: SeekToStoredOffsets,
+        listener: Positions,
         polled: dict[TopicPartition, list[Any]],
     ) -> None:
-        partitions = sorted(polled, key=lambda tp: tp.partition)
-        topic = partitions[0].topic
-        records = [record for tp in partitions for record in polled[tp]]
-        highwaters = {tp.partition: consumer.highwater(tp) for tp in partitions}
-        believed: Offsets = {tp.partition: listener.believed.get(tp) for tp in partitions}
+        """Applies a poll's messages to every projection; a partition whose position the
+        listener does not know is sought to its stored offset instead (its messages are
+        read again from there)."""
+        if unknown := [tp for tp in polled if tp not in listener.reading]:
+            listener.align(unknown)
+        known = sorted((tp for tp in polled if tp not in unknown), key=lambda tp: tp.partition)
+        if not known:
+            return
+        topic = known[0].topic
+        records = [record for tp in known for record in polled[tp]]
+        highwaters = {tp.partition: consumer.highwater(tp) for tp in known}
+        reading = {tp.partition: listener.reading[tp] for tp in known}
         with self._pool.connection() as conn:
-            outcome = handle(conn, self._projection, topic, records, believed, highwaters)
-        listener.believed.update({TopicPartition(topic, p): o for p, o in outcome.stored.items()})
-        listener.seek({TopicPartition(topic, p): o for p, o in outcome.seek.items()})
-        PROJECTED.labels(self._projection.name).inc(outcome.applied)
+            outcomes = feed(conn, self._projections, topic, records, reading, highwaters)
+        listener.reading.update({tp: polled[tp][-1].offset + 1 for tp in known})
+        behind: dict[int, list[int | None]] = {}
+        for outcome in outcomes.values():
+            for partition, offset in outcome.seek.items():
+                behind.setdefault(partition, []).append(offset)
+        listener.seek({TopicPartition(topic, p): lowest(o) for p, o in behind.items()})
+        _report(outcomes)
+
+
+def _report(outcomes: dict[str, Outcome]) -> None:
+    """Counts what each projection applied and parked; says what waits."""
+    for name, outcome in outcomes.items():
+        PROJECTED.labels(name).inc(outcome.applied)
         if outcome.parked:
-            PARKED.labels(self._projection.name).inc(outcome.parked)
-            log.error("messages parked as dead letters", projection=self._projection.name,
-                      count=outcome.parked)  # fmt: skip
+            PARKED.labels(name).inc(outcome.parked)
+            log.error("messages parked as dead letters", projection=name, count=outcome.parked)
         if outcome.waiting:
             log.warning("messages wait for an earlier one being republished",
-                        projection=self._projection.name, count=outcome.waiting)  # fmt: skip
+                        projection=name, count=outcome.waiting)  # fmt: skip
 
 
 def run_projectors(
@@ -239,25 +266,6 @@ def run_projectors(
     projections: Sequence[Projection],
     stopping: threading.Event,
 ) -> None:
-    """Runs one thread per projection until `stopping` is set; if one thread fails, stops the
-    others and raises its error."""
-    failures: list[BaseException] = []
-
-    def feed(projection: Projection) -> None:
-        try:
-            ProjectorRunner(settings, pool, projection).run(lambda: not stopping.is_set())
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            log.error("projector stopped", projection=projection.name, error=error)
-            failures.append(error)
-            stopping.set()
-
-    threads = [
-        threading.Thread(target=feed, args=(p,), name=f"project-{p.name}", daemon=True)
-        for p in projections
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    """Feeds the projections through one consumer until `stopping` is set; raises what
+    stopped it otherwise."""
+    ProjectorRunner(settings, pool, projections).run(lambda: not stopping.is_set())

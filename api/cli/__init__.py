@@ -144,7 +144,7 @@ def project(
         list[str] | None, typer.Argument(help="projections to feed; all of them by default")
     ] = None,
 ) -> None:
-    """Feed read models from Kafka, one consumer group per projection."""
+    """Feed read models from Kafka: one consumer for all the projections fed."""
     from consumers.projector import run_projectors
     from projections.catalog import PROJECTIONS
 
@@ -152,7 +152,7 @@ def project(
     settings = _kafka_settings()
     url = prepare_database(settings)
     stopping = stop_on_signals()
-    pool = open_pool(url, len(chosen) + 1, "projector")
+    pool = open_pool(url, 1, "projector")  # one thread feeds every projection
     try:
         run_projectors(settings, pool, chosen, stopping)
     except Exception as error:  # noqa: BLE001 - shown, then a failing exit status

@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Collection, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -40,19 +40,18 @@ def crm_on_kafka(database_url: str, *projections: str) -> Iterator[tuple[Contain
         chosen = kafka_settings(database_url, kafka_bootstrap)
         built = bootstrap(chosen)
         built.start()
-        with ExitStack() as running:
-            for name in projections:
-                running.enter_context(projector(built, chosen, name))
+        with projector(built, chosen, *projections):
             yield built, chosen
         built.close()
 
 
 @contextmanager
-def projector(crm: Container, settings: Settings, name: str = "customer_360") -> Iterator[None]:
-    """Runs the projector of `name` in a thread while the block runs; raises what stopped it,
-    if anything did."""
+def projector(crm: Container, settings: Settings, *names: str) -> Iterator[None]:
+    """Runs a projector of the named projections (customer_360 if none), one consumer for
+    all, in a thread while the block runs; raises what stopped it, if anything did."""
     stopping = threading.Event()
-    runner = ProjectorRunner(settings, crm.pool, PROJECTIONS[name])
+    chosen = [PROJECTIONS[name] for name in names or ("customer_360",)]
+    runner = ProjectorRunner(settings, crm.pool, chosen)
     failures: list[BaseException] = []
 
     def run() -> None:

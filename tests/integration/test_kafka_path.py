@@ -136,21 +136,45 @@ def generation(crm: Container) -> int:
 def test_commits_the_database_lost_are_read_again_without_a_new_message(
     crm: Container, settings: Settings
 ) -> None:
-    # Given three purchases applied through Kafka
+    # Given three purchases applied through Kafka to customer_360 and purchases, one consumer
     customer_id = published_purchases(crm, settings, 3)
-    with projector(crm, settings):
+    with projector(crm, settings, "customer_360", "purchases"):
         wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
-        # When a database crash loses the projector's commits (rows and offsets together, as
-        # `synchronous_commit = off` may), while its consumer stays where it was
+        # When a database crash loses customer_360's commits (rows and offsets together, as
+        # `synchronous_commit = off` may), while the consumer stays where it was
         with crm.pool.connection() as conn:
             conn.execute("DELETE FROM customer_360")
             conn.execute("DELETE FROM crm_projection_offsets WHERE projection = 'customer_360'")
         # Then the lost range is read again, though no new message arrives
         wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
-        # And later messages apply after it
+        # And later messages apply after it, to both
         buy(crm, customer_id, "lost-after")
         relay_all(crm, settings)
         wait_for(lambda: purchase_count(crm, customer_id) == 4, seconds=30)
+        wait_for(lambda: orders(crm, customer_id) == 4, seconds=30)
+
+
+def test_a_projection_fed_later_reads_from_the_start_and_the_others_skip_what_they_applied(
+    crm: Container, settings: Settings
+) -> None:
+    # Given three purchases applied to customer_360 alone
+    customer_id = published_purchases(crm, settings, 3)
+    with projector(crm, settings, "customer_360"):
+        wait_for(lambda: purchase_count(crm, customer_id) == 3, seconds=30)
+    # When a fourth follows, and one consumer feeds customer_360 and purchases
+    buy(crm, customer_id, "later")
+    relay_all(crm, settings)
+    with projector(crm, settings, "customer_360", "purchases"):
+        # Then purchases reads every order from the topic's start
+        wait_for(lambda: orders(crm, customer_id) == 4, seconds=30)
+    # And customer_360, applied in the same transactions, counts each purchase once
+    assert purchase_count(crm, customer_id) == 4
+
+
+def orders(crm: Container, customer_id: object) -> int:
+    with crm.pool.connection() as conn:
+        query = "SELECT count(*) FROM purchases WHERE customer_id = %s"
+        return conn.execute(query, (customer_id,)).fetchone()[0]
 
 
 @pytest.mark.parametrize("partitions", [4, 2], ids=["same-partitions", "other-partitions"])

@@ -9,7 +9,6 @@ example's events so far, so whole tables and global answers (totals, reports) co
 """
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -102,9 +101,7 @@ def kafka_crm(new_database: Callable[[], str]) -> Iterator[tuple[Container, Sett
         chosen = kafka_settings(new_database(), kafka_bootstrap)
         built = bootstrap(chosen)
         built.start()
-        with ExitStack() as projectors:
-            for name in sorted(NAMES):
-                projectors.enter_context(projector(built, chosen, name))
+        with projector(built, chosen, *sorted(NAMES)):
             yield built, chosen
         built.close()
 
