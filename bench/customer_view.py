@@ -16,12 +16,10 @@ Run:  python -m bench.customer_view [--trees OLD_TREE .] [--customers 25000] [--
 """
 
 import argparse
-import os
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -32,15 +30,10 @@ from rich.table import Table
 from bench.churn import purchase_dates
 from bench.churn_list import AT, OTHER_SIGNALS
 from bench.commands import bench_database
-from tests.e2e.conftest import Service, crm_env, free_port, start_service
+from bench.serving import cpu_seconds, serve
+from tests.e2e.conftest import Service
 
 console = Console()
-
-
-def serve(tree: str, url: str) -> Service:
-    """`crm serve` running the code of `tree` on `url`."""
-    env = crm_env(database_url=url, port=str(free_port()), churn_refit_seconds="0")
-    return start_service(env | {"PYTHONPATH": str(Path(tree).resolve())})
 
 
 def seed(url: str, customers: int, service: Service, key: str) -> UUID:
@@ -77,12 +70,6 @@ def purchase(url: str) -> None:
             " '9.00', 'EUR', '[]', 1 + max(last_position) FROM purchases",
             (UUID(int=1), AT, AT),
         )
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed_get(api: httpx.Client, path: str) -> float:
@@ -124,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {tree: [] for tree in args.trees}
     with bench_database(args.database_url) as url:
-        first = serve(args.trees[0], url)
+        first = serve(args.trees[0], url, churn_refit_seconds="0")
         try:
             assert first.first_admin_key
             customer = seed(url, args.customers, first, first.first_admin_key)
@@ -133,7 +120,7 @@ def main() -> None:
         path = f"/v1/customers/{customer}"
         for _ in range(args.rounds):
             for tree in args.trees:
-                service = serve(tree, url)
+                service = serve(tree, url, churn_refit_seconds="0")
                 try:
                     key = service.create_key("service")
                     results[tree].append(measure(service, key, url, path, args.warm))

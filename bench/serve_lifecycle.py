@@ -19,13 +19,13 @@ import resource
 import signal
 import statistics
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.commands import bench_database
-from tests.e2e.conftest import Service, crm_env, free_port, start_service
+from bench.serving import serve
+from tests.e2e.conftest import Service
 
 console = Console()
 
@@ -34,11 +34,6 @@ def children_cpu() -> float:
     """CPU seconds of this process's finished (and waited-for) descendants."""
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
-
-
-def serve(tree: str, url: str) -> Service:
-    env = crm_env(database_url=url, port=str(free_port()))
-    return start_service(env | {"PYTHONPATH": str(Path(tree).resolve())})
 
 
 def stopped(service: Service) -> float:
