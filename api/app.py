@@ -37,6 +37,7 @@ from api.writer_process import WriterProcess
 from commands.registry import COMMAND_HANDLERS
 from infra.access_log import AccessLog
 from infra.settings import Settings
+from projections.churn.models import churn_models
 
 DESCRIPTION = """
 Every customer interaction is an immutable event in a PostgreSQL event store; queries read
@@ -52,18 +53,21 @@ NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs":
 def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings) -> FastAPI:
     """An app reading through `pool` and sending commands to `commands`.
 
-    Its lifespan starts and stops the command writer and closes the pool.
+    Its lifespan starts and stops the command writer, the access log's writer and the churn
+    models' worker, and closes the pool.
     """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await commands.start()
         app.state.access_log.start()
+        app.state.churn.start()
         try:
             yield
         finally:
             commands.stop()
             app.state.access_log.stop()  # writes what is queued
+            app.state.churn.stop()
             pool.close()
 
     app = FastAPI(
@@ -78,6 +82,7 @@ def create_app(pool: ConnectionPool, commands: WriterProcess, settings: Settings
     app.state.commands = commands
     app.state.access_log = AccessLog(pool)
     app.state.keys = KeyCheck(settings)
+    app.state.churn = churn_models(pool, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CorrelationId)  # outermost: refusals carry the id too
     problems.install(app)

@@ -8,12 +8,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
 from api import problems
-from api.commanding import read
 from api.policing import PolicedRoute
 from api.views.churn import ChurnPage, Level, ModelView
 from domain.churn.model import shown
 from projections.churn import assessment
-from projections.churn.buyers import buyers
+from projections.churn.models import ChurnModels
 
 router = APIRouter(
     route_class=PolicedRoute,
@@ -67,18 +66,17 @@ def churn_risks(
     in the next 90 days and risk (0-1) with the signals that drove it, highest risk first:
     `{as_of, model, items, next_cursor}`. Levels: high >= 0.6 > medium >= 0.3 > low. 409
     when no customer bought twice (no model)."""
-    at = (as_of or datetime.now(UTC)).astimezone(UTC)
     try:
         after = assessment.position(cursor) if cursor else None
     except ValueError as error:
         raise RequestValidationError(
             [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
         ) from None
-    reuse = request.app.state.settings.churn_refit_seconds
-    found = read(request, assessment.page, at, risk, after, limit, reuse)
+    ranking = _models(request).ranking(None if as_of is None else as_of.astimezone(UTC))
+    found = ranking.page(risk, after, limit)
     return {
-        "as_of": at,
-        "model": shown(found.buyers.model, found.buyers.day),
+        "as_of": ranking.at,
+        "model": shown(ranking.buyers.model, ranking.buyers.day),
         "items": [assessment.shown(a) for a in found.items],
         "next_cursor": found.next_cursor,
     }
@@ -93,7 +91,13 @@ def churn_model(
     ] = None,
 ) -> dict[str, Any]:
     """The BG/NBD model fitted on purchases up to `as_of`: r, alpha (weeks), a, b, the
-    log-likelihood and the number of customers; 409 when no customer bought twice."""
-    day = as_of or datetime.now(UTC).date()
-    reuse = request.app.state.settings.churn_refit_seconds
-    return shown(read(request, buyers, day, reuse).model, day)
+    log-likelihood and the number of customers; 409 when no customer bought twice. Without
+    `as_of`, the model kept for now (`as_of`: yesterday's just after midnight UTC)."""
+    models = _models(request)
+    found = models.current()[0] if as_of is None else models.fit(as_of)
+    return shown(found.model, found.day)
+
+
+def _models(request: Request) -> ChurnModels:
+    """The fits and rankings this process keeps."""
+    return request.app.state.churn  # type: ignore[no-any-return]

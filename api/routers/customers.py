@@ -152,10 +152,9 @@ def get_customer(
     business time, `as_of_recorded` with only what had been recorded by then (both: both).
     Churn risk and lifetime value are as of `as_of` (or now), and null with `as_of_recorded`:
     the read models they come from know business time only."""
-    # The churn part may refit the model over every buyer: customer_overview says when.
-    reuse = request.app.state.settings.churn_refit_seconds
+    churn = request.app.state.churn  # fits kept, computed off the request path
     found = read(
-        request, customer_overview, _customer_id(customer_id), as_of, as_of_recorded, reuse
+        request, customer_overview, _customer_id(customer_id), churn, as_of, as_of_recorded
     )
     if found is None:
         raise HTTPException(404, f"no customer with id {customer_id}")

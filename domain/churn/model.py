@@ -4,8 +4,9 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
+from numpy.typing import ArrayLike
+
 from domain.churn.bgnbd import FitError, Model, fit
-from domain.churn.histories import Histories
 from domain.errors import CrmError
 
 
@@ -15,10 +16,10 @@ class NotEnoughPurchases(CrmError):
     rule = "not-enough-purchases"
 
 
-def fit_histories(histories: Histories[Any], as_of: date) -> Model:
-    """The model fitted by maximum likelihood on the histories as of `as_of`."""
+def fit_histories(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, as_of: date) -> Model:
+    """The model fitted by maximum likelihood on the histories (x, t_x, T) as of `as_of`."""
     try:
-        return fit(histories.x, histories.t_x, histories.T)
+        return fit(x, t_x, T)
     except FitError as error:
         raise NotEnoughPurchases(f"no model as of {as_of}: {error}") from None
 

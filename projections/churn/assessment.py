@@ -1,8 +1,9 @@
 """Each buyer's churn risk as of an instant: the BG/NBD scores and purchase signals of the
-day (`buyers`), the other signals of the instant (`facts`), combined by `risk`.
+day (`Buyers`), the other signals of the instant (`facts`), combined by `risk`.
 
-Every buyer is scored in arrays; only the customers a page shows become `Assessment`s.
-Customers who have not bought by then are not assessed: the model starts at a first purchase.
+Every buyer is scored in arrays (`scored`); only the customers an answer shows become
+`Assessment`s. Customers who have not bought by then are not assessed: the model starts at
+a first purchase.
 """
 
 from dataclasses import dataclass
@@ -14,8 +15,6 @@ import numpy as np
 from numpy.typing import NDArray
 from psycopg import Connection
 
-from domain.churn.histories import utc_day
-from domain.churn.model import NotEnoughPurchases
 from domain.churn.risk import (
     SIGNALS,
     Evidence,
@@ -30,8 +29,9 @@ from domain.churn.risk import (
 )
 from infra import page_cursor as cursor_codec
 from projections.churn import facts
-from projections.churn.buyers import Buyers, buyers
+from projections.churn.buyers import Buyers
 
+Places = NDArray[np.intp]
 Position = tuple[float, str]
 """A place in the order of the list: minus the risk, then the customer id."""
 EMAIL_COLUMNS = ("recent_sent", "recent_opened", "earlier_sent", "earlier_opened")
@@ -40,16 +40,17 @@ NO_OUTLOOK: dict[str, Any] = {"churn_risk": None, "lifetime_value": None}
 
 
 @dataclass(frozen=True, eq=False)
-class Assessed:
-    """The buyers at `places` (all, or one) with their evidence, the signals that fire,
-    their risks and levels (arrays in the order of `places`)."""
+class Facts:
+    """Per customer, in the order of some places: complaints open, low ratings, SLA
+    breaches, and campaign emails (EMAIL_COLUMNS)."""
 
-    buyers: Buyers
-    places: NDArray[np.int64]
-    evidence: Evidence
-    fired: Flags
-    risks: Floats
-    levels: NDArray[np.str_]
+    open_complaints: NDArray[np.int32]
+    low_ratings: NDArray[np.int32]
+    sla_breaches: NDArray[np.int32]
+    emails: NDArray[np.int32]
+
+    def __getitem__(self, chosen: Places | slice) -> "Facts":
+        return Facts(*(column[chosen] for column in vars(self).values()))
 
 
 @dataclass(frozen=True)
@@ -65,110 +66,77 @@ class Assessment:
     signals: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Page:
-    """A page of assessments, highest risk first, and the next page's cursor (or None)."""
-
-    buyers: Buyers
-    items: list[Assessment]
-    next_cursor: str | None
-
-
-def assess(
-    conn: Connection[Any], at: datetime, customer: UUID | None = None, reuse_seconds: float = 0
-) -> Assessed:
-    """Every buyer's risk as of `at` (only `customer`'s, if given); the buyers' purchase
-    signals may be up to `reuse_seconds` old (`buyers`)."""
-    found = buyers(conn, utc_day(at), reuse_seconds)
-    if customer is None:
-        places = np.arange(len(found))
-    else:
-        place = found.place(customer)
-        places = np.array([] if place is None else [place], dtype=np.int64)
-    who = [found.histories.customers[i] for i in places]
-    evidence = Evidence(
-        recency_score=found.rfm[places, 0],
-        recency_days=found.recency_days[places],
-        usual_gap_days=found.usual_gap_days[places],
-        open_complaints=_counts(facts.open_complaints(conn, at, customer), who),
-        low_ratings=_counts(facts.low_ratings(conn, at, customer), who),
-        sla_breaches=_counts(facts.sla_breaches(conn, at, customer), who),
-        emails=_email_counts(facts.emails(conn, at, customer), who),
+def read_facts(conn: Connection[Any], found: Buyers, at: datetime, customer: UUID | None) -> Facts:
+    """The facts as of `at` of every buyer in place order, or of `customer` alone."""
+    ids = found.ids if customer is None else np.array([customer.bytes], dtype=found.ids.dtype)
+    return Facts(
+        _counts(ids, facts.open_complaints(conn, at, customer)),
+        _counts(ids, facts.low_ratings(conn, at, customer)),
+        _counts(ids, facts.sla_breaches(conn, at, customer)),
+        _counts(ids, facts.emails(conn, at, customer), len(EMAIL_COLUMNS)),
     )
-    fired = firing(evidence)
-    scores = risks(found.scores.p_alive[places], fired)
-    return Assessed(found, places, evidence, fired, scores, levels(scores))
 
 
-def page(
-    conn: Connection[Any],
-    at: datetime,
-    level: str | None,
-    after: Position | None,
-    limit: int,
-    reuse_seconds: float = 0,
-) -> Page:
-    """A page of the buyers at `level` (any if None) as of `at`, after `after`."""
-    assessed = assess(conn, at, reuse_seconds=reuse_seconds)
-    order = np.lexsort((assessed.places, -assessed.risks))
-    chosen = np.ones(len(order), dtype=bool)
-    if level is not None:
-        chosen &= assessed.levels[order] == level
-    if after is not None:
-        ids = np.array([str(c) for c in assessed.buyers.histories.customers])[order]
-        minus = -assessed.risks[order]
-        chosen &= (minus > after[0]) | ((minus == after[0]) & (ids > after[1]))
-    shown = order[chosen][: limit + 1]
-    items = [assessment(assessed, int(k)) for k in shown[:limit]]
-    more = len(shown) > limit
-    last = items[-1] if items else None
-    next_cursor = cursor_codec.encode(f"{last.risk!r}/{last.customer_id}") if more else None
-    return Page(assessed.buyers, items, next_cursor)
+def evidence(found: Buyers, places: Places, known: Facts) -> Evidence:
+    """The evidence of the buyers at `places`, whose facts are `known`."""
+    return Evidence(
+        recency_score=found.rfm[places, 0].astype(np.int64),
+        recency_days=found.recency_days(places),
+        usual_gap_days=found.usual_gap_days(places),
+        open_complaints=known.open_complaints.astype(np.int64),
+        low_ratings=known.low_ratings.astype(np.int64),
+        sla_breaches=known.sla_breaches.astype(np.int64),
+        emails=known.emails.astype(np.int64),
+    )
 
 
-def outlook(
-    conn: Connection[Any], at: datetime, customer: UUID, reuse_seconds: float = 0
-) -> dict[str, Any]:
+def scored(found: Buyers, places: Places, known: Facts) -> tuple[Flags, Floats]:
+    """Which signals fire for the buyers at `places`, and their risks."""
+    fired = firing(evidence(found, places, known))
+    return fired, risks(found.scores.p_alive[places], fired)
+
+
+def outlook(conn: Connection[Any], found: Buyers, at: datetime, customer: UUID) -> dict[str, Any]:
     """The 360 view's `churn_risk` (the customer's assessment) and `lifetime_value` as of
-    `at`: both None before their first purchase, or while no model can be fitted."""
-    try:
-        assessed = assess(conn, at, customer, reuse_seconds)
-    except NotEnoughPurchases:
-        assessed = None
-    if assessed is None or not len(assessed.places):
+    `at`, with the buyers of `at`'s day: both None before their first purchase."""
+    place = found.place(customer)
+    if place is None:
         return NO_OUTLOOK
+    known = read_facts(conn, found, at, customer)
+    score = float(scored(found, np.array([place]), known)[1][0])
     return {
-        "churn_risk": shown(assessment(assessed, 0)) | {"as_of": at},
-        "lifetime_value": assessed.buyers.lifetime_value(int(assessed.places[0])),
+        "churn_risk": shown(assessment(found, place, known, score)) | {"as_of": at},
+        "lifetime_value": found.lifetime_value(place),
     }
 
 
-def assessment(assessed: Assessed, k: int) -> Assessment:
-    """The assessment of the `k`th customer assessed."""
-    found, i, evidence = assessed.buyers, int(assessed.places[k]), assessed.evidence
-    spend, rfm = found.spend[i], [int(score) for score in found.rfm[i]]
-    gap, ratio = float(evidence.usual_gap_days[k]), float(overdue_ratio(evidence)[k])
-    emails = dict(zip(EMAIL_COLUMNS, map(int, evidence.emails[k]), strict=True))
-    p_alive, score = float(found.scores.p_alive[i]), float(assessed.risks[k])
+def assessment(found: Buyers, i: int, known: Facts, score: float) -> Assessment:
+    """The assessment of the buyer at place `i`, whose facts are `known` and risk `score`."""
+    seen = evidence(found, np.array([i]), known)
+    fired = firing(seen)[0]
+    rfm = [int(s) for s in found.rfm[i]]
+    gap, ratio = float(seen.usual_gap_days[0]), float(overdue_ratio(seen)[0])
+    emails = dict(zip(EMAIL_COLUMNS, map(int, seen.emails[0]), strict=True))
+    p_alive = float(found.scores.p_alive[i])
     signals = {
-        "recency_days": int(evidence.recency_days[k]),
-        "frequency": int(found.histories.x[i]) + 1,
-        "monetary": {"total": spend.total, "currency": spend.currency},
+        "recency_days": int(seen.recency_days[0]),
+        "frequency": int(found.x[i]) + 1,
+        "monetary": found.spend(i),
         "rfm": dict(zip(("recency", "frequency", "monetary"), rfm, strict=True))
         | {"score": "".join(map(str, rfm))},
         "usual_gap_days": None if np.isnan(gap) else gap,
         "overdue_ratio": None if np.isnan(ratio) else round(ratio, 2),
-        "open_complaints": int(evidence.open_complaints[k]),
-        "sla_breaches": int(evidence.sla_breaches[k]),
-        "low_ratings": int(evidence.low_ratings[k]),
-        "email_engagement": emails | {"falling": bool(falling(evidence.emails[k : k + 1])[0])},
-        "fired": [name for name, on in zip(SIGNALS, assessed.fired[k], strict=True) if on],
+        "open_complaints": int(seen.open_complaints[0]),
+        "sla_breaches": int(seen.sla_breaches[0]),
+        "low_ratings": int(seen.low_ratings[0]),
+        "email_engagement": emails | {"falling": bool(falling(seen.emails)[0])},
+        "fired": [name for name, on in zip(SIGNALS, fired, strict=True) if on],
     }
     return Assessment(
-        customer_id=found.histories.customers[i],
+        customer_id=found.customer(i),
         risk=score,
-        level=str(assessed.levels[k]),
-        drivers=drivers(p_alive, assessed.fired[k], score),
+        level=str(levels(np.array([score]))[0]),
+        drivers=drivers(p_alive, fired, score),
         p_alive=p_alive,
         next_90_days=float(found.scores.next_90_days[i]),
         signals=signals,
@@ -202,10 +170,14 @@ def position(cursor: str) -> Position:
         raise ValueError("invalid cursor") from None
 
 
-def _counts(by_customer: dict[UUID, int], who: list[UUID]) -> NDArray[np.int64]:
-    return np.array([by_customer.get(c, 0) for c in who], dtype=np.int64)
-
-
-def _email_counts(by_customer: dict[UUID, tuple[int, ...]], who: list[UUID]) -> NDArray[np.int64]:
-    counts = [by_customer.get(c, (0, 0, 0, 0)) for c in who]
-    return np.array(counts, dtype=np.int64).reshape(len(who), len(EMAIL_COLUMNS))
+def _counts(
+    ids: NDArray[np.bytes_], by_customer: dict[UUID, Any], width: int = 0
+) -> NDArray[np.int32]:
+    """The counts of `by_customer` at `ids` (sorted), 0 where absent: one column, or `width`."""
+    counts = np.zeros((len(ids), width) if width else len(ids), dtype=np.int32)
+    if by_customer and len(ids):
+        keys = np.array([c.bytes for c in by_customer], dtype=ids.dtype)
+        at = np.minimum(np.searchsorted(ids, keys), len(ids) - 1)
+        hit = ids[at] == keys
+        counts[at[hit]] = np.array(list(by_customer.values()), dtype=np.int32)[hit]
+    return counts

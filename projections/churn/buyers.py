@@ -1,209 +1,186 @@
 """Every customer who bought by a day, as the purchases read model shows them: their BG/NBD
-scores under the model fitted that day, recency, frequency and monetary (RFM) with their
-scores, usual gap between purchase days, and lifetime value.
+scores under the model fitted that day, recency, frequency and monetary (RFM) scores, and
+what they spent in their main currency (that of their first recorded purchase, as in the
+360 view).
 
-All of it depends only on the day and the purchases table, so it is kept per database and
-day (`buyers`): a page of the churn list or a 360 view costs no new fit until purchases
-change.
+All in arrays in customer-id order, no object per customer: PostgreSQL sums each buyer's
+purchases up (`read_buyers`), in binary, and only the customers an answer shows become
+Python objects. Computing them is the expensive step of every churn answer; `models`
+keeps them (docs/decisions/0015-churn-fits-off-the-request-path.md).
 """
 
 import math
-import threading
-import time
-from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 from uuid import UUID
-from weakref import WeakValueDictionary
 
 import numpy as np
 from numpy.typing import NDArray
 from psycopg import Connection
 
 from domain.churn.bgnbd import Model, Scores, score
-from domain.churn.histories import WEEK, Histories, summarise
+from domain.churn.histories import WEEK
 from domain.churn.model import fit_histories
 from domain.churn.risk import fifths
 from infra.metrics import CHURN_FITS
 
 CENT = Decimal("0.01")
-KEPT = 4
-"""For how many databases and days buyers are kept."""
+SPEND_PLACES = 4
+"""Spend is kept in integers of 10^-4: every order total has at most 4 decimal places."""
 
-PURCHASES = """
-SELECT customer_id, occurred_on, currency, total FROM purchases
-WHERE occurred_on <= %s ORDER BY customer_id, last_position
+SPEND = """
+COPY (
+    WITH bought AS (
+        SELECT customer_id, occurred_on, currency, total,
+            first_value(currency) OVER (PARTITION BY customer_id ORDER BY last_position) AS main
+        FROM purchases WHERE occurred_on <= %(day)s
+    )
+    SELECT customer_id,
+        (count(DISTINCT occurred_on) - 1)::int4,
+        (max(occurred_on) - min(occurred_on))::int4,
+        (%(day)s::date - min(occurred_on))::int4,
+        min(main)::char(3),
+        (count(*) FILTER (WHERE currency = main))::int4,
+        (sum(total) FILTER (WHERE currency = main) * %(scale)s)::int8,
+        (max(scale(total)) FILTER (WHERE currency = main))::int2
+    FROM bought GROUP BY customer_id ORDER BY customer_id
+) TO STDOUT (FORMAT binary)
 """
+"""Per buyer: repeat purchase days, days from the first purchase day to the last and to the
+day, main currency (ISO 4217: three letters), orders, spend and its decimal places in it."""
 
-
-@dataclass(frozen=True)
-class _Spend:
-    """A customer's orders and spend in their main currency (that of their first recorded
-    purchase, as in the 360 view)."""
-
-    currency: str
-    orders: int
-    total: Decimal
+COPY_SIGNATURE, COPY_END = b"PGCOPY\n\xff\r\n\x00", b"\xff\xff"
+FIELDS = {"id": "S16", "x": ">i4", "t_x": ">i4", "T": ">i4", "currency": "S3", "orders": ">i4",
+          "spent": ">i8", "scale": ">i2"}  # fmt: skip
+ROW = np.dtype(
+    [("fields", ">i2")]
+    + [field for name, kind in FIELDS.items() for field in ((f"{name}_size", ">i4"), (name, kind))]
+)
+"""One row of SPEND in PostgreSQL's binary COPY format: its field count, then each field's
+size and value (big-endian)."""
 
 
 @dataclass(frozen=True, eq=False)
 class Buyers:
-    """The customers who bought on or before `day`, in customer-id order, with their
-    histories, scores under the model, and purchase signals (arrays in that order)."""
+    """The customers who bought on or before `day` (`ids`: their UUIDs' bytes, sorted), with
+    x (repeat purchase days), t_x and T (days from the first purchase day to the last and to
+    `day`), their scores under the model, RFM scores (columns), and, in their main currency
+    (`currencies[currency]`), their orders and spend (`spent` in 10^-4, with `places`)."""
 
     day: date
     model: Model
-    histories: Histories[UUID]
+    ids: NDArray[np.bytes_]
+    x: NDArray[np.int32]
+    t_x: NDArray[np.int32]
+    T: NDArray[np.int32]
     scores: Scores
-    spend: tuple[_Spend, ...]
-    rfm: NDArray[np.int64]
-    """Per customer, the recency, frequency and monetary scores (columns)."""
-
-    def __post_init__(self) -> None:
-        places = {c: i for i, c in enumerate(self.histories.customers)}
-        object.__setattr__(self, "_places", places)
+    rfm: NDArray[np.int8]
+    currencies: tuple[str, ...]
+    currency: NDArray[np.intp]
+    orders: NDArray[np.int32]
+    spent: NDArray[np.int64]
+    places: NDArray[np.int16]
 
     def __len__(self) -> int:
-        return len(self.histories.customers)
+        return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory its arrays take."""
+        arrays = (self.ids, self.x, self.t_x, self.T, self.rfm, self.currency, self.orders,
+                  self.spent, self.places, *vars(self.scores).values())  # fmt: skip
+        return sum(a.nbytes for a in arrays)
 
     def place(self, customer: UUID) -> int | None:
         """The customer's place, or None if they had not bought by the day."""
-        return self._places.get(customer)  # type: ignore[attr-defined,no-any-return]
+        key = np.array(customer.bytes, dtype=self.ids.dtype)
+        i = int(np.searchsorted(self.ids, key))
+        return i if i < len(self.ids) and self.ids[i : i + 1] == key else None
 
-    @cached_property
-    def recency_days(self) -> NDArray[np.int64]:
+    def customer(self, i: int) -> UUID:
+        """The customer at place `i`."""
+        return UUID(bytes=bytes(self.ids[i]).ljust(16, b"\0"))
+
+    def recency_days(self, places: NDArray[np.intp]) -> NDArray[np.int64]:
         """Days from each customer's last purchase day to the day."""
-        return np.rint((self.histories.T - self.histories.t_x) * WEEK).astype(np.int64)
+        return (self.T[places] - self.t_x[places]).astype(np.int64)
 
-    @cached_property
-    def usual_gap_days(self) -> NDArray[np.float64]:
+    def usual_gap_days(self, places: NDArray[np.intp]) -> NDArray[np.float64]:
         """Mean days between each customer's purchase days (NaN after one day only)."""
-        x = self.histories.x
+        x = self.x[places]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(x > 0, np.round(self.histories.t_x * WEEK / x, 1), np.nan)
+            return np.where(x > 0, np.round(self.t_x[places] / x, 1), np.nan)
+
+    def spend(self, i: int) -> dict[str, Any]:
+        """What customer `i` spent in their main currency, exactly."""
+        total = Decimal(int(self.spent[i])).scaleb(-SPEND_PLACES)
+        exact = total.quantize(Decimal(1).scaleb(-int(self.places[i])))
+        return {"total": exact, "currency": self.currencies[self.currency[i]]}
 
     def lifetime_value(self, i: int) -> dict[str, Any]:
         """Expected purchases in the next 12 months (52 weeks) times the average order value
         in the customer's main currency; `value` and `expected_purchases_12_months` are None
         where the model gives no number."""
-        spend, expected = self.spend[i], float(self.scores.next_52_weeks[i])
-        average = (spend.total / spend.orders).quantize(CENT)
+        spend, expected = self.spend(i), float(self.scores.next_52_weeks[i])
+        average = (spend["total"] / int(self.orders[i])).quantize(CENT)
         known = math.isfinite(expected)
         return {
             "value": (Decimal(expected) * average).quantize(CENT) if known else None,
-            "currency": spend.currency,
+            "currency": spend["currency"],
             "expected_purchases_12_months": round(expected, 3) if known else None,
             "average_order_value": average,
         }
 
 
-Database = tuple[str, int, str]
-"""A database as a connection names it: host, port and name."""
-Key = tuple[Database, date]
-
-
-@dataclass(frozen=True, eq=False)
-class _Kept:
-    """Buyers as computed from the purchases table with `contents` (its row count and highest
-    position), and when they were last found current (monotonic seconds)."""
-
-    contents: tuple[int, int]
-    checked_at: float
-    buyers: Buyers
-
-
-class _Gate:
-    """Lets one thread at a time check or compute the buyers of one database and day."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-
-
-_kept: OrderedDict[Key, _Kept] = OrderedDict()
-"""The buyers of the last KEPT databases and days used."""
-_keeping = threading.Lock()
-_gates: WeakValueDictionary[Key, _Gate] = WeakValueDictionary()
-
-
-def buyers(conn: Connection[Any], day: date, reuse_seconds: float = 0) -> Buyers:
-    """The buyers of `conn`'s database as of `day`; raises NotEnoughPurchases when the model
-    cannot be fitted.
-
-    This is the expensive step of every churn answer: computing them reads every purchase
-    up to `day` and fits the BG/NBD model over every buyer. So they are kept per database
-    and day, and computed again only when the purchases table has changed (its row count or
-    highest position), which is looked at most once per `reuse_seconds`; concurrent readers
-    wait for one computation instead of each running their own
-    (docs/decisions/0005-churn-refit-reuse.md)."""
-    key, arrived = (_database(conn), day), time.monotonic()
-    with _keeping:
-        kept = _kept.get(key)
-        if kept and arrived - kept.checked_at < reuse_seconds:
-            return kept.buyers
-        gate = _gates.setdefault(key, _Gate())
-    with gate.lock:
-        kept = _kept.get(key)
-        if kept and kept.checked_at >= arrived:  # found current while this thread waited
-            return kept.buyers
-        count, last = conn.execute("SELECT count(*), max(last_position) FROM purchases").fetchone()  # type: ignore[misc]
-        contents = (count, last or 0)
-        found = kept.buyers if kept and kept.contents == contents else _fitted(conn, day)
-        _keep(key, _Kept(contents, time.monotonic(), found))
-    return found
-
-
-def _database(conn: Connection[Any]) -> Database:
-    info = conn.info
-    return (info.host, info.port, info.dbname)
-
-
-def _keep(key: Key, kept: _Kept) -> None:
-    with _keeping:
-        _kept[key] = kept
-        _kept.move_to_end(key)
-        while len(_kept) > KEPT:
-            _kept.popitem(last=False)
-
-
-def _fitted(conn: Connection[Any], day: date) -> Buyers:
-    """The buyers computed afresh, timed (`crm_churn_fit_seconds`)."""
+def read_buyers(conn: Connection[Any], day: date) -> Buyers:
+    """The buyers of `conn`'s database as of `day`, the model fitted on them, timed
+    (`crm_churn_fit_seconds`); raises NotEnoughPurchases when the model cannot be fitted."""
     with CHURN_FITS.time():
-        return _computed(conn, day)
+        rows = _rows(conn, day)
+        x, t_x, T = (rows[name].astype(np.int32) for name in ("x", "t_x", "T"))
+        model = fit_histories(x, t_x / WEEK, T / WEEK, day)
+        codes, currency = np.unique(rows["currency"], return_inverse=True)
+        spent = rows["spent"].astype(np.int64)
+        return Buyers(
+            day, model, rows["id"].copy(), x, t_x, T, score(model, x, t_x / WEEK, T / WEEK),
+            _rfm(T - t_x, x, spent, currency), tuple(c.decode().strip() for c in codes),
+            currency, rows["orders"].astype(np.int32), spent, rows["scale"].astype(np.int16),
+        )  # fmt: skip
 
 
-def _computed(conn: Connection[Any], day: date) -> Buyers:
-    days: defaultdict[UUID, list[date]] = defaultdict(list)
-    spend: dict[UUID, _Spend] = {}
-    for customer, on, currency, total in conn.execute(PURCHASES, (day,)):
-        days[customer].append(on)
-        was = spend.get(customer) or _Spend(currency, 0, Decimal(0))
-        if currency == was.currency:
-            spend[customer] = _Spend(currency, was.orders + 1, was.total + total)
-    histories = summarise(days, day)
-    model = fit_histories(histories, day)
-    spent = tuple(spend[c] for c in histories.customers)
-    return Buyers(
-        day, model, histories, score(model, histories.x, histories.t_x, histories.T), spent,
-        _rfm(histories, spent),
-    )  # fmt: skip
+def _rows(conn: Connection[Any], day: date) -> NDArray[np.void]:
+    """SPEND's rows, checked to be of ROW's layout."""
+    data = bytearray()
+    with conn.cursor().copy(SPEND, {"day": day, "scale": 10**SPEND_PLACES}) as copy:
+        for chunk in copy:
+            data += chunk
+    extension = int.from_bytes(data[15:19], "big")
+    if not data.startswith(COPY_SIGNATURE) or not data.endswith(COPY_END):
+        raise ValueError("not a binary COPY")
+    rows = np.frombuffer(memoryview(data)[19 + extension : -len(COPY_END)], dtype=ROW)
+    if (rows["fields"] != len(FIELDS)).any() or any(
+        (rows[f"{name}_size"] != np.dtype(kind).itemsize).any() for name, kind in FIELDS.items()
+    ):
+        raise ValueError("a buyer's row is not of the expected layout")
+    return rows
 
 
-def _rfm(histories: Histories[UUID], spend: tuple[_Spend, ...]) -> NDArray[np.int64]:
+def _rfm(
+    recency: NDArray[np.int32],
+    frequency: NDArray[np.int32],
+    spent: NDArray[np.int64],
+    currency: NDArray[np.intp],
+) -> NDArray[np.int8]:
     """Recency (days since the last purchase day, fewer is better), frequency (purchase
     days) and monetary (spend, against buyers in the same currency) scores."""
-    recency = (histories.T - histories.t_x) * WEEK
-    frequency = histories.x.astype(np.float64)
-    scores = np.ones((len(spend), 3), dtype=np.int64)
-    if not spend:
-        return scores
-    scores[:, 0] = fifths(recency, np.sort(recency), higher_is_better=False)
-    scores[:, 1] = fifths(frequency, np.sort(frequency), higher_is_better=True)
-    totals = np.array([float(s.total) for s in spend])
-    currencies = np.array([s.currency for s in spend])
-    for currency in np.unique(currencies):
-        same = currencies == currency
+    scores = np.ones((len(spent), 3), dtype=np.int8)
+    for column, counts, higher in ((0, recency, False), (1, frequency, True)):
+        values = counts.astype(np.float64)
+        scores[:, column] = fifths(values, np.sort(values), higher_is_better=higher)
+    totals = spent.astype(np.float64)
+    for code in np.unique(currency):
+        same = currency == code
         scores[same, 2] = fifths(totals[same], np.sort(totals[same]), higher_is_better=True)
     return scores

@@ -4,9 +4,9 @@
 What it costs: the customer's row (one read by key; with `as_of` or `as_of_recorded`, their
 events folded instead), then the churn outlook (`projections.churn.assessment.outlook`): a
 few reads of the customer's complaints, ratings, SLA breaches and emails, and the buyers of
-the day (`projections.churn.buyers.buyers`). Those are kept per database and day; computing
-them again (every purchase read, the BG/NBD model fitted over every buyer) happens only after
-the purchases changed, at most once per `reuse_seconds` (docs/decisions/0005-churn-refit-reuse.md).
+the day as `churn` keeps them. A fit kept is served even while a newer one is computed in
+the background; only a day never fitted before waits for its first fit
+(docs/decisions/0015-churn-fits-off-the-request-path.md).
 """
 
 from datetime import UTC, datetime
@@ -15,22 +15,25 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from domain.churn.model import NotEnoughPurchases
 from infra.timeline import customer_events
 from projections.churn import assessment
+from projections.churn.models import ChurnModels
 from projections.customer_360 import queries
 
 
 def customer_overview(
     conn: Connection[Any],
     customer_id: UUID,
+    churn: ChurnModels,
     as_of: datetime | None = None,
     as_of_recorded: datetime | None = None,
-    reuse_seconds: float = 0,
 ) -> dict[str, Any] | None:
     """The customer's 360 view (None if there is no such customer then) with `churn_risk`
-    and `lifetime_value` as of `as_of` (or now): as it stood at business time `as_of`, with
-    only what had been recorded by `as_of_recorded` (None: no bound). With `as_of_recorded`
-    both are null: the read models they come from know business time only."""
+    and `lifetime_value` as of `as_of` (or now, as `churn.current` says): as it stood at
+    business time `as_of`, with only what had been recorded by `as_of_recorded` (None: no
+    bound). With `as_of_recorded` both are null: the read models they come from know
+    business time only."""
     if as_of is None and as_of_recorded is None:
         found = queries.get(conn, customer_id)
     else:
@@ -39,5 +42,19 @@ def customer_overview(
         return None
     if as_of_recorded is not None:
         return found | assessment.NO_OUTLOOK
-    at = (as_of or datetime.now(UTC)).astimezone(UTC)
-    return found | assessment.outlook(conn, at, customer_id, reuse_seconds)
+    return found | _outlook(conn, churn, customer_id, as_of)
+
+
+def _outlook(
+    conn: Connection[Any], churn: ChurnModels, customer_id: UUID, as_of: datetime | None
+) -> dict[str, Any]:
+    """The customer's churn outlook with the fit kept for `as_of`'s day (or for now)."""
+    try:
+        if as_of is None:
+            buyers, at = churn.current()
+        else:
+            at = as_of.astimezone(UTC)
+            buyers = churn.fit(at.date())
+    except NotEnoughPurchases:
+        return assessment.NO_OUTLOOK
+    return assessment.outlook(conn, buyers, at, customer_id)

@@ -22,7 +22,8 @@ from domain.sla_policy import policy_id
 from domain.ticket import Priority, TicketKind, TicketStatus
 from projections.catalog import PROJECTIONS
 from projections.churn import assessment
-from projections.churn.buyers import buyers
+from projections.churn.buyers import read_buyers
+from projections.churn.ranking import Ranking, rank
 from tests.integration.conftest import context, crm_on, register
 
 AT = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -120,9 +121,13 @@ def customers(crm: Container) -> dict[str, UUID]:
     return ids
 
 
-def listed(crm: Container, at: datetime = AT) -> list[assessment.Assessment]:
+def ranked(crm: Container, at: datetime = AT) -> Ranking:
     with crm.pool.connection() as conn:
-        return assessment.page(conn, at, None, None, 100).items
+        return rank(conn, read_buyers(conn, at.date()), at)
+
+
+def listed(crm: Container, at: datetime = AT) -> list[assessment.Assessment]:
+    return ranked(crm, at).page(None, None, 100).items
 
 
 def by_name(items: list[assessment.Assessment], ids: dict[str, UUID]) -> dict[str, dict]:
@@ -172,11 +177,10 @@ def test_risk_combines_the_models_p_alive_with_the_signals(crm, customers) -> No
     # When the buyers are assessed as of AT
     items = listed(crm)
     with crm.pool.connection() as conn:
-        found = buyers(conn, AT.date())
+        found = read_buyers(conn, AT.date())
     # Then P(alive) is the fitted model's on each history
-    histories = found.histories
-    expected = p_alive(found.model, histories.x, histories.t_x, histories.T)
-    by_customer = dict(zip(histories.customers, expected, strict=True))
+    expected = p_alive(found.model, found.x, found.t_x / 7, found.T / 7)
+    by_customer = {found.customer(i): p for i, p in enumerate(expected)}
     for item in items:
         assert item.p_alive == pytest.approx(by_customer[item.customer_id])
         # And the risk is 1 - P(alive) x (1 - weight) of each signal that fired
@@ -189,20 +193,18 @@ def test_risk_combines_the_models_p_alive_with_the_signals(crm, customers) -> No
 
 
 def test_pages_and_levels_split_the_same_list(crm, customers) -> None:
-    everyone = listed(crm)
-    with crm.pool.connection() as conn:
-        # When it is read two at a time
-        pages, after = [], None
-        while True:
-            page = assessment.page(conn, AT, None, after, limit=2)
-            pages.append(page.items)
-            if page.next_cursor is None:
-                break
-            after = assessment.position(page.next_cursor)
-        # And a level at a time
-        levels = {
-            lv: assessment.page(conn, AT, lv, None, 10).items for lv in ("high", "medium", "low")
-        }
+    ranking = ranked(crm)
+    everyone = ranking.page(None, None, 100).items
+    # When it is read two at a time
+    pages, after = [], None
+    while True:
+        page = ranking.page(None, after, limit=2)
+        pages.append(page.items)
+        if page.next_cursor is None:
+            break
+        after = assessment.position(page.next_cursor)
+    # And a level at a time
+    levels = {lv: ranking.page(lv, None, 10).items for lv in ("high", "medium", "low")}
     # Then the pages are the list, in order, and each level holds its own part of it
     assert [a for p in pages for a in p] == everyone
     assert [len(p) for p in pages] == [2, 2, 1]
@@ -213,9 +215,10 @@ def test_pages_and_levels_split_the_same_list(crm, customers) -> None:
 def test_one_customers_outlook_is_their_item_of_the_list(crm, customers) -> None:
     everyone = {a.customer_id: a for a in listed(crm)}
     with crm.pool.connection() as conn:
+        buyers = read_buyers(conn, AT.date())
         for customer in customers.values():
             # When one customer is assessed alone (the 360 view)
-            found = assessment.outlook(conn, AT, customer)
+            found = assessment.outlook(conn, buyers, AT, customer)
             # Then it is their entry of the list, exactly
             assert found["churn_risk"] == assessment.shown(everyone[customer]) | {"as_of": AT}
 

@@ -1,9 +1,11 @@
 """The BG/NBD model fitted on the purchases read model of a real PostgreSQL: the same model as
-fitted on the purchase days themselves, up to the as-of date only."""
+fitted on the purchase days themselves, up to the as-of date only; what each buyer spent in
+their main currency, exactly."""
 
 from collections.abc import Iterator
 from dataclasses import astuple
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 import numpy as np
@@ -17,7 +19,7 @@ from domain.churn.bgnbd import Parameters, fit
 from domain.churn.histories import summarise
 from domain.churn.model import NotEnoughPurchases
 from projections.catalog import PURCHASES
-from projections.churn.buyers import buyers
+from projections.churn.buyers import read_buyers
 from tests.bgnbd_simulation import simulate_purchases
 from tests.integration.conftest import context, crm_on, register
 
@@ -54,7 +56,7 @@ def test_the_model_is_fitted_on_the_purchase_days_up_to_as_of(crm) -> None:
     StoreFollower(crm.store, crm.pool, crm.url, [PURCHASES]).catch_up()
     # When the model is fitted as of the end of the year
     with crm.pool.connection() as conn:
-        model = buyers(conn, AS_OF).model
+        model = read_buyers(conn, AS_OF).model
     # Then it is the model of the purchase days up to that date (later ones are left out)
     days = {ids[i]: [at.astimezone(UTC).date() for at in ats] for i, ats in times.items()}
     histories = summarise(days, AS_OF)
@@ -72,25 +74,27 @@ def test_without_repeat_purchases_there_is_no_model(crm) -> None:
     StoreFollower(crm.store, crm.pool, crm.url, [PURCHASES]).catch_up()
     # When / Then the model cannot be fitted: a refusal naming the rule
     with crm.pool.connection() as conn, pytest.raises(NotEnoughPurchases):
-        buyers(conn, AS_OF)
+        read_buyers(conn, AS_OF)
 
 
-def test_a_fit_serves_until_purchases_change_or_for_the_seconds_allowed(crm) -> None:
-    # Given two customers who bought twice each, the read model caught up
-    ids = [register(crm.bus, name=f"twice{i}") for i in range(2)]
-    for n, customer_id in enumerate(ids):
-        buy(crm.bus, customer_id, START, 2 * n).result()
-        buy(crm.bus, customer_id, START + timedelta(days=9 + n), 2 * n + 1).result()
-    follower = StoreFollower(crm.store, crm.pool, crm.url, [PURCHASES])
-    follower.catch_up()
+def test_spend_is_counted_in_the_first_recorded_purchases_currency_exactly(crm) -> None:
+    # Given a customer whose first order was in USD, then orders in EUR and USD
+    ada, ben = (register(crm.bus, name=name) for name in ("ada", "ben"))
+    for n, (total, currency) in enumerate((("10.5", "USD"), ("99", "EUR"), ("0.0125", "USD"))):
+        order = RecordPurchase(order_id=f"o{n}", total=total, currency=currency,
+                               occurred_at=START + timedelta(days=7 * n))  # fmt: skip
+        crm.bus.submit(Target(ada), order, context()).result()
+    buy(crm.bus, ben, START, 9).result()
+    buy(crm.bus, ben, START + timedelta(days=3), 10).result()
+    StoreFollower(crm.store, crm.pool, crm.url, [PURCHASES]).catch_up()
+    # When the buyers are read
     with crm.pool.connection() as conn:
-        first = buyers(conn, AS_OF)
-        # Then, purchases unchanged, the same fit serves
-        assert buyers(conn, AS_OF) is first
-        # When a third customer buys
-        buy(crm.bus, register(crm.bus, name="late"), START, 9).result()
-        follower.catch_up()
-        # Then a fit may still serve for the seconds allowed, and is redone otherwise
-        assert buyers(conn, AS_OF, reuse_seconds=3600) is first
-        again = buyers(conn, AS_OF)
-        assert again is not first and again.model.customers == 3
+        found = read_buyers(conn, AS_OF)
+    # Then each spent in their main currency, to the cent and beyond
+    spend = {found.customer(i): found.spend(i) for i in range(len(found))}
+    assert spend == {
+        ada: {"total": Decimal("10.5125"), "currency": "USD"},
+        ben: {"total": Decimal("20"), "currency": "EUR"},
+    }
+    assert str(spend[ada]["total"]) == "10.5125"
+    assert found.lifetime_value(found.place(ada))["average_order_value"] == Decimal("5.26")
