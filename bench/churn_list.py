@@ -4,11 +4,12 @@ buyers and about 100,000 purchases (the simulation of `bench.churn`), 10,000 com
 
 The read models are filled straight with SQL (this times the queries, not the projectors).
 As of the end of 2025, it times, each the median of --rounds runs:
-  1. cold: the first page of the list with nothing kept (purchases read, model fitted, RFM
-     scored, every buyer's other signals read and combined);
-  2. warm: the first page again (the fitted buyers are kept until the purchases change);
-  3. one customer: the 360 view's churn risk and lifetime value (`assessment.outlook`), warm.
-It prints; it asserts nothing.
+  1. the fit: every buyer's purchases summed up, the model fitted, every buyer scored
+     (`read_buyers`, what the worker of `ChurnModels` runs for a day);
+  2. the ranking: every buyer's other signals read and combined, and sorted (`rank`);
+  3. a page: the first page of the list from the ranking, then each of the next 20 pages;
+  4. one customer: the 360 view's churn risk and lifetime value (`assessment.outlook`).
+It prints them and the memory the fit's and the ranking's arrays hold; it asserts nothing.
 
 Run:  python -m bench.churn_list [--customers 25000] [--rounds 3]
       [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
@@ -26,7 +27,9 @@ from rich.table import Table
 from bench.churn import AS_OF, purchase_dates, timed
 from bench.commands import bench_database
 from projections.catalog import PROJECTIONS
-from projections.churn import assessment, buyers
+from projections.churn import assessment
+from projections.churn.buyers import read_buyers
+from projections.churn.ranking import Ranking, rank
 from projections.sla.policies_table import TABLE as SLA_POLICIES
 
 console = Console()
@@ -86,7 +89,7 @@ def seed(url: str, customers: int) -> int:
 
 
 def main() -> None:
-    """Seeds a database, times the three reads, prints them."""
+    """Seeds a database, times the fit, the ranking and the reads, prints them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=25_000)
     parser.add_argument("--rounds", type=int, default=3)
@@ -98,27 +101,42 @@ def main() -> None:
             "SELECT customer_id FROM purchases ORDER BY customer_id LIMIT 1"
         ).fetchone()[0]  # type: ignore[index]
 
-        def cold() -> assessment.Page:
-            buyers._kept.clear()  # noqa: SLF001 - the bench measures a cold start
-            return assessment.page(conn, AT, None, None, 50)
-
-        figures = {"cold: first page, model fitted": timed(cold, args.rounds)[0]}
-        figures["warm: first page"], page = timed(
-            lambda: assessment.page(conn, AT, None, None, 50), args.rounds
+        figures: dict[str, tuple[float, float]] = {}
+        figures["fit (read, fit, score, RFM)"], found = timed(
+            lambda: read_buyers(conn, AS_OF), args.rounds
         )
+        figures["ranking (other signals, sort)"], ranking = timed(
+            lambda: rank(conn, found, AT), args.rounds
+        )
+        figures["first page"], page = timed(lambda: ranking.page(None, None, 50), args.rounds)
+        figures["each of the next 20 pages"] = walk(ranking, args.rounds)
         figures["one customer (360 view)"], _ = timed(
-            lambda: assessment.outlook(conn, AT, one), args.rounds
+            lambda: assessment.outlook(conn, found, AT, one), args.rounds
         )
-        everyone = assessment.assess(conn, AT).levels
-    table = Table(title=f"{len(page.buyers):,} buyers, {purchases:,} purchases; medians of "
+    table = Table(title=f"{len(found):,} buyers, {purchases:,} purchases; medians of "
                   f"{args.rounds} runs")  # fmt: skip
     for column in ("read", "seconds", "CPU seconds"):
         table.add_column(column, justify="left" if column == "read" else "right")
     for read, (wall, cpu) in figures.items():
-        table.add_row(read, f"{wall:.3f}", f"{cpu:.3f}")
+        table.add_row(read, f"{wall:.4f}", f"{cpu:.4f}")
     console.print(table)
-    levels = {lv: int((everyone == lv).sum()) for lv in ("high", "medium", "low")}
-    console.print(f"first page's top risk {page.items[0].risk:.3f}; buyers by level {levels}")
+    console.print(f"arrays kept: fit {found.nbytes / 1e6:.1f} MB, ranking "
+                  f"{ranking.nbytes / 1e6:.1f} MB; first page's top risk "
+                  f"{page.items[0].risk:.3f}")  # fmt: skip
+
+
+def walk(ranking: Ranking, rounds: int) -> tuple[float, float]:
+    """The median wall and CPU seconds per page of 20 pages after the first."""
+    after = assessment.position(ranking.page(None, None, 50).next_cursor or "")
+
+    def pages() -> None:
+        nonlocal after
+        for _ in range(20):
+            cursor = ranking.page(None, after, 50).next_cursor
+            after = assessment.position(cursor) if cursor else after
+
+    (wall, cpu), _ = timed(pages, rounds)
+    return wall / 20, cpu / 20
 
 
 if __name__ == "__main__":

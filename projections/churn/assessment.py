@@ -6,6 +6,7 @@ Every buyer is scored in arrays (`scored`); only the customers an answer shows b
 a first purchase.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,9 +32,10 @@ from infra import page_cursor as cursor_codec
 from projections.churn import facts
 from projections.churn.buyers import Buyers
 
-Places = NDArray[np.intp]
+Places = NDArray[np.signedinteger[Any]]
 Position = tuple[float, str]
 """A place in the order of the list: minus the risk, then the customer id."""
+RFM = ("recency", "frequency", "monetary")
 EMAIL_COLUMNS = ("recent_sent", "recent_opened", "earlier_sent", "earlier_opened")
 NO_OUTLOOK: dict[str, Any] = {"churn_risk": None, "lifetime_value": None}
 """The outlook of a customer who is not assessed."""
@@ -102,45 +104,61 @@ def outlook(conn: Connection[Any], found: Buyers, at: datetime, customer: UUID) 
     place = found.place(customer)
     if place is None:
         return NO_OUTLOOK
-    known = read_facts(conn, found, at, customer)
-    score = float(scored(found, np.array([place]), known)[1][0])
+    places, known = np.array([place]), read_facts(conn, found, at, customer)
+    (one,) = assessments(found, places, known, scored(found, places, known)[1])
     return {
-        "churn_risk": shown(assessment(found, place, known, score)) | {"as_of": at},
+        "churn_risk": shown(one) | {"as_of": at},
         "lifetime_value": found.lifetime_value(place),
     }
 
 
-def assessment(found: Buyers, i: int, known: Facts, score: float) -> Assessment:
-    """The assessment of the buyer at place `i`, whose facts are `known` and risk `score`."""
-    seen = evidence(found, np.array([i]), known)
-    fired = firing(seen)[0]
-    rfm = [int(s) for s in found.rfm[i]]
-    gap, ratio = float(seen.usual_gap_days[0]), float(overdue_ratio(seen)[0])
-    emails = dict(zip(EMAIL_COLUMNS, map(int, seen.emails[0]), strict=True))
-    p_alive = float(found.scores.p_alive[i])
-    signals = {
-        "recency_days": int(seen.recency_days[0]),
-        "frequency": int(found.x[i]) + 1,
-        "monetary": found.spend(i),
-        "rfm": dict(zip(("recency", "frequency", "monetary"), rfm, strict=True))
-        | {"score": "".join(map(str, rfm))},
-        "usual_gap_days": None if np.isnan(gap) else gap,
-        "overdue_ratio": None if np.isnan(ratio) else round(ratio, 2),
-        "open_complaints": int(seen.open_complaints[0]),
-        "sla_breaches": int(seen.sla_breaches[0]),
-        "low_ratings": int(seen.low_ratings[0]),
-        "email_engagement": emails | {"falling": bool(falling(seen.emails)[0])},
-        "fired": [name for name, on in zip(SIGNALS, fired, strict=True) if on],
-    }
-    return Assessment(
-        customer_id=found.customer(i),
-        risk=score,
-        level=str(levels(np.array([score]))[0]),
-        drivers=drivers(p_alive, fired, score),
-        p_alive=p_alive,
-        next_90_days=float(found.scores.next_90_days[i]),
-        signals=signals,
-    )
+def assessments(found: Buyers, places: Places, known: Facts, scores: Floats) -> list[Assessment]:
+    """The assessments of the buyers at `places`, whose facts are `known` and risks `scores`."""
+    seen = evidence(found, places, known)
+    fired = firing(seen)
+    columns = zip(
+        places.tolist(), scores.tolist(), levels(scores).tolist(), fired,
+        found.scores.p_alive[places].tolist(), found.scores.next_90_days[places].tolist(),
+        _signals(found, places, seen, fired), strict=True,
+    )  # fmt: skip
+    return [
+        Assessment(
+            found.customer(i),
+            score,
+            level,
+            drivers(p_alive, flags, score),
+            p_alive,
+            next_90_days,
+            signals,
+        )  # fmt: skip
+        for i, score, level, flags, p_alive, next_90_days, signals in columns
+    ]
+
+
+def _signals(found: Buyers, places: Places, seen: Evidence, fired: Flags) -> list[dict[str, Any]]:
+    """Each buyer's signals as the API shows them."""
+    rows = zip(
+        places.tolist(), seen.recency_days.tolist(), found.x[places].tolist(),
+        found.rfm[places].tolist(), seen.usual_gap_days.tolist(), overdue_ratio(seen).tolist(),
+        seen.open_complaints.tolist(), seen.sla_breaches.tolist(), seen.low_ratings.tolist(),
+        seen.emails.tolist(), falling(seen.emails).tolist(), fired.tolist(), strict=True,
+    )  # fmt: skip
+    return [
+        {
+            "recency_days": recency,
+            "frequency": repeats + 1,
+            "monetary": found.spend(i),
+            "rfm": dict(zip(RFM, rfm, strict=True)) | {"score": "".join(map(str, rfm))},
+            "usual_gap_days": None if math.isnan(gap) else gap,
+            "overdue_ratio": None if math.isnan(ratio) else round(ratio, 2),
+            "open_complaints": complaints,
+            "sla_breaches": breaches,
+            "low_ratings": ratings,
+            "email_engagement": dict(zip(EMAIL_COLUMNS, emails, strict=True)) | {"falling": down},
+            "fired": [name for name, on in zip(SIGNALS, flags, strict=True) if on],
+        }
+        for i, recency, repeats, rfm, gap, ratio, complaints, breaches, ratings, emails, down, flags in rows  # fmt: skip
+    ]
 
 
 def shown(assessment: Assessment) -> dict[str, Any]:

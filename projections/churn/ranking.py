@@ -12,7 +12,14 @@ from psycopg import Connection
 
 from domain.churn.risk import LEVELS, Floats
 from infra import page_cursor as cursor_codec
-from projections.churn.assessment import Assessment, Facts, Position, assessment, read_facts, scored
+from projections.churn.assessment import (
+    Assessment,
+    Facts,
+    Position,
+    assessments,
+    read_facts,
+    scored,
+)
 from projections.churn.buyers import Buyers
 
 
@@ -47,13 +54,10 @@ class Ranking:
         start, end = self._level(level)
         if after is not None:
             start = max(start, self._after(after))
-        items = [self._assessment(k) for k in range(start, min(end, start + limit))]
+        shown = slice(start, min(end, start + limit))
+        items = assessments(self.buyers, self.order[shown], self.facts[shown], -self.minus[shown])
         more = start + limit < end  # then the page is full: limit >= 1
         return Page(self, items, _cursor(items[-1]) if more else None)
-
-    def _assessment(self, k: int) -> Assessment:
-        place, risk = int(self.order[k]), -float(self.minus[k])
-        return assessment(self.buyers, place, self.facts[k : k + 1], risk)
 
     def _level(self, level: str | None) -> tuple[int, int]:
         """Where the buyers at `level` start and end (levels follow the risk down)."""
