@@ -16,6 +16,8 @@ from infra import page_cursor as cursor_codec
 from projections.customer_360.evolve import Row, evolve
 
 CENT = Decimal("0.01")
+TRIGRAM = 3
+"""A shorter q has no trigram: a trigram index would be read whole (see `_found`)."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,9 @@ def search(
     index of an email."""
     where, params = matching(criteria or Criteria())
     if q:
-        fields = ["external_ref ILIKE %s", "EXISTS (SELECT FROM unnest(tags) t WHERE t ILIKE %s)"]
-        fields += ["name ILIKE %s", "email ILIKE %s"] if personal else []
-        where.append(f"({' OR '.join(fields)})")
-        params += [f"%{_literal(q)}%"] * len(fields)
+        condition, values = _found(q, personal)
+        where.append(condition)
+        params += values
     if tag:
         where.append("tags @> ARRAY[%s]::text[]")
         params.append(tag)
@@ -95,10 +96,28 @@ def search(
         params.append(str(_after(cursor)))
     query = f"SELECT * FROM customer_360 WHERE {' AND '.join(where)} ORDER BY customer_id LIMIT %s"
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, [*params, limit + 1]).fetchall()  # type: ignore[arg-type]
+        # never prepared: a plan made for any q cannot tell a rare q (index) from a common one
+        rows = cur.execute(query, [*params, limit + 1], prepare=False).fetchall()  # type: ignore[arg-type]
     items = [summary(r) for r in rows[:limit]]
     more = len(rows) > limit
     return Page(items, cursor_codec.encode(str(rows[limit - 1]["customer_id"])) if more else None)
+
+
+def _found(q: str, personal: bool) -> tuple[str, list[str]]:
+    """The condition that `q` is in the external reference, a tag, or (with `personal`) the
+    name or email, ignoring case, and its parameters. From TRIGRAM characters on, ILIKE
+    patterns that the trigram indexes serve (customer_360/table.py): the tags joined in one
+    text for the index, then each tag, since a q may span two. A shorter q is matched with
+    strpos on lowercased text (ILIKE's own rule), which no index serves: the rows are walked
+    in id order, to the end of a page, rather than read through an index in full."""
+    columns = ("external_ref", "name", "email") if personal else ("external_ref",)
+    if len(q) < TRIGRAM:
+        tagged = "EXISTS (SELECT FROM unnest(tags) t WHERE strpos(lower(t), lower(%s)) > 0)"
+        found = [f"strpos(lower({column}), lower(%s)) > 0" for column in columns]
+        return f"({' OR '.join([*found, tagged])})", [q] * (len(found) + 1)
+    tagged = "crm_tags_text(tags) ILIKE %s AND EXISTS (SELECT FROM unnest(tags) t WHERE t ILIKE %s)"
+    found = [f"{column} ILIKE %s" for column in columns]
+    return f"({' OR '.join([*found, f'({tagged})'])})", [f"%{_literal(q)}%"] * (len(found) + 2)
 
 
 def _literal(text: str) -> str:

@@ -49,13 +49,20 @@ CREATE TABLE IF NOT EXISTS {table} (
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS tickets jsonb NOT NULL DEFAULT '{{}}';
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deals jsonb NOT NULL DEFAULT '{{}}';
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS email_engagement jsonb NOT NULL DEFAULT '{{}}';
+DO $do$ BEGIN
+    IF to_regprocedure('crm_tags_text(text[])') IS NULL THEN
+        CREATE FUNCTION crm_tags_text(tags text[]) RETURNS text
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$ SELECT array_to_string(tags, ' ') $f$;
+    END IF;
+END $do$;
 """
 """Times are business times. `name`, `email`, `phone` and `personal` (address, birthday,
 family, social links) are personal data. `purchase_currency` is the first purchase's,
 `purchase_total` the total in it, `purchase_totals` the totals per currency; `interactions`
 counts contacts per channel; `tickets` and `deals` hold the customer's, by id, each with its
 status (and a deal's stage, probability and amount); `email_engagement`: sent, suppressed,
-bounced, opens, machine_opens, clicks, last opened and clicked."""
+bounced, opens, machine_opens, clicks, last opened and clicked. `crm_tags_text(tags)` is the
+tags as one text, for a trigram index (array_to_string is not immutable: text's is)."""
 
 
 def key(event: Envelope) -> str | None:
@@ -70,6 +77,12 @@ SCHEMA = TableSchema(
         ("external_ref", "(external_ref)"),
         ("tags", "USING gin (tags)"),
         ("email", "(lower(email))"),
+    ),
+    trigram=(  # what `q` searches (queries.search): external_ref and tags for every role
+        ("search_ref", "USING gin (external_ref gin_trgm_ops)"),
+        ("search_tags", "USING gin (crm_tags_text(tags) gin_trgm_ops)"),
+        ("search_name", "USING gin (name gin_trgm_ops)"),
+        ("search_email", "USING gin (email gin_trgm_ops)"),
     ),
 )
 
