@@ -159,11 +159,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def bench_database(admin_url: str) -> Iterator[str]:
-    """Creates a fresh database, yields its URL, and drops it afterwards."""
+def bench_database(admin_url: str, template: str | None = None) -> Iterator[str]:
+    """Creates a fresh database (a copy of database `template`, if given), yields its URL, and
+    drops it afterwards."""
     name = f"crm_bench_{secrets.token_hex(4)}"
+    copied = sql.SQL(" TEMPLATE {}").format(sql.Identifier(template)) if template else sql.SQL("")
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}{}").format(sql.Identifier(name), copied))
     try:
         yield urlsplit(admin_url)._replace(path=f"/{name}").geturl()
     finally:
