@@ -1,24 +1,28 @@
-"""`GET /v1/customers/{id}` (the 360 view with churn risk and lifetime value) over HTTP, with
-25,000 buyers and about 100,000 purchases (the simulation of `bench.churn`) and the other
-churn signals of `bench.churn_list`, on `crm serve` with CRM_CHURN_REFIT_SECONDS=0.
+"""`GET /v1/customers/{id}` (the 360 view with churn risk and lifetime value) and the churn
+list over HTTP, with --customers buyers and about 4 purchases each (the simulation of
+`bench.churn`) and the other churn signals of `bench.churn_list`, on `crm serve` with
+CRM_CHURN_REFIT_SECONDS=--refit.
 
 Each source tree given (`--trees`, e.g. a `git worktree` of an older commit, and `.`) is
-served in turn, alternately, `--rounds` times, on the same database; each time it times:
-  1. warm: one GET, the buyers of the day kept (median of --warm GETs);
-  2. after a purchase: a purchase row added to the read model, then one GET, which computes
-     the buyers again (purchases read, model fitted, every buyer scored) (median of 3);
-  3. four at once after a purchase: the wall time until four concurrent GETs are answered
-     (median of 3), and the API process's CPU seconds for them.
-It prints medians over the rounds; it asserts nothing.
+served in turn, alternately, `--rounds` times, on the same database; each time it measures:
+  1. steady: the 360 view read by 8 concurrent readers (--reads each), the fit of the day kept;
+  2. after a purchase: a purchase row added, the refit window let pass, then the same burst
+     (three times);
+  3. beside other days: the same readers while another client reads the 360 view as of 10
+     dates not asked for before (a fit each), one after the other;
+  4. the API process's resident memory after those 10 fits;
+  5. the churn list as of the end of 2025: its first page, then each of 20 pages walked.
+It prints p50 and p99 of the readers' latencies and medians over the rounds, in ms (memory in
+MB); it asserts nothing.
 
-Run:  python -m bench.customer_view [--trees OLD_TREE .] [--customers 25000] [--rounds 3]
-      [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+Run:  python -m bench.customer_view [--trees OLD_TREE .] [--customers 25000] [--rounds 2]
+      [--reads 40] [--refit 2] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 import argparse
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -30,10 +34,11 @@ from rich.table import Table
 from bench.churn import purchase_dates
 from bench.churn_list import AT, OTHER_SIGNALS
 from bench.commands import bench_database
-from bench.serving import cpu_seconds, serve
+from bench.serving import rss_megabytes, serve
 from tests.e2e.conftest import Service
 
-console = Console()
+console = Console(width=160)
+READERS = 8
 
 
 def seed(url: str, customers: int, service: Service, key: str) -> UUID:
@@ -73,30 +78,79 @@ def purchase(url: str) -> None:
 
 
 def timed_get(api: httpx.Client, path: str) -> float:
+    """Seconds to answer one GET of `path`, which must succeed."""
     start = time.perf_counter()
     answer = api.get(path)
-    assert answer.status_code == 200 and answer.json()["churn_risk"], answer.text
+    assert answer.status_code == 200, answer.text
     return time.perf_counter() - start
 
 
-def measure(service: Service, key: str, url: str, path: str, warm: int) -> dict[str, float]:
-    """One tree's figures: warm, after a purchase, four at once after a purchase."""
-    with service.client(key) as api, ThreadPoolExecutor(4) as pool:
-        timed_get(api, path)  # the first fit of this process
-        figures = {"warm": statistics.median(timed_get(api, path) for _ in range(warm))}
-        after, four, cpu = [], [], []
+def burst(
+    clients: list[httpx.Client], path: str, reads: int, until: Future | None = None
+) -> list[float]:
+    """The latencies of each client reading `path` `reads` times at once (or until `until`
+    is done, at least `reads` times)."""
+
+    def read(api: httpx.Client) -> list[float]:
+        times = [timed_get(api, path) for _ in range(reads)]
+        while until is not None and not until.done():
+            times.append(timed_get(api, path))
+        return times
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        return [t for times in pool.map(read, clients) for t in times]
+
+
+def percentiles(name: str, times: list[float]) -> dict[str, float]:
+    """p50 and p99 of `times`, in ms."""
+    cuts = statistics.quantiles(times, n=100)
+    return {f"{name} p50": cuts[49] * 1000, f"{name} p99": cuts[98] * 1000}
+
+
+def other_days(service: Service, key: str, path: str) -> list[float]:
+    """The latencies of the 360 view as of 10 days not asked for before, one after the other."""
+    with service.client(key) as api:
+        return [timed_get(api, f"{path}?as_of=2025-{m:02}-15T12:00:00Z") for m in range(1, 11)]
+
+
+def measure(service: Service, url: str, path: str, args: argparse.Namespace) -> dict[str, float]:
+    """One tree's figures."""
+    key = service.create_key("service")
+    clients = [service.client(key) for _ in range(READERS)]
+    try:
+        timed_get(clients[0], path)  # the day's first fit in this process
+        figures = percentiles("steady", burst(clients, path, args.reads))
+        after: list[float] = []
         for _ in range(3):
             purchase(url)
-            after.append(timed_get(api, path))
-            purchase(url)
-            start, start_cpu = time.perf_counter(), cpu_seconds(service.process.pid)
-            list(pool.map(lambda _: timed_get(api, path), range(4)))
-            four.append(time.perf_counter() - start)
-            cpu.append(cpu_seconds(service.process.pid) - start_cpu)
-    return figures | {
-        "after a purchase": statistics.median(after),
-        "4 at once after a purchase": statistics.median(four),
-        "CPU s of those 4": statistics.median(cpu),
+            time.sleep(args.refit + 0.2)  # the refit window passes
+            after += burst(clients, path, args.reads)
+        figures |= percentiles("after a purchase", after)
+        with ThreadPoolExecutor(1) as analyst:
+            days = analyst.submit(other_days, service, key, path)
+            figures |= percentiles("beside fits", burst(clients, path, args.reads, until=days))
+            figures["as_of 360 view (a fit)"] = statistics.median(days.result()) * 1000
+        figures["RSS MB after 10 fits"] = rss_megabytes(service.process.pid)
+        return figures | walk(clients[0])
+    finally:
+        for client in clients:
+            client.close()
+
+
+def walk(api: httpx.Client) -> dict[str, float]:
+    """The churn list's first page, then the median of 20 pages walked, in ms."""
+    params: dict[str, str | int] = {"as_of": "2025-12-31", "limit": 50}
+    start = time.perf_counter()
+    page = api.get("/v1/churn", params=params).json()
+    first = time.perf_counter() - start
+    pages = []
+    for _ in range(20):
+        start = time.perf_counter()
+        page = api.get("/v1/churn", params=params | {"cursor": page["next_cursor"]}).json()
+        pages.append(time.perf_counter() - start)
+    return {
+        "churn first page": first * 1000,
+        "churn page walked": statistics.median(pages) * 1000,
     }
 
 
@@ -105,13 +159,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trees", nargs="+", default=["."])
     parser.add_argument("--customers", type=int, default=25_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--warm", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--reads", type=int, default=40)
+    parser.add_argument("--refit", type=float, default=2)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {tree: [] for tree in args.trees}
+    refit = str(args.refit)
     with bench_database(args.database_url) as url:
-        first = serve(args.trees[0], url, churn_refit_seconds="0")
+        first = serve(args.trees[0], url, churn_refit_seconds=refit)
         try:
             assert first.first_admin_key
             customer = seed(url, args.customers, first, first.first_admin_key)
@@ -120,10 +176,9 @@ def main() -> None:
         path = f"/v1/customers/{customer}"
         for _ in range(args.rounds):
             for tree in args.trees:
-                service = serve(tree, url, churn_refit_seconds="0")
+                service = serve(tree, url, churn_refit_seconds=refit)
                 try:
-                    key = service.create_key("service")
-                    results[tree].append(measure(service, key, url, path, args.warm))
+                    results[tree].append(measure(service, url, path, args))
                     console.print(tree, results[tree][-1])
                 finally:
                     service.stop()
@@ -131,13 +186,13 @@ def main() -> None:
 
 
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
-    table = Table(title=f"{args.customers:,} buyers; medians of {args.rounds} rounds (seconds)")
-    table.add_column("tree")
+    table = Table(title=f"{args.customers:,} buyers; medians of {args.rounds} rounds (ms, MB)")
+    table.add_column("figure")
+    for tree in results:
+        table.add_column(tree, justify="right")
     for column in results[args.trees[0]][0]:
-        table.add_column(column, justify="right")
-    for tree, rounds in results.items():
-        medians = [statistics.median(r[c] for r in rounds) for c in rounds[0]]
-        table.add_row(tree, *(f"{m:.3f}" for m in medians))
+        medians = [statistics.median(r[column] for r in rounds) for rounds in results.values()]
+        table.add_row(column, *(f"{m:.1f}" for m in medians))
     console.print(table)
 
 
