@@ -16,17 +16,30 @@ from typing import Any
 from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
+from projections.purchases.cut import EDGES, WHOLE_DAYS, cut
+from projections.purchases.lines import LINES
 from projections.purchases.scope import IN_RANGE, KNOWN, Scope
 
-LINES = f"""
-SELECT p.customer_id, p.order_id, p.occurred_at, p.currency, p.items, line ->> 'sku' AS sku,
-       line ->> 'name' AS name, (line ->> 'quantity')::numeric AS quantity,
-       (line ->> 'unit_price')::numeric AS unit_price
-FROM purchases p CROSS JOIN LATERAL jsonb_array_elements(p.items) AS line
-WHERE {KNOWN} AND {IN_RANGE} AND line ->> 'sku' IS NOT NULL
+TALLIES = f"""
+SELECT sku, currency, quantity, orders, revenue, name, name_at, name_order, name_customer,
+       name_line
+FROM purchases_products WHERE {WHOLE_DAYS}
+UNION ALL
+SELECT sku, currency, quantity,
+       (row_number() OVER (PARTITION BY customer_id, order_id, sku ORDER BY number) = 1)::int,
+       quantity * unit_price, name, occurred_at, order_id, customer_id, number
+FROM ({LINES.format(source=EDGES)}) AS edge
 """
-"""The order lines with a SKU of the purchases in scope (quantities `numeric`, as their sums:
-no sum of them overflows)."""
+"""Each product's tallies in scope: the whole days' rows of `purchases_products`, and the
+lines of the edges' purchases (an order counted at its first line of the SKU); each row
+with the name of its latest named line and what ranks it."""
+
+NAMES = """
+SELECT DISTINCT ON (sku) sku, name FROM tallies
+WHERE name IS NOT NULL AND sku IN (SELECT sku FROM {chosen})
+ORDER BY sku, name_at DESC, name_order DESC, name_customer DESC, name_line DESC
+"""
+"""The name of each chosen product: its latest named line's, over every currency."""
 
 
 class Ranking(StrEnum):
@@ -42,52 +55,46 @@ _ORDER = {
 }
 
 BEST_SELLERS = f"""
-WITH lines AS NOT MATERIALIZED ({LINES}), products AS (
-    SELECT currency, sku, sum(quantity) AS quantity, count(*) AS orders,
+WITH tallies AS MATERIALIZED ({TALLIES}), products AS (
+    SELECT currency, sku, sum(quantity) AS quantity, sum(orders)::bigint AS orders,
            sum(revenue) AS revenue
-    FROM (
-        SELECT currency, sku, customer_id, order_id, sum(quantity) AS quantity,
-               sum(quantity * unit_price) AS revenue
-        FROM lines GROUP BY currency, sku, customer_id, order_id
-    ) AS per_order
-    GROUP BY currency, sku
+    FROM tallies GROUP BY currency, sku
 ), ranked AS (
     SELECT *, row_number() OVER (PARTITION BY currency ORDER BY {{order}}) AS rank FROM products
 ), best AS (SELECT * FROM ranked WHERE rank <= %(limit)s),
-names AS (
-    SELECT DISTINCT ON (sku) sku, name FROM lines
-    WHERE name IS NOT NULL AND sku IN (SELECT sku FROM best)
-    ORDER BY sku, occurred_at DESC, order_id DESC
-)
+names AS ({NAMES.format(chosen="best")})
 SELECT currency, sku, name, quantity, orders, revenue FROM best LEFT JOIN names USING (sku)
 ORDER BY currency, rank
 """
-"""The `limit` best sellers of each currency (lines are summed per order first, so that an
-order counts once however many lines of a SKU it has); names over every currency."""
+"""The `limit` best sellers of each currency (an order counts once however many lines of a
+SKU it has); names over every currency."""
 
 BASKETS = f"""
-SELECT count(*), count(*) FILTER (WHERE items @> %(containing)s)
-FROM purchases WHERE {KNOWN} AND {IN_RANGE} AND items @? '$[*].sku ? (@ != null)'
+SELECT ((SELECT coalesce(sum(baskets), 0) FROM purchases_sales WHERE {WHOLE_DAYS})
+        + (SELECT count(*) FROM ({EDGES}) AS edge WHERE items @? '$[*].sku ? (@ != null)'))::bigint,
+       ((SELECT coalesce(sum(orders), 0) FROM purchases_products
+         WHERE sku = %(sku)s AND {WHOLE_DAYS})
+        + (SELECT count(*) FROM ({EDGES}) AS edge WHERE items @> %(containing)s))::bigint
 """
 """How many orders in scope have a SKU, and how many have the given one."""
 
+WITH_IT = f"SELECT * FROM purchases WHERE items @> %(containing)s AND {KNOWN} AND {IN_RANGE}"
+"""The orders in scope with the given SKU."""
 TOGETHER = f"""
-WITH lines AS NOT MATERIALIZED ({LINES}),
-together AS (
-    SELECT sku, count(DISTINCT (customer_id, order_id)) AS orders FROM lines
-    WHERE items @> %(containing)s AND sku <> %(sku)s
+WITH together AS (
+    SELECT sku, count(DISTINCT (customer_id, order_id)) AS orders
+    FROM ({LINES.format(source=WITH_IT)}) AS with_it
+    WHERE sku <> %(sku)s
     GROUP BY sku HAVING count(DISTINCT (customer_id, order_id)) >= %(min_orders)s
-),
-theirs AS (
-    SELECT sku, count(DISTINCT (customer_id, order_id)) AS orders,
-           (array_agg(name ORDER BY occurred_at DESC, order_id DESC)
-               FILTER (WHERE name IS NOT NULL))[1] AS name
-    FROM lines WHERE sku IN (SELECT sku FROM together) GROUP BY sku
-)
-SELECT sku, theirs.name, together.orders, theirs.orders FROM together JOIN theirs USING (sku)
+), tallies AS MATERIALIZED (
+    SELECT * FROM ({TALLIES}) AS all_tallies WHERE sku IN (SELECT sku FROM together)
+), theirs AS (SELECT sku, sum(orders)::bigint AS orders FROM tallies GROUP BY sku),
+names AS ({NAMES.format(chosen="together")})
+SELECT sku, names.name, together.orders, theirs.orders
+FROM together JOIN theirs USING (sku) LEFT JOIN names USING (sku)
 """
-"""Each SKU bought in the same orders as the given one: its name, how many orders have
-both, and how many have it."""
+"""Each SKU bought in the same orders as the given one (found through the GIN index of
+`items`): its name, how many orders have both, and how many have it."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +121,9 @@ def best_sellers(
 ) -> list[CurrencyProducts]:
     """The `limit` best-selling products of each currency, by `ranking`."""
     query = sql.SQL(BEST_SELLERS).format(order=sql.SQL(_ORDER[ranking]))
+    params = cut(conn, scope).params()
     _without_jit(conn)
-    rows = conn.execute(query, scope.params() | {"limit": limit}).fetchall()
+    rows = conn.execute(query, params | {"limit": limit}).fetchall()
     found: dict[str, list[Product]] = {}
     for currency, sku, name, quantity, orders, revenue in rows:
         product = Product(sku, name, int(quantity), orders, revenue)
@@ -173,7 +181,9 @@ def bought_together(
 ) -> BoughtTogether:
     """The products bought in at least `min_orders` of the orders that have `sku`."""
     containing = Jsonb([{"sku": sku}])
-    params = scope.params() | {"sku": sku, "min_orders": min_orders, "containing": containing}
+    params = cut(conn, scope).params() | {
+        "sku": sku, "min_orders": min_orders, "containing": containing
+    }  # fmt: skip
     _without_jit(conn)
     baskets, given = conn.execute(BASKETS, params).fetchone() or (0, 0)
     rows = conn.execute(TOGETHER, params).fetchall() if given else []

@@ -8,6 +8,7 @@ still shows what was known then. Currencies are never added together; order and 
 counts are also given for the whole bucket.
 """
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -16,32 +17,50 @@ from typing import Any
 
 from psycopg import Connection
 
-from projections.purchases.periods import Period, last_day, starts
-from projections.purchases.scope import IN_RANGE, KNOWN, Scope
+from projections.purchases.buyers import Bought, marks, utc_day
+from projections.purchases.cut import EDGES, ON_EDGES, WHOLE_DAYS, Cut, cut
+from projections.purchases.periods import Period, last_day, start_of, starts
+from projections.purchases.scope import Scope
 
 CENT = Decimal("0.01")
 
-QUERY = f"""
-WITH in_range AS NOT MATERIALIZED (
-    SELECT customer_id, occurred_at, total, currency FROM purchases
-    WHERE {KNOWN} AND {IN_RANGE}
-), firsts AS (
-    SELECT customer_id, min(occurred_at) AS first_at FROM purchases
-    WHERE {KNOWN} AND customer_id IN (SELECT customer_id FROM in_range)
-    GROUP BY customer_id
-), sold AS (
-    SELECT date_trunc(%(period)s, p.occurred_at, 'UTC') AS bucket, p.currency, p.total,
-           p.customer_id, f.first_at >= date_trunc(%(period)s, p.occurred_at, 'UTC') AS new
-    FROM in_range p JOIN firsts f USING (customer_id)
+SOLD = f"""
+WITH sold AS (
+    SELECT occurred_on, currency, orders, revenue FROM purchases_sales WHERE {WHOLE_DAYS}
+    UNION ALL
+    SELECT occurred_on, currency, 1, total FROM ({EDGES}) AS edge
+), bucketed AS (
+    SELECT date_trunc(%(period)s, occurred_on)::date AS bucket, currency, orders, revenue
+    FROM sold
 )
-SELECT (bucket AT TIME ZONE 'UTC')::date, CASE WHEN GROUPING(currency) = 0 THEN currency END,
-       count(*), sum(total), count(DISTINCT customer_id),
-       count(DISTINCT customer_id) FILTER (WHERE new)
-FROM sold GROUP BY GROUPING SETS ((bucket, currency), (bucket))
+SELECT bucket, CASE WHEN GROUPING(currency) = 0 THEN currency END, sum(orders)::bigint,
+       sum(revenue)
+FROM bucketed GROUP BY GROUPING SETS ((bucket, currency), (bucket))
 """
-"""One row per bucket and currency, and one per bucket (currency NULL): orders, revenue,
-customers, new customers. A customer's first purchase is in the purchase's bucket when it
-is not before the bucket's start."""
+"""Orders and revenue per bucket and currency, and per bucket (currency NULL): whole days
+from `purchases_sales`, the edges' days from the purchases."""
+
+BUYERS = """
+SELECT bucket, nullif(currency, ''), sum(customers)::bigint,
+       sum(returning_customers)::bigint
+FROM purchases_buyers
+WHERE period = %(period)s AND bucket BETWEEN %(first_day)s AND %(last_day)s
+  AND occurred_on <= %(last_day)s
+  AND occurred_on < coalesce(%(occurred_edge)s::date, 'infinity')
+  AND recorded_on < coalesce(%(recorded_edge)s::date, 'infinity')
+GROUP BY bucket, currency
+"""
+"""Customers and returning customers per bucket and currency ('' for all), over the marks
+of whole days (a last bucket cut short counts the marks up to its last day)."""
+
+EDGE_BUYERS = f"""
+SELECT customer_id, occurred_at, recorded_at, currency FROM purchases
+WHERE customer_id IN (SELECT customer_id FROM purchases WHERE {ON_EDGES})
+"""
+"""Every purchase of the customers with one on an edge's day: only they have marks there."""
+
+Counts = Counter[tuple[date, str | None, bool]]
+"""Customers (False) and returning customers (True) per bucket and currency (None: all)."""
 
 
 @dataclass(frozen=True)
@@ -84,11 +103,42 @@ class Bucket:
 
 
 def sales(conn: Connection[Any], period: Period, scope: Scope) -> list[Bucket]:
-    """Every bucket of the scope's days, the empty ones too; the scope must bound them."""
+    """Every bucket of the scope's days, the empty ones too; the scope must bound them, and
+    begin a bucket (the last one may end early)."""
     if scope.first is None or scope.last is None:
         raise ValueError("a sales report needs its first and last days")
-    rows = conn.execute(QUERY, scope.params() | {"period": period.value}).fetchall()
-    return buckets(starts(scope.first, scope.last, period), period, (Tally(*r) for r in rows))
+    if start_of(scope.first, period) != scope.first:
+        raise ValueError("a sales report begins a bucket")
+    parts = cut(conn, scope)
+    params = parts.params() | {"period": period.value}
+    counts = _buyers(conn, parts, period, params)
+    tallies = [
+        Tally(start, currency, orders, revenue, counts[start, currency, False],
+              counts[start, currency, False] - counts[start, currency, True])
+        for start, currency, orders, revenue in conn.execute(SOLD, params)
+    ]  # fmt: skip
+    return buckets(starts(scope.first, scope.last, period), period, tallies)
+
+
+def _buyers(conn: Connection[Any], parts: Cut, period: Period, params: dict[str, Any]) -> Counts:
+    """The buyer counts of whole days, plus the marks of the edges' customers on them."""
+    counts: Counts = Counter()
+    for start, currency, customers, returning in conn.execute(BUYERS, params):
+        counts[start, currency, False] += customers
+        counts[start, currency, True] += returning
+    if parts.occurred_edge is None and parts.recorded_edge is None:
+        return counts
+    histories: dict[Any, list[Bought]] = {}
+    for customer, occurred, recorded, currency in conn.execute(EDGE_BUYERS, params):
+        histories.setdefault(customer, []).append(Bought(occurred, recorded, currency))
+    first, last = params["first_day"], params["last_day"]
+    for bought in histories.values():
+        for mark, sign in marks(bought, (period,)).items():
+            at = (mark.occurred_at, mark.recorded_at)
+            in_scope = first <= mark.bucket and utc_day(mark.occurred_at) <= last
+            if in_scope and parts.on_edge(*at) and parts.known(*at):
+                counts[mark.bucket, mark.currency or None, mark.returning] += sign
+    return counts
 
 
 def buckets(firsts: list[date], period: Period, tallies: Iterable[Tally]) -> list[Bucket]:

@@ -17,6 +17,7 @@ from psycopg import Connection, sql
 from projections.keyed_table import KeyedTable
 from projections.projection import Row
 from projections.purchases.buyers import Bought, Mark, changes, utc_day
+from projections.purchases.lines import LINES, NAME_ORDER
 
 Saver = Callable[[Connection[Any], Iterable[Row], str], None]
 
@@ -29,20 +30,12 @@ WITH new AS ({new}), sales AS (
     ON CONFLICT (occurred_on, recorded_on, currency) DO UPDATE SET
         orders = t.orders + EXCLUDED.orders, revenue = t.revenue + EXCLUDED.revenue,
         baskets = t.baskets + EXCLUDED.baskets
-), lines AS (
-    SELECT n.customer_id, n.order_id, n.occurred_at, n.occurred_on, n.recorded_on, n.currency,
-           l.line ->> 'sku' AS sku, l.line ->> 'name' AS name,
-           (l.line ->> 'quantity')::numeric AS quantity,
-           (l.line ->> 'unit_price')::numeric AS unit_price, l.number
-    FROM new n CROSS JOIN LATERAL jsonb_array_elements(n.items) WITH ORDINALITY AS l(line, number)
-    WHERE l.line ->> 'sku' IS NOT NULL
-), named AS (
+), lines AS ({lines}), named AS (
     SELECT DISTINCT ON (sku, currency, occurred_on, recorded_on)
            sku, currency, occurred_on, recorded_on, name, occurred_at AS name_at,
            order_id AS name_order, customer_id AS name_customer, number AS name_line
     FROM lines WHERE name IS NOT NULL
-    ORDER BY sku, currency, occurred_on, recorded_on,
-             occurred_at DESC, order_id DESC, customer_id DESC, number DESC
+    ORDER BY sku, currency, occurred_on, recorded_on, {name_order}
 ), products AS (
     INSERT INTO {products} AS t (sku, currency, occurred_on, recorded_on, quantity, orders,
         revenue, name, name_at, name_order, name_customer, name_line)
@@ -149,6 +142,8 @@ def _tally(conn: Connection[Any], table: str, new: sql.Composable, param: object
         sales=sql.Identifier(f"{table}_sales"),
         products=sql.Identifier(f"{table}_products"),
         renamed=RENAMED,
+        lines=sql.SQL(LINES.format(source="SELECT * FROM new")),
+        name_order=sql.SQL(NAME_ORDER),
     )
     added = conn.execute(tally, (param,)).fetchall()
     if added:
