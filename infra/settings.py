@@ -157,8 +157,9 @@ class Settings(BaseSettings):
     churn_refit_seconds: float = Field(
         default=60,
         ge=0,
-        description="how long churn answers (`/v1/churn`, the 360 view's churn risk and lifetime"
-        " value) may reuse a fit after purchases change; 0: refit on every change",
+        description="how often a kept churn fit (of `/v1/churn`, the 360 view's churn risk and"
+        " lifetime value) is checked against the purchases, in the background, and refitted if"
+        " they changed; answers use the fit kept meanwhile; 0: at every read",
     )
     churn_kept_fits: int = Field(
         default=8,
