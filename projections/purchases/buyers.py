@@ -20,8 +20,10 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import accumulate
+from typing import NamedTuple
 
 from projections.purchases.periods import Period, start_of
 
@@ -40,8 +42,7 @@ class Bought:
     currency: str
 
 
-@dataclass(frozen=True, order=True)
-class Mark:
+class Mark(NamedTuple):
     """Where a count changes: a bucket (and currency), at a business time and a recording
     time; `returning` says which of the two counts."""
 
@@ -53,9 +54,13 @@ class Mark:
     returning: bool
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@lru_cache(maxsize=65_536)
 def utc_day(moment: datetime) -> date:
     """The UTC date of an instant."""
-    return moment.astimezone(UTC).date()
+    return EPOCH.date() + timedelta(days=(moment - EPOCH).days)
 
 
 def steps(points: Iterable[Point]) -> Iterator[tuple[Point, int]]:
@@ -74,11 +79,11 @@ def marks(bought: Sequence[Bought], periods: Iterable[Period] = tuple(Period)) -
     """One customer's marks, with their signs summed (zeros kept out)."""
     found: Counter[Mark] = Counter()
     earliest = _earliest_recorded_before(bought)
+    days = [(utc_day(each.occurred_at), (each.occurred_at, each.recorded_at)) for each in bought]
     for period in periods:
         groups: dict[tuple[date, str], list[Point]] = defaultdict(list)
-        for each in bought:
-            start = start_of(utc_day(each.occurred_at), period)
-            point = (each.occurred_at, each.recorded_at)
+        for each, (day, point) in zip(bought, days, strict=True):
+            start = start_of(day, period)
             groups[start, each.currency].append(point)
             groups[start, ALL].append(point)
         for (start, currency), points in groups.items():

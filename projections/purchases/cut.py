@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.pq import TransactionStatus
 
 from projections.purchases.buyers import utc_day
@@ -24,13 +24,15 @@ WHOLE_DAYS = (
     " AND recorded_on < coalesce(%(recorded_edge)s::date, 'infinity')"
 )
 """The aggregate rows of whole days: in the scope's days, before both edges."""
-ON_EDGES = """(
-    occurred_at >= %(occurred_edge_at)s AND occurred_at < %(occurred_edge_at)s + interval '1 day'
-    OR recorded_at >= %(recorded_edge_at)s AND recorded_at < %(recorded_edge_at)s + interval '1 day'
-)"""
-"""A purchase on an edge's day (either index finds them)."""
-EDGES = f"SELECT * FROM purchases WHERE {KNOWN} AND {IN_RANGE} AND {ON_EDGES}"
-"""The purchases in scope on the edges' days."""
+OCCURRED_EDGE = (
+    "occurred_at >= %(occurred_edge_at)s AND occurred_at < %(occurred_edge_at)s + interval '1 day'"
+)
+RECORDED_EDGE = (
+    "recorded_at >= %(recorded_edge_at)s AND recorded_at < %(recorded_edge_at)s + interval '1 day'"
+)
+EDGES = f"SELECT * FROM purchases WHERE {KNOWN} AND {IN_RANGE} AND ({{on_edges}})"
+"""The purchases in scope on the edges' days; `{on_edges}` is filled by `Cut.query` with
+the edges there are, so that the planner reads them through the indexes, or not at all."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,19 @@ class Cut:
             "occurred_edge_at": _midnight(self.occurred_edge),
             "recorded_edge_at": _midnight(self.recorded_edge),
         }
+
+    def query(self, text: str, **parts: sql.Composable) -> sql.Composed:
+        """The query `text` with `{on_edges}` (and the other `parts`) filled in."""
+        edges = [
+            edge
+            for day, edge in (
+                (self.occurred_edge, OCCURRED_EDGE),
+                (self.recorded_edge, RECORDED_EDGE),
+            )
+            if day is not None
+        ]
+        on_edges = sql.SQL(" OR ".join(edges) or "false")
+        return sql.SQL(text).format(on_edges=on_edges, **parts)  # type: ignore[arg-type]
 
     def on_edge(self, occurred_at: datetime, recorded_at: datetime) -> bool:
         """Whether a time pair falls on an edge's day (the aggregates leave it out)."""

@@ -120,8 +120,8 @@ def best_sellers(
     conn: Connection[Any], scope: Scope, ranking: Ranking, limit: int
 ) -> list[CurrencyProducts]:
     """The `limit` best-selling products of each currency, by `ranking`."""
-    query = sql.SQL(BEST_SELLERS).format(order=sql.SQL(_ORDER[ranking]))
-    params = cut(conn, scope).params()
+    parts = cut(conn, scope)
+    query, params = parts.query(BEST_SELLERS, order=sql.SQL(_ORDER[ranking])), parts.params()
     _without_jit(conn)
     rows = conn.execute(query, params | {"limit": limit}).fetchall()
     found: dict[str, list[Product]] = {}
@@ -181,12 +181,13 @@ def bought_together(
 ) -> BoughtTogether:
     """The products bought in at least `min_orders` of the orders that have `sku`."""
     containing = Jsonb([{"sku": sku}])
-    params = cut(conn, scope).params() | {
+    parts = cut(conn, scope)
+    params = parts.params() | {
         "sku": sku, "min_orders": min_orders, "containing": containing
     }  # fmt: skip
     _without_jit(conn)
-    baskets, given = conn.execute(BASKETS, params).fetchone() or (0, 0)
-    rows = conn.execute(TOGETHER, params).fetchall() if given else []
+    baskets, given = conn.execute(parts.query(BASKETS), params).fetchone() or (0, 0)
+    rows = conn.execute(parts.query(TOGETHER), params).fetchall() if given else []
     found = (associate(other, name, both, its, given, baskets) for other, name, both, its in rows)
     return BoughtTogether(sku, given, baskets, ranked(found, limit))
 

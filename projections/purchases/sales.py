@@ -18,7 +18,7 @@ from typing import Any
 from psycopg import Connection
 
 from projections.purchases.buyers import Bought, marks, utc_day
-from projections.purchases.cut import EDGES, ON_EDGES, WHOLE_DAYS, Cut, cut
+from projections.purchases.cut import EDGES, WHOLE_DAYS, Cut, cut
 from projections.purchases.periods import Period, last_day, start_of, starts
 from projections.purchases.scope import Scope
 
@@ -53,9 +53,9 @@ GROUP BY bucket, currency
 """Customers and returning customers per bucket and currency ('' for all), over the marks
 of whole days (a last bucket cut short counts the marks up to its last day)."""
 
-EDGE_BUYERS = f"""
+EDGE_BUYERS = """
 SELECT customer_id, occurred_at, recorded_at, currency FROM purchases
-WHERE customer_id IN (SELECT customer_id FROM purchases WHERE {ON_EDGES})
+WHERE customer_id IN (SELECT customer_id FROM purchases WHERE {on_edges})
 """
 """Every purchase of the customers with one on an edge's day: only they have marks there."""
 
@@ -115,7 +115,7 @@ def sales(conn: Connection[Any], period: Period, scope: Scope) -> list[Bucket]:
     tallies = [
         Tally(start, currency, orders, revenue, counts[start, currency, False],
               counts[start, currency, False] - counts[start, currency, True])
-        for start, currency, orders, revenue in conn.execute(SOLD, params)
+        for start, currency, orders, revenue in conn.execute(parts.query(SOLD), params)
     ]  # fmt: skip
     return buckets(starts(scope.first, scope.last, period), period, tallies)
 
@@ -129,7 +129,7 @@ def _buyers(conn: Connection[Any], parts: Cut, period: Period, params: dict[str,
     if parts.occurred_edge is None and parts.recorded_edge is None:
         return counts
     histories: dict[Any, list[Bought]] = {}
-    for customer, occurred, recorded, currency in conn.execute(EDGE_BUYERS, params):
+    for customer, occurred, recorded, currency in conn.execute(parts.query(EDGE_BUYERS), params):
         histories.setdefault(customer, []).append(Bought(occurred, recorded, currency))
     first, last = params["first_day"], params["last_day"]
     for bought in histories.values():
