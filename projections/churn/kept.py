@@ -25,7 +25,7 @@ Compute = Callable[[V | None], V]
 """Computes a key's value from the one kept (None for the first); returning the value kept
 itself says it is still current."""
 Submit = Callable[[Callable[[], V]], "Future[V]"]
-"""Runs a task on the worker, returning its future."""
+"""Runs a task on the worker (never in the calling thread), returning its future."""
 
 
 @dataclass(frozen=True, eq=False)
