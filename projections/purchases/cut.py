@@ -65,7 +65,7 @@ class Cut:
             if day is not None
         ]
         on_edges = sql.SQL(" OR ".join(edges) or "false")
-        return sql.SQL(text).format(on_edges=on_edges, **parts)  # type: ignore[arg-type]
+        return sql.SQL(text).format(on_edges=on_edges, **parts)
 
     def on_edge(self, occurred_at: datetime, recorded_at: datetime) -> bool:
         """Whether a time pair falls on an edge's day (the aggregates leave it out)."""
