@@ -26,7 +26,7 @@ projection in one transaction.
 """
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from psycopg import Connection
@@ -67,11 +67,15 @@ class Cursor:
 
 @dataclass(frozen=True)
 class Message:
-    """A polled record, decoded once for every projection: its event, or why it has none."""
+    """A polled record, read once for every projection: its event (or why it has none) and
+    the relay's headers (None, 0 when absent: sent by a relay of an older version, or by
+    something else)."""
 
     record: "ConsumerRecord"
     event: Envelope | None
-    problem: str = ""
+    problem: str
+    generation: int | None
+    previous_position: int
 
 
 @dataclass
@@ -134,16 +138,19 @@ def feed(
 
 def _decoded(conn: Connection[Any], records: Sequence["ConsumerRecord"]) -> list[Message]:
     """The records' messages, their personal fields revealed in one call."""
-    decoded: list[tuple[ConsumerRecord, Envelope | None, str]] = []
-    for record in records:
-        try:
-            decoded.append((record, decode(record.value), ""))
-        except MalformedMessage as error:
-            decoded.append((record, None, str(error)))
-    revealed = iter(keyring().reveal(conn, [e for _, e, _ in decoded if e is not None]))
-    return [
-        Message(r, next(revealed) if e is not None else None, problem) for r, e, problem in decoded
-    ]
+    messages = [_message(record) for record in records]
+    revealed = iter(keyring().reveal(conn, [m.event for m in messages if m.event is not None]))
+    return [m if m.event is None else replace(m, event=next(revealed)) for m in messages]
+
+
+def _message(record: "ConsumerRecord") -> Message:
+    headers = dict(record.headers or ())
+    generation = int(headers["generation"]) if "generation" in headers else None
+    previous = int(headers.get("previous_position", 0))
+    try:
+        return Message(record, decode(record.value), "", generation, previous)
+    except MalformedMessage as error:
+        return Message(record, None, str(error), generation, previous)
 
 
 def _handle(
@@ -176,7 +183,7 @@ def _handle(
         if record.offset < cursor.next_offset:
             continue  # handled before a restart or a rebalance, or read for another projection
         cursor.next_offset = record.offset + 1
-        if _header(record, "generation", cursor.generation) != cursor.generation:
+        if message.generation not in (None, cursor.generation):
             outcome.duplicates += 1  # left over from a topic that was lost
             continue
         _sort(message, cursor, floor, outcome, fresh, letters, projection.name)
@@ -235,20 +242,11 @@ def _sort(
     applied = max(cursor.position, floor)
     if event.position <= applied:
         outcome.duplicates += 1
-    elif _header(record, "previous_position", 0) > applied:
+    elif message.previous_position > applied:
         outcome.waiting += 1
     else:
         cursor.position = event.position
         fresh.append(event)
-
-
-def _header(record: "ConsumerRecord", wanted: str, absent: int) -> int:
-    """A number the relay sent in a header (`absent` if a message has none: sent by a relay
-    of an older version, or by something else)."""
-    for name, value in record.headers or ():
-        if name == wanted:
-            return int(value)
-    return absent
 
 
 def _lock_cursors(
