@@ -167,8 +167,9 @@ def stopping(new_database: Callable[[], str]) -> Iterator[list[Service]]:
 @pytest.fixture(scope="module")
 def shop(new_database: Callable[[], str], stopping: list[Service]) -> Iterator[Service]:
     """`crm serve` on a database of the test module's own, for answers over every customer
-    or global settings (reports, SLA policies, the churn model); churn answers follow every
-    purchase at once (no fit reused). Told to stop after the module, not waited for."""
+    or global settings (reports, SLA policies, the churn model); a churn answer after a
+    purchase schedules a new fit at once (no fit reused), so a test polls until it shows.
+    Told to stop after the module, not waited for."""
     running = start_service(
         crm_env(database_url=new_database(), port=str(free_port()), churn_refit_seconds="0")
     )
