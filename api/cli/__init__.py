@@ -148,7 +148,7 @@ def project(
     from consumers.projector import run_projectors
     from projections.catalog import PROJECTIONS
 
-    chosen = [_projection(name) for name in names or PROJECTIONS]
+    chosen = [_projection(name) for name in dict.fromkeys(names or PROJECTIONS)]
     settings = _kafka_settings()
     url = prepare_database(settings)
     stopping = stop_on_signals()
