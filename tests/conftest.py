@@ -120,7 +120,7 @@ def started_broker() -> Iterator[str]:
 @pytest.fixture
 def kafka_bootstrap() -> Iterator[str]:
     """The test broker's address: a broker per test, so that consumer groups (every
-    projector joins `crm-<projection>`) never carry one test's members into the next."""
+    projector joins `crm-project-<hash>`) never carry one test's members into the next."""
     with started_broker() as bootstrap:
         yield bootstrap
 
