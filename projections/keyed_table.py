@@ -88,16 +88,27 @@ def _select(table: str, key: tuple[str, ...], types: tuple[str, ...]) -> sql.Com
 
 @cache
 def _upsert(table: str, columns: tuple[str, ...], key_size: int) -> sql.Composed:
+    """The upsert of rows given as a JSON array. A row equal to the stored one is not written
+    again (an event applied twice, a fold that changed nothing), and a column whose value is
+    unchanged keeps its stored value, so that a large one kept out of line (TOAST) is not
+    copied into new chunks at each update (docs/decisions/0018-read-model-storage.md)."""
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    values = columns[key_size:]
     return sql.SQL(
-        "INSERT INTO {table} ({names}) SELECT {names}"
+        "INSERT INTO {table} AS t ({names}) SELECT {names}"
         " FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
         " ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        " WHERE ({old}) IS DISTINCT FROM ({new})"
     ).format(
         table=sql.Identifier(table),
         names=names,
         key=sql.SQL(", ").join(map(sql.Identifier, columns[:key_size])),
         updates=sql.SQL(", ").join(
-            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in columns[key_size:]
+            sql.SQL(
+                "{0} = CASE WHEN t.{0} IS DISTINCT FROM EXCLUDED.{0} THEN EXCLUDED.{0} ELSE t.{0} END"
+            ).format(sql.Identifier(c))
+            for c in values
         ),
+        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in values),
+        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in values),
     )
