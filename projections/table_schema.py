@@ -10,6 +10,14 @@ from psycopg import Connection, sql
 
 log = structlog.get_logger()
 TRIGRAM_EXTENSION = "pg_trgm"
+REWRITTEN = 80
+"""The fill factor of tables whose rows change at some events (a ticket, a deal, a campaign's
+recipient): a fifth of each page is left free for the rows' new versions, which then need no
+new index entry (a HOT update) while no indexed column changes."""
+REWRITTEN_AT_EVERY_EVENT = 50
+"""The fill factor of a table whose rows change at every event of their customer
+(customer_360): a batch rewrites most rows of a page at once, and each needs room for its new
+version beside the old one (docs/decisions/0018-read-model-storage.md)."""
 
 
 @dataclass(frozen=True)
@@ -18,15 +26,24 @@ class TableSchema:
     once the rows are in, each a name suffix and what it indexes (e.g. `("customer",
     "(customer_id)")`, `("tags", "USING gin (tags)")`), named `{table}_{suffix}_idx`.
     `trigram` are indexes of the same form that need the pg_trgm extension (substring
-    searches): they are made only where it can be installed, else those searches scan."""
+    searches): they are made only where it can be installed, else those searches scan.
+    `fillfactor`: how full inserts leave a page, in percent (100, REWRITTEN or
+    REWRITTEN_AT_EVERY_EVENT)."""
 
     ddl: str
     indexes: tuple[tuple[str, str], ...] = ()
     trigram: tuple[tuple[str, str], ...] = ()
+    fillfactor: int = 100
 
     def create(self, conn: Connection[Any], table: str) -> None:
-        """Creates the named table, without its indexes, if missing."""
+        """Creates the named table, without its indexes, if missing; sets its fill factor
+        (for the pages written from now on, in a table made before)."""
         conn.execute(sql.SQL(self.ddl).format(table=sql.Identifier(table)))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} SET (fillfactor = {})").format(
+                sql.Identifier(table), sql.Literal(self.fillfactor)
+            )
+        )
 
     def index(self, conn: Connection[Any], table: str) -> None:
         """Creates the named table's indexes, if missing."""

@@ -2,7 +2,7 @@
 
 from projections.campaign_recipients.evolve import evolve, key
 from projections.keyed_table import KeyedTable
-from projections.table_schema import TableSchema
+from projections.table_schema import REWRITTEN, TableSchema
 
 TABLE = "campaign_recipients"
 
@@ -41,7 +41,7 @@ COLUMNS = (
 
 
 ROWS = KeyedTable(COLUMNS, key_types=("uuid", "uuid"))
-SCHEMA = TableSchema(DDL, (("customer", "(customer_id)"),))
+SCHEMA = TableSchema(DDL, (("customer", "(customer_id)"),), fillfactor=REWRITTEN)
 
 
 PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

@@ -2,7 +2,7 @@
 
 from projections.campaigns.evolve import evolve, key
 from projections.keyed_table import KeyedTable
-from projections.table_schema import TableSchema
+from projections.table_schema import REWRITTEN, TableSchema
 
 TABLE = "campaigns"
 
@@ -29,7 +29,7 @@ ROWS = KeyedTable((
 ))  # fmt: skip
 
 
-SCHEMA = TableSchema(DDL)
+SCHEMA = TableSchema(DDL, fillfactor=REWRITTEN)
 
 
 PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve)

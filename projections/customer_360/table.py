@@ -3,7 +3,7 @@
 from domain.events.envelope import Envelope
 from projections.customer_360.evolve import evolve
 from projections.keyed_table import KeyedTable
-from projections.table_schema import TableSchema
+from projections.table_schema import REWRITTEN_AT_EVERY_EVENT, TableSchema
 
 TABLE = "customer_360"
 
@@ -84,6 +84,7 @@ SCHEMA = TableSchema(
         ("search_name", "USING gin (name gin_trgm_ops)"),
         ("search_email", "USING gin (email gin_trgm_ops)"),
     ),
+    fillfactor=REWRITTEN_AT_EVERY_EVENT,
 )
 
 

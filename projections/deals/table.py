@@ -2,7 +2,7 @@
 
 from projections.deals.evolve import blank, evolve, key
 from projections.keyed_table import KeyedTable
-from projections.table_schema import TableSchema
+from projections.table_schema import REWRITTEN, TableSchema
 
 TABLE = "deals"
 
@@ -50,6 +50,7 @@ SCHEMA = TableSchema(
         ("owner", "(owner, status)"),
         ("customer", "(customer_id)"),
     ),
+    fillfactor=REWRITTEN,
 )
 
 

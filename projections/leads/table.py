@@ -2,7 +2,7 @@
 
 from projections.keyed_table import KeyedTable
 from projections.leads.evolve import blank, evolve, key
-from projections.table_schema import TableSchema
+from projections.table_schema import REWRITTEN, TableSchema
 
 TABLE = "leads"
 
@@ -41,7 +41,7 @@ ROWS = KeyedTable((
 ))  # fmt: skip
 
 
-SCHEMA = TableSchema(DDL, (("email", "(lower(email))"),))
+SCHEMA = TableSchema(DDL, (("email", "(lower(email))"),), fillfactor=REWRITTEN)
 
 
 PROJECTION = ROWS.projection(TABLE, SCHEMA, key, evolve, blank)

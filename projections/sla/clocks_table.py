@@ -8,7 +8,7 @@ from psycopg import Connection
 from projections.keyed_table import KeyedTable
 from projections.projection import Projection, Row
 from projections.sla.clocks_evolve import evolve, key
-from projections.table_schema import TableSchema
+from projections.table_schema import REWRITTEN, TableSchema
 
 TABLE = "sla_clocks"
 
@@ -53,6 +53,7 @@ SCHEMA = TableSchema(
         ("updated", "(updated_at)"),
         ("customer", "(customer_id)"),
     ),
+    fillfactor=REWRITTEN,
 )
 
 

@@ -1,7 +1,7 @@
 """The `tickets` table: its DDL, indexes, and batch reads and upserts of its rows."""
 
 from projections.keyed_table import KeyedTable
-from projections.table_schema import TableSchema
+from projections.table_schema import REWRITTEN, TableSchema
 from projections.tickets.evolve import blank, evolve, key
 
 TABLE = "tickets"
@@ -50,6 +50,7 @@ SCHEMA = TableSchema(
         ("status", "(status, priority, opened_at)"),
         ("customer", "(customer_id)"),
     ),
+    fillfactor=REWRITTEN,
 )
 
 
