@@ -309,20 +309,28 @@ KeysOf = Callable[[set[UUID]], Mapping[UUID, AESGCM | None]]
 
 def domain_events(rows: Sequence[Any], open_keys: KeysOf) -> list[Any]:
     """The domain events of stored rows (stream id, version, topic, state: by position or
-    by name), their personal fields opened with the keys `open_keys` gives for key ids."""
-    decoded = []
+    by name), their personal fields opened with the keys `open_keys` gives for key ids. An
+    event of a type without personal fields is validated from its JSON bytes as they are (a
+    customer's purchases, most of a long stream, load in half the time)."""
+    events: list[Any] = []
+    sealable = []
     for row in rows:
         stream_id, version, topic, state = (
             (row[c] for c in _ROW_COLUMNS) if isinstance(row, dict) else row
         )
         name = topic.rpartition(":")[2]
-        decoded.append((str(stream_id), version, name, topic, orjson.loads(state)))
-    needed = {k for _, _, name, _, data in decoded for k in key_ids(name, data)}
+        entry = BY_NAME.get(name)
+        if entry is not None and not entry.personal_fields:
+            events.append(resolve_topic(topic).model_validate_json(state))
+            continue
+        sealable.append((len(events), str(stream_id), version, name, topic, orjson.loads(state)))
+        events.append(None)
+    needed = {k for _, _, _, name, _, data in sealable for k in key_ids(name, data)}
     ciphers = open_keys(needed) if needed else {}
-    return [
-        PydanticMapper.from_data(topic, unseal(name, data, stream_id, version, ciphers)[0])
-        for stream_id, version, name, topic, data in decoded
-    ]
+    for at, stream_id, version, name, topic, data in sealable:
+        opened = unseal(name, data, stream_id, version, ciphers)[0]
+        events[at] = PydanticMapper.from_data(topic, opened)
+    return events
 
 
 _ROW_COLUMNS = ("originator_id", "originator_version", "topic", "state")
