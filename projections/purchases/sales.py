@@ -53,11 +53,13 @@ GROUP BY bucket, currency
 """Customers and returning customers per bucket and currency ('' for all), over the marks
 of whole days (a last bucket cut short counts the marks up to its last day)."""
 
-EDGE_BUYERS = """
-SELECT customer_id, occurred_at, recorded_at, currency FROM purchases
-WHERE customer_id IN (SELECT customer_id FROM purchases WHERE {on_edges})
-"""
-"""Every purchase of the customers with one on an edge's day: only they have marks there."""
+EDGE_CUSTOMERS = "SELECT DISTINCT customer_id FROM purchases WHERE {on_edges}"
+"""The customers with a purchase on an edge's day: only they have marks there."""
+HISTORIES = (
+    "SELECT customer_id, occurred_at, recorded_at, currency FROM purchases"
+    " WHERE customer_id = ANY(%(customers)s)"
+)
+"""Every purchase of some customers (read by the customer index)."""
 
 Counts = Counter[tuple[date, str | None, bool]]
 """Customers (False) and returning customers (True) per bucket and currency (None: all)."""
@@ -129,7 +131,8 @@ def _buyers(conn: Connection[Any], parts: Cut, period: Period, params: dict[str,
     if parts.occurred_edge is None and parts.recorded_edge is None:
         return counts
     histories: dict[Any, list[Bought]] = {}
-    for customer, occurred, recorded, currency in conn.execute(parts.query(EDGE_BUYERS), params):
+    edge = [c for (c,) in conn.execute(parts.query(EDGE_CUSTOMERS), params)]
+    for customer, occurred, recorded, currency in conn.execute(HISTORIES, {"customers": edge}):
         histories.setdefault(customer, []).append(Bought(occurred, recorded, currency))
     first, last = params["first_day"], params["last_day"]
     for bought in histories.values():
