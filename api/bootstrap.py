@@ -19,7 +19,7 @@ from infra import (
     tracking,
 )
 from infra.audit import tree_store
-from infra.event_store import EventStore, open_event_store
+from infra.event_store import CACHED_AGGREGATES, EventStore, open_event_store
 from infra.postgres import database_url, open_pool
 from infra.settings import Settings
 from projections import dead_letters, projection
@@ -85,11 +85,14 @@ def bootstrap(settings: Settings) -> Container:
     return assemble(settings, prepare_database(settings))
 
 
-def assemble(settings: Settings, url: str) -> Container:
-    """Builds the parts that write commands on a database that is already prepared. No
-    connection checkout waits longer than the database timeout."""
+def assemble(settings: Settings, url: str, cached_aggregates: int = CACHED_AGGREGATES) -> Container:
+    """Builds the parts that write commands on a database that is already prepared, with an
+    aggregate cache of `cached_aggregates`. No connection checkout waits longer than the
+    database timeout."""
     timeout = settings.database_timeout_seconds
-    store = open_event_store(url, settings.db_pool_size, checkout_timeout=timeout)
+    store = open_event_store(
+        url, settings.db_pool_size, checkout_timeout=timeout, cached_aggregates=cached_aggregates
+    )
     pool = open_pool(url, settings.db_pool_size, "crm", checkout_timeout=timeout)
     work = PostgresUnitOfWork(store, pool, timeout)
     bus = CommandBus(work, settings.group_commit_max, database_timeout=timeout)

@@ -10,6 +10,13 @@ to the bus without waiting: the bus saves hundreds of them per transaction while
 is read. A window is sorted by customer (each customer's rows stay in file order), so that a
 group commit loads and saves fewer aggregates (docs/decisions/0010-import-windows.md).
 
+The bus keeps the aggregates it wrote at their latest version, so the process is given a cache
+of every customer of the file, up to a bound (`cached_customers`): a customer who left the cache
+is rebuilt from all their events the next time, and with the rows in time order nearly every
+row would come back to a customer who left it, at a cost that grows with the store. A cached
+customer is still brought up to date with what other processes recorded since (`read_many`),
+and a save over a change made in between is refused by the store and decided again.
+
 Re-running a file records nothing new, also after a crash midway: a known reference resolves to
 its customer, and the Customer aggregate refuses an order id it already holds (counted as
 already there). No Idempotency-Key is stored per row; it would add a write per purchase for
@@ -74,6 +81,11 @@ def survey(path: Path, progress: Callable[[int], Any] = lambda _: None) -> Surve
             first_seen[row.customer_ref] = when  # type: ignore[assignment]
     progress(reading.bytes)
     return found
+
+
+def cached_customers(found: Survey, bound: int) -> int:
+    """The aggregate cache of an import: every customer of the file, up to `bound`."""
+    return min(len(found.first_seen), bound)
 
 
 @dataclass

@@ -35,6 +35,8 @@ from infra.sealing import SUBJECT_FIELDS, key_ids, seal, subject_of, unseal
 
 EVENTS_TABLE = "crm_events"
 """Stored events; `notification_id` is the global position."""
+CACHED_AGGREGATES = 20_000
+"""Aggregates a process keeps at their latest version, least recently used dropped first."""
 
 
 class OrjsonTranscoder(Transcoder):
@@ -342,16 +344,18 @@ def open_event_store(
     *,
     create_table: bool = False,
     checkout_timeout: float = CHECKOUT_TIMEOUT_SECONDS,
+    cached_aggregates: int = CACHED_AGGREGATES,
 ) -> EventStore:
     """Connects the event store to PostgreSQL. Only `prepare_database`, which holds the
     migration lock, creates its table: processes starting together would otherwise replace
     its trigger function at the same time and fail ("tuple concurrently updated"). A
-    connection checkout waits at most `checkout_timeout` seconds."""
+    connection checkout waits at most `checkout_timeout` seconds. The cache keeps
+    `cached_aggregates` aggregates (at least one)."""
     env = eventsourcing_env(url, pool_size, checkout_timeout) | {
         "CREATE_TABLE": "y" if create_table else "n",
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": get_topic(CrmRecorder),
-        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "AGGREGATE_CACHE_MAXSIZE": str(max(1, cached_aggregates)),
         "AGGREGATE_CACHE_FASTFORWARD": "n",
     }
     store = EventStore(env=env)

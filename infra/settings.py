@@ -185,6 +185,13 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         default=8, description="connections per process for reads and side tables"
     )
+    import_cache_customers: int = Field(
+        default=100_000,
+        ge=1,
+        description="most customers `crm import purchases` keeps in memory (its file's distinct"
+        " customers, up to this): each about 3 KB, plus 0.1 KB per order it holds; a customer"
+        " not kept is rebuilt from all their events each time the import comes back to them",
+    )
 
     @field_validator(
         "tracking_rate_limit",

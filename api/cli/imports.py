@@ -19,7 +19,7 @@ from rich.text import Text
 
 from api.bootstrap import assemble, prepare_database
 from commands.purchase_csv import BadFile, read_rows
-from commands.purchase_import import PurchaseImport, Summary, Survey, survey
+from commands.purchase_import import PurchaseImport, Summary, Survey, cached_customers, survey
 from infra.logging import configure_logging
 from infra.runtime import tune_garbage_collector
 from infra.settings import Settings
@@ -59,7 +59,8 @@ def purchases(
     configure_logging(settings.log_level)
     started = time.perf_counter()
     found = _checked(file)
-    container = assemble(settings, prepare_database(settings))
+    cache = cached_customers(found, settings.import_cache_customers)
+    container = assemble(settings, prepare_database(settings), cached_aggregates=cache)
     container.start()
     tune_garbage_collector()
     try:

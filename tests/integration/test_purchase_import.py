@@ -1,13 +1,18 @@
 """Importing purchases through the command bus: windows sorted by customer, failures named."""
 
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 from commands import purchase_import
-from commands.customers import EXTERNAL_REF
+from commands.context import Target
+from commands.customers import EXTERNAL_REF, EraseCustomer, RecordPurchase
 from commands.purchase_csv import read_rows
-from commands.purchase_import import PurchaseImport, survey
-from tests.integration.conftest import register
+from commands.purchase_import import PurchaseImport, claimed_customers, survey
+from domain.errors import CustomerErased
+from tests.integration.conftest import context, crm_on, register
+
+HEADER = "customer_ref,occurred_at,order_id,total,currency\n"
 
 
 def imported(container, path: Path) -> purchase_import.Summary:
@@ -55,3 +60,28 @@ def test_a_row_the_writer_refuses_stops_the_import_naming_its_line(container, tm
     assert (summary.failure.line, summary.failure.column) == (3, None)
     assert summary.failure.message == f"not recorded: no customer with id {stranger}"
     assert summary.recorded == 2
+
+
+def test_the_import_sees_what_another_process_recorded_for_the_customers_it_cached(
+    container, database_url, tmp_path
+) -> None:
+    # Given two customers the import registered (its bus caches them), then another process
+    # (as `crm serve`) records the next file's order for one and erases the other
+    ref = f"c-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "p.csv"
+    path.write_text(f"{HEADER}{ref}-a,2024-01-01T00:00:00Z,a-1,1,EUR\n")
+    assert imported(container, path).registered == 1
+    erased = register(container.bus, name="Ada")
+    with container.pool.connection() as conn:
+        [cached] = claimed_customers(conn, [f"{ref}-a"]).values()
+    with crm_on(database_url) as serve:
+        purchase = RecordPurchase(order_id="a-2", total=Decimal(1), currency="EUR")
+        serve.bus.execute(Target(cached), purchase, context())
+        serve.bus.execute(Target(erased), EraseCustomer(reason="test"), context())
+    path.write_text(f"{HEADER}{ref}-a,2024-01-02T00:00:00Z,a-2,1,EUR\n")
+    # When the import's bus is given the order recorded meanwhile, and a purchase of the erased
+    summary = imported(container, path)
+    refused = container.bus.submit(Target(erased), purchase, context()).exception(timeout=60)
+    # Then the first is already there, the second refused (410)
+    assert (summary.already_there, summary.recorded, summary.failure) == (1, 0, None)
+    assert isinstance(refused, CustomerErased)
