@@ -6,7 +6,8 @@ in each round, on a fresh database: runs `crm import purchases FILE` as a proces
 it registers every customer and records every purchase), then runs it again (the re-run: it
 records nothing). It prints, per run, the purchases/s of the whole command (its wall time,
 start-up included) and of the check and import alone (the time the command reports), the CPU
-seconds of the `crm` process and its CPU and wall µs per row; then the medians.
+seconds of the `crm` process, its CPU and wall µs per row and its peak resident memory; then the
+medians.
 
 With `--store-size N`, the store already holds N purchases of the same customers (the two years
 before; imported once into a template database, copied for each round), so the first run
@@ -25,7 +26,6 @@ import csv
 import os
 import random
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -52,9 +52,9 @@ COLUMNS = (
 )
 REPORT_COLUMNS = (
     *("round", "tree", "run", "command s", "purchases/s"),
-    *("import s", "purchases/s (import)", "crm CPU s", "CPU µs/row", "import µs/row"),
+    *("import s", "purchases/s (import)", "crm CPU s", "CPU µs/row", "import µs/row", "peak MB"),
 )
-console = Console(width=120)
+console = Console(width=150)
 
 
 def write_csv(
@@ -93,29 +93,35 @@ class Run:
     imported_in: float
     """The time the command reports for the check and the import (no start-up)."""
     crm_cpu: float
+    peak_mb: float
+    """The `crm` process's peak resident memory."""
     summary: str
 
 
 def run_import(path: Path, url: str, tree: str = ".") -> Run:
     """Runs the CLI of source tree `tree` on the file and measures it."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(
-        [CRM, "import", "purchases", str(path)],
-        env={k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-        | {"CRM_DATABASE_URL": url, "PYTHONPATH": str(Path(tree).resolve())},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"crm import failed:\n{done.stdout}{done.stderr}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
-    summary = done.stdout.strip().splitlines()[-1]
+    with tempfile.TemporaryFile("w+") as out:
+        crm = subprocess.Popen(  # noqa: S603 - our own CLI
+            [CRM, "import", "purchases", str(path)],
+            env={k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+            | {"CRM_DATABASE_URL": url, "PYTHONPATH": str(Path(tree).resolve())},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        _, status, usage = os.wait4(crm.pid, 0)
+        crm.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        output = out.read()
+    if crm.returncode != 0:
+        sys.exit(f"crm import failed:\n{output}")
+    summary = output.strip().splitlines()[-1]
     reported = re.search(r"imported in ([\d.]+) s", summary)
-    return Run(seconds, float(reported.group(1)) if reported else float("nan"), cpu, summary)
+    imported_in = float(reported.group(1)) if reported else float("nan")
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, imported_in, cpu, usage.ru_maxrss / 1024, summary)
 
 
 @contextmanager
@@ -129,7 +135,8 @@ def filled_store(args: argparse.Namespace, folder: Path) -> Iterator[str | None]
     write_csv(path, args.store_size, args.customers, seed=11, before=True)
     with bench_database(args.database_url) as url:
         filled = run_import(path, url)
-        console.print(f"store of {args.store_size:,} purchases: {filled.summary}", soft_wrap=True)
+        cost = f"{filled.crm_cpu / args.store_size * 1e6:,.0f} CPU µs/row, {filled.peak_mb:,.0f} MB"
+        console.print(f"store of {args.store_size:,} purchases ({cost}): {filled.summary}")
         yield urlsplit(url).path.lstrip("/")
 
 
@@ -178,14 +185,16 @@ def report(runs: dict[tuple[str, str], list[Run]], purchases: int, title: str) -
                 f"{run.crm_cpu:.1f}",
                 f"{run.crm_cpu / purchases * 1e6:,.0f}",
                 f"{run.imported_in / purchases * 1e6:,.0f}",
+                f"{run.peak_mb:,.0f}",
             )
     for (tree, name), done in runs.items():
         whole = statistics.median(purchases / run.seconds for run in done)
         alone = statistics.median(purchases / run.imported_in for run in done)
         cpu = statistics.median(run.crm_cpu / purchases * 1e6 for run in done)
         wall = statistics.median(run.imported_in / purchases * 1e6 for run in done)
+        peak = statistics.median(run.peak_mb for run in done)
         row = ["median", tree, name, "", f"{whole:,.0f}", "", f"{alone:,.0f}", ""]
-        table.add_row(*row, f"{cpu:,.0f}", f"{wall:,.0f}")
+        table.add_row(*row, f"{cpu:,.0f}", f"{wall:,.0f}", f"{peak:,.0f}")
     return table
 
 
