@@ -18,7 +18,7 @@ recording of such a purchase: the same steps over the points (o, max(r, s)).
 
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -75,21 +75,29 @@ def steps(points: Iterable[Point]) -> Iterator[tuple[Point, int]]:
             low = occurred
 
 
-def marks(bought: Sequence[Bought], periods: Iterable[Period] = tuple(Period)) -> Counter[Mark]:
-    """One customer's marks, with their signs summed (zeros kept out)."""
+def marks(
+    bought: Sequence[Bought],
+    periods: Iterable[Period] = tuple(Period),
+    starts: Mapping[Period, Container[date]] | None = None,
+) -> Counter[Mark]:
+    """One customer's marks, with their signs summed (zeros kept out); `starts`: only those
+    of the buckets starting on these days, by period."""
     found: Counter[Mark] = Counter()
     earliest = _earliest_recorded_before(bought)
     days = [(utc_day(each.occurred_at), (each.occurred_at, each.recorded_at)) for each in bought]
     for period in periods:
         groups: dict[tuple[date, str], list[Point]] = defaultdict(list)
+        kept = None if starts is None else starts[period]
         for each, (day, point) in zip(bought, days, strict=True):
             start = start_of(day, period)
+            if kept is not None and start not in kept:
+                continue
             groups[start, each.currency].append(point)
             groups[start, ALL].append(point)
         for (start, currency), points in groups.items():
             for (o, r), sign in steps(points):
                 found[Mark(period, start, currency, o, r, False)] += sign
-            known = earliest(datetime.combine(start, time(), UTC))
+            known = earliest(_midnight(start))
             if known is not None:
                 for (o, r), sign in steps((o, max(r, known)) for o, r in points):
                     found[Mark(period, start, currency, o, r, True)] += sign
@@ -110,7 +118,31 @@ def _earliest_recorded_before(bought: Sequence[Bought]) -> Callable[[datetime], 
 
 
 def changes(before: Sequence[Bought], after: Sequence[Bought]) -> Counter[Mark]:
-    """What a customer's marks become, minus what they were (zeros kept out)."""
-    found = marks(after)
-    found.subtract(marks(before))
+    """What a customer's marks become, minus what they were (zeros kept out). Only the
+    buckets that can differ are folded: those holding a purchase added (or gone), and those
+    whose earliest recording of a purchase before them moved."""
+    moved = Counter(after)
+    moved.subtract(before)
+    touched = {utc_day(each.occurred_at) for each, count in moved.items() if count}
+    if not touched:
+        return Counter()
+    first = min(touched)  # the buckets of earlier days have the same purchases before them
+    held = {day for each in (*before, *after) if (day := utc_day(each.occurred_at)) > first}
+    was, now = _earliest_recorded_before(before), _earliest_recorded_before(after)
+    starts = {
+        period: {start_of(day, period) for day in touched}
+        | {
+            start
+            for start in {start_of(day, period) for day in held}
+            if was(_midnight(start)) != now(_midnight(start))
+        }
+        for period in Period
+    }
+    found = marks(after, Period, starts)
+    found.subtract(marks(before, Period, starts))
     return Counter({mark: sign for mark, sign in found.items() if sign})
+
+
+@lru_cache(maxsize=65_536)
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)

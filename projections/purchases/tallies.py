@@ -9,9 +9,9 @@ customers (Kafka partitions) may add to the same rows at once without deadlocks.
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 from typing import Any
 
-import orjson
 from psycopg import Connection, sql
 
 from projections.keyed_table import KeyedTable
@@ -86,8 +86,9 @@ EXISTING = "SELECT " + RETURNED + " FROM {orders} WHERE customer_id = ANY(%s::uu
 BUYERS = """
 WITH added AS (
     INSERT INTO {buyers} AS t
-    SELECT * FROM jsonb_populate_recordset(NULL::{buyers}, %s::jsonb)
-    ORDER BY period, bucket, currency, occurred_on, recorded_on
+    SELECT * FROM unnest(
+        %b::text[], %b::date[], %b::text[], %b::date[], %b::date[], %b::bigint[], %b::bigint[]
+    ) ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (period, bucket, currency, occurred_on, recorded_on) DO UPDATE SET
         customers = t.customers + EXCLUDED.customers, returning_customers = t.returning_customers + EXCLUDED.returning_customers
     RETURNING *
@@ -166,23 +167,20 @@ def _count_buyers(conn: Connection[Any], table: str, added: Sequence[tuple[Any, 
 
 
 def _add_marks(conn: Connection[Any], buyers: str, marks: Counter[Mark]) -> None:
-    days: dict[tuple[str, str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    days: dict[tuple[str, date, str, date, date], list[int]] = defaultdict(lambda: [0, 0])
     for mark, sign in marks.items():
         day = (
-            mark.period.value, mark.bucket.isoformat(), mark.currency,
-            utc_day(mark.occurred_at).isoformat(), utc_day(mark.recorded_at).isoformat(),
+            mark.period.value, mark.bucket, mark.currency,
+            utc_day(mark.occurred_at), utc_day(mark.recorded_at),
         )  # fmt: skip
         days[day][mark.returning] += sign
-    rows = [
-        dict(zip(("period", "bucket", "currency", "occurred_on", "recorded_on"), key, strict=True))
-        | {"customers": customers, "returning_customers": returning}
-        for key, (customers, returning) in days.items()
-        if customers or returning
-    ]
+    rows = [(*key, *counts) for key, counts in days.items() if any(counts)]
     if not rows:
         return
     table = sql.Identifier(buyers)
-    emptied = conn.execute(sql.SQL(BUYERS).format(buyers=table), (orjson.dumps(rows).decode(),))
+    emptied = conn.execute(
+        sql.SQL(BUYERS).format(buyers=table), [list(c) for c in zip(*rows, strict=True)]
+    )
     gone = emptied.fetchall()
     if gone:
         conn.execute(
