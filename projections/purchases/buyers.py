@@ -88,6 +88,8 @@ def marks(
     for period in periods:
         groups: dict[tuple[date, str], list[Point]] = defaultdict(list)
         kept = None if starts is None else starts[period]
+        if kept is not None and not kept:
+            continue
         for each, (day, point) in zip(bought, days, strict=True):
             start = start_of(day, period)
             if kept is not None and start not in kept:
@@ -119,28 +121,79 @@ def _earliest_recorded_before(bought: Sequence[Bought]) -> Callable[[datetime], 
 
 def changes(before: Sequence[Bought], after: Sequence[Bought]) -> Counter[Mark]:
     """What a customer's marks become, minus what they were (zeros kept out). Only the
-    buckets that can differ are folded: those holding a purchase added (or gone), and those
-    whose earliest recording of a purchase before them moved."""
+    buckets that can differ are folded: those holding a purchase added (or gone), unless
+    each added one comes after every other (`_touched`), and those whose earliest
+    recording of a purchase before them moved."""
     moved = Counter(after)
     moved.subtract(before)
-    touched = {utc_day(each.occurred_at) for each, count in moved.items() if count}
-    if not touched:
+    if not any(moved.values()):
         return Counter()
-    first = min(touched)  # the buckets of earlier days have the same purchases before them
-    held = {day for each in (*before, *after) if (day := utc_day(each.occurred_at)) > first}
-    was, now = _earliest_recorded_before(before), _earliest_recorded_before(after)
-    starts = {
-        period: {start_of(day, period) for day in touched}
-        | {
-            start
-            for start in {start_of(day, period) for day in held}
-            if was(_midnight(start)) != now(_midnight(start))
-        }
-        for period in Period
-    }
+    earlier = _earliest_moved(before, after, moved)
+    starts = {period: _touched(period, before, moved) | earlier(period) for period in Period}
+    if not any(starts.values()):
+        return Counter()
     found = marks(after, Period, starts)
     found.subtract(marks(before, Period, starts))
     return Counter({mark: sign for mark, sign in found.items() if sign})
+
+
+def _touched(period: Period, before: Sequence[Bought], moved: Counter[Bought]) -> set[date]:
+    """The buckets of a period holding a purchase added or gone, but for those it leaves
+    with the same steps: a purchase recorded after every other, that occurred after the
+    earliest of its bucket and currency (so after the earliest of all currencies too), does
+    not lower the earliest known at any time."""
+    latest = max((each.recorded_at for each in before), default=None)
+    buckets = {
+        start_of(utc_day(each.occurred_at), period) for each, count in moved.items() if count
+    }
+    lowest: dict[tuple[date, str], datetime] = {}
+    for each in before:
+        start = start_of(utc_day(each.occurred_at), period)
+        if start in buckets:
+            group = (start, each.currency)
+            lowest[group] = min(lowest.get(group, each.occurred_at), each.occurred_at)
+    touched = set()
+    for each, count in moved.items():
+        start = start_of(utc_day(each.occurred_at), period)
+        low = lowest.get((start, each.currency))
+        appended = (
+            count > 0
+            and latest is not None
+            and each.recorded_at >= latest
+            and low is not None
+            and each.occurred_at >= low
+        )
+        if count and not appended:
+            touched.add(start)
+    return touched
+
+
+def _earliest_moved(
+    before: Sequence[Bought], after: Sequence[Bought], moved: Counter[Bought]
+) -> Callable[[Period], set[date]]:
+    """The buckets of a period whose earliest recording of a purchase before them moved:
+    none when each purchase added was recorded after, and occurred after, one before."""
+    latest = max((each.recorded_at for each in before), default=None)
+    lowest = min((each.occurred_at for each in before), default=None)
+    if (
+        latest is not None
+        and lowest is not None
+        and all(
+            count > 0 and each.recorded_at >= latest and each.occurred_at >= lowest
+            for each, count in moved.items()
+            if count
+        )
+    ):
+        return lambda period: set()
+    first = min(utc_day(each.occurred_at) for each, count in moved.items() if count)
+    # the buckets of earlier days have the same purchases before them
+    held = {day for each in (*before, *after) if (day := utc_day(each.occurred_at)) > first}
+    was, now = _earliest_recorded_before(before), _earliest_recorded_before(after)
+    return lambda period: {
+        start
+        for start in {start_of(day, period) for day in held}
+        if was(_midnight(start)) != now(_midnight(start))
+    }
 
 
 @lru_cache(maxsize=65_536)

@@ -3,6 +3,7 @@ functions of dates. A bucket is named by its first day."""
 
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Period(StrEnum):
@@ -19,6 +20,7 @@ MAX_BUCKETS = 1000
 """The most buckets one report answers."""
 
 
+@lru_cache(maxsize=65_536)
 def start_of(day: date, period: Period) -> date:
     """The first day of the bucket holding `day`."""
     if period is Period.WEEK:
