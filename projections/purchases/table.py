@@ -2,12 +2,13 @@
 `purchases_buyers`, `purchases_products`): their DDL, indexes, and the projection that
 writes a batch's orders and their tallies in one transaction."""
 
+from collections.abc import Collection
 from typing import Any
 
 from psycopg import Connection
 
 from projections.keyed_table import KeyedTable
-from projections.projection import Projection
+from projections.projection import Projection, Row
 from projections.purchases import buyers_table, products_table, sales_table, tallies
 from projections.purchases.evolve import evolve, key
 from projections.table_schema import TableSchema
@@ -80,6 +81,12 @@ def _missing(conn: Connection[Any], tables: list[str]) -> bool:
     return found < len(tables)
 
 
+def _unread(conn: Connection[Any], keys: Collection[str], table: str) -> dict[str, Row]:
+    """No stored order is read back: rows are only inserted, and the insert keeps an
+    order's first record (tallies.INSERTED), so a batch need not know which it holds."""
+    return {}
+
+
 PROJECTION = Projection(
-    TABLE, create, index, key, evolve, ROWS.load, tallies.saver(ROWS), companions=COMPANIONS
+    TABLE, create, index, key, evolve, _unread, tallies.saver(ROWS), companions=COMPANIONS
 )
