@@ -16,7 +16,7 @@ bucket began (any currency); given the count, that holds if R >= s, the earliest
 recording of such a purchase: the same steps over the points (o, max(r, s)).
 """
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,17 +119,16 @@ def _earliest_recorded_before(bought: Sequence[Bought]) -> Callable[[datetime], 
     return before
 
 
-def changes(before: Sequence[Bought], after: Sequence[Bought]) -> Counter[Mark]:
-    """What a customer's marks become, minus what they were (zeros kept out). Only the
-    buckets that can differ are folded: those holding a purchase added (or gone), unless
-    each added one comes after every other (`_touched`), and those whose earliest
-    recording of a purchase before them moved."""
-    moved = Counter(after)
-    moved.subtract(before)
-    if not any(moved.values()):
+def changes(before: Sequence[Bought], added: Sequence[Bought]) -> Counter[Mark]:
+    """What a customer's marks become once `added` joins `before`, minus what they were
+    (zeros kept out). Only the buckets that can differ are folded: those holding a purchase
+    added, unless it comes after the others (`_touched`), and those whose earliest recording
+    of a purchase before them moved."""
+    if not added:
         return Counter()
-    earlier = _earliest_moved(before, after, moved)
-    starts = {period: _touched(period, before, moved) | earlier(period) for period in Period}
+    after = [*before, *added]
+    earlier = _earliest_moved(before, after, added)
+    starts = {period: kept | earlier(period) for period, kept in _touched(before, added).items()}
     if not any(starts.values()):
         return Counter()
     found = marks(after, Period, starts)
@@ -137,39 +136,34 @@ def changes(before: Sequence[Bought], after: Sequence[Bought]) -> Counter[Mark]:
     return Counter({mark: sign for mark, sign in found.items() if sign})
 
 
-def _touched(period: Period, before: Sequence[Bought], moved: Counter[Bought]) -> set[date]:
-    """The buckets of a period holding a purchase added or gone, but for those it leaves
-    with the same steps: a purchase recorded after every other, that occurred after the
-    earliest of its bucket and currency (so after the earliest of all currencies too), does
-    not lower the earliest known at any time."""
+def _touched(before: Sequence[Bought], added: Sequence[Bought]) -> dict[Period, set[date]]:
+    """The buckets of each period holding a purchase added, but for those it leaves
+    with the same steps: a purchase recorded after every other, that occurred after another
+    of its bucket and currency (so after the earliest of all currencies too), does not
+    lower the earliest known at any time."""
     latest = max((each.recorded_at for each in before), default=None)
-    buckets = {
-        start_of(utc_day(each.occurred_at), period) for each, count in moved.items() if count
-    }
-    lowest: dict[tuple[date, str], datetime] = {}
+    occurred: dict[str, list[datetime]] = defaultdict(list)
     for each in before:
-        start = start_of(utc_day(each.occurred_at), period)
-        if start in buckets:
-            group = (start, each.currency)
-            lowest[group] = min(lowest.get(group, each.occurred_at), each.occurred_at)
-    touched = set()
-    for each, count in moved.items():
-        start = start_of(utc_day(each.occurred_at), period)
-        low = lowest.get((start, each.currency))
-        appended = (
-            count > 0
-            and latest is not None
-            and each.recorded_at >= latest
-            and low is not None
-            and each.occurred_at >= low
-        )
-        if count and not appended:
-            touched.add(start)
+        occurred[each.currency].append(each.occurred_at)
+    for times in occurred.values():
+        times.sort()
+    touched: dict[Period, set[date]] = {period: set() for period in Period}
+    for each in added:
+        previous = None  # the latest purchase before of its currency, that occurred before it
+        if latest is not None and each.recorded_at >= latest:
+            times = occurred.get(each.currency, [])
+            at = bisect_right(times, each.occurred_at)
+            previous = times[at - 1] if at else None
+        day = utc_day(each.occurred_at)
+        for period, starts in touched.items():
+            start = start_of(day, period)
+            if previous is None or previous < _midnight(start):
+                starts.add(start)
     return touched
 
 
 def _earliest_moved(
-    before: Sequence[Bought], after: Sequence[Bought], moved: Counter[Bought]
+    before: Sequence[Bought], after: Sequence[Bought], added: Sequence[Bought]
 ) -> Callable[[Period], set[date]]:
     """The buckets of a period whose earliest recording of a purchase before them moved:
     none when each purchase added was recorded after, and occurred after, one before."""
@@ -178,14 +172,10 @@ def _earliest_moved(
     if (
         latest is not None
         and lowest is not None
-        and all(
-            count > 0 and each.recorded_at >= latest and each.occurred_at >= lowest
-            for each, count in moved.items()
-            if count
-        )
+        and all(each.recorded_at >= latest and each.occurred_at >= lowest for each in added)
     ):
         return lambda period: set()
-    first = min(utc_day(each.occurred_at) for each, count in moved.items() if count)
+    first = min(utc_day(each.occurred_at) for each in added)
     # the buckets of earlier days have the same purchases before them
     held = {day for each in (*before, *after) if (day := utc_day(each.occurred_at)) > first}
     was, now = _earliest_recorded_before(before), _earliest_recorded_before(after)

@@ -103,7 +103,7 @@ DELETE FROM {buyers} WHERE (period, bucket, currency, occurred_on, recorded_on) 
 """
 """Rows whose counts came back to zero go, as a rebuild would not make them."""
 HISTORIES = (
-    "SELECT customer_id, order_id, occurred_at, recorded_at, currency FROM {orders}"
+    "SELECT customer_id::text, order_id, occurred_at, recorded_at, currency FROM {orders}"
     " WHERE customer_id = ANY(%s::uuid[])"
 )
 BACKFILL_CUSTOMERS = 5000
@@ -158,11 +158,14 @@ def _count_buyers(conn: Connection[Any], table: str, added: Sequence[tuple[Any, 
     histories: dict[str, list[tuple[str, Bought]]] = defaultdict(list)
     query = sql.SQL(HISTORIES).format(orders=sql.Identifier(table))
     for customer, order, occurred, recorded, currency in conn.execute(query, (customers,)):
-        histories[str(customer)].append((order, Bought(occurred, recorded, currency)))
+        histories[customer].append((order, Bought(occurred, recorded, currency)))
     total: Counter[Mark] = Counter()
     for customer, orders in histories.items():
-        before = [b for order, b in orders if (customer, order) not in new]
-        total.update(changes(before, [b for _, b in orders]))
+        before: list[Bought] = []
+        added: list[Bought] = []
+        for order, bought in orders:
+            (added if (customer, order) in new else before).append(bought)
+        total.update(changes(before, added))
     _add_marks(conn, f"{table}_buyers", total)
 
 

@@ -22,7 +22,7 @@ def test_changes_are_the_marks_after_minus_the_marks_before(before, added) -> No
     # Given a customer's purchases, and some added in any order of both times
     after = before + added
     # When the changes are folded from the buckets they can touch
-    found = changes(before, after)
+    found = changes(before, added)
     # Then they are every bucket's marks after, minus every bucket's marks before
     expected = marks(after)
     expected.subtract(marks(before))
