@@ -151,9 +151,9 @@ def _tally(conn: Connection[Any], table: str, new: sql.Composable, param: object
         _count_buyers(conn, table, added)
 
 
-def _count_buyers(conn: Connection[Any], table: str, added: Sequence[tuple[Any, str]]) -> None:
+def _count_buyers(conn: Connection[Any], table: str, inserted: Sequence[tuple[Any, str]]) -> None:
     """Adds the changes the new orders make to their customers' buyer marks."""
-    new = {(str(c), o) for c, o in added}
+    new = {(str(c), o) for c, o in inserted}
     customers = sorted({c for c, _ in new})
     histories: dict[str, list[tuple[str, Bought]]] = defaultdict(list)
     query = sql.SQL(HISTORIES).format(orders=sql.Identifier(table))
