@@ -57,7 +57,9 @@ def bounded(new_database: Callable[[], str]) -> Iterator[Service]:
 @pytest.fixture(scope="module")
 def key(bounded: Service) -> str:
     key = bounded.create_key("service")
-    assert_canary_answered(bounded, key)  # the first command warms the writer up
+    # The first command warms the writer up (its imports, its first transaction): on a
+    # loaded machine that alone can pass the 2 s the later canaries are held to.
+    assert_canary_answered(bounded, key, within=15.0)
     return key
 
 
