@@ -64,6 +64,7 @@ GOALS = {
     "memory": "<= 400 MB",
     "replay": ">= 50,000 events/s",
     "import": "last tenth ≈ first tenth",
+    "answer": "warm p50 <= 200 ms, new as_of <= 500 ms",
 }
 console = Console(width=160)
 
@@ -405,7 +406,9 @@ def reports(reader: Reader, shop: Shop, days: Days) -> list[Timed]:
     }
     found = []
     for label, (path, params) in asked.items():
-        timed = Timed(f"GET {path} ({label})", repeated(reader, path, params, 10))
+        timed = Timed(
+            f"GET {path} ({label})", repeated(reader, path, params, 10), goal=GOALS["answer"]
+        )
         timed.new = [
             reader.times(path, params | {"as_of": days.fresh().isoformat()}) for _ in range(5)
         ]
@@ -415,7 +418,9 @@ def reports(reader: Reader, shop: Shop, days: Days) -> list[Timed]:
 
 def churn(reader: Reader, days: Days) -> list[Timed]:
     """The churn list (a cold first page, then 20 pages walked: per page) and the model."""
-    listing = Timed("GET /v1/churn (first page cold; then per page of 20 walked)")
+    listing = Timed(
+        "GET /v1/churn (first page cold; then per page of 20 walked)", goal=GOALS["answer"]
+    )
     for _ in range(3):
         day = days.fresh().date().isoformat()
         seconds, page = reader.get("/v1/churn", {"as_of": day})
@@ -425,7 +430,9 @@ def churn(reader: Reader, days: Days) -> list[Timed]:
                 break
             seconds, page = reader.get("/v1/churn", {"as_of": day, "cursor": page["next_cursor"]})
             listing.warm.append(seconds)
-    model = Timed("GET /v1/churn/model", repeated(reader, "/v1/churn/model", {}))
+    model = Timed(
+        "GET /v1/churn/model", repeated(reader, "/v1/churn/model", {}), goal=GOALS["answer"]
+    )
     model.new = [
         reader.times("/v1/churn/model", {"as_of": days.fresh().date().isoformat()})
         for _ in range(5)
