@@ -17,7 +17,7 @@ from psycopg import Connection, sql
 from psycopg.types.json import Jsonb
 
 from projections.purchases.cut import EDGES, WHOLE_DAYS, cut
-from projections.purchases.lines import LINES
+from projections.purchases.lines import lines
 from projections.purchases.scope import IN_RANGE, KNOWN, Scope
 
 TALLIES = f"""
@@ -28,7 +28,7 @@ UNION ALL
 SELECT sku, currency, quantity,
        (row_number() OVER (PARTITION BY customer_id, order_id, sku ORDER BY number) = 1)::int,
        quantity * unit_price, name, occurred_at, order_id, customer_id, number
-FROM ({LINES.format(source=EDGES)}) AS edge
+FROM ({lines(EDGES)}) AS edge
 """
 """Each product's tallies in scope: the whole days' rows of `purchases_products`, and the
 lines of the edges' purchases (an order counted at its first line of the SKU); each row
@@ -83,7 +83,7 @@ WITH_IT = f"SELECT * FROM purchases WHERE items @> %(containing)s AND {KNOWN} AN
 TOGETHER = f"""
 WITH together AS (
     SELECT sku, count(DISTINCT (customer_id, order_id)) AS orders
-    FROM ({LINES.format(source=WITH_IT)}) AS with_it
+    FROM ({lines(WITH_IT)}) AS with_it
     WHERE sku <> %(sku)s
     GROUP BY sku HAVING count(DISTINCT (customer_id, order_id)) >= %(min_orders)s
 ), tallies AS MATERIALIZED (

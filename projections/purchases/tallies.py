@@ -17,7 +17,7 @@ from psycopg import Connection, sql
 from projections.keyed_table import KeyedTable
 from projections.projection import Row
 from projections.purchases.buyers import Bought, Mark, changes, utc_day
-from projections.purchases.lines import LINES, NAME_ORDER
+from projections.purchases.lines import NAME_ORDER, lines
 
 Saver = Callable[[Connection[Any], Iterable[Row], str], None]
 
@@ -143,7 +143,7 @@ def _tally(conn: Connection[Any], table: str, new: sql.Composable, param: object
         sales=sql.Identifier(f"{table}_sales"),
         products=sql.Identifier(f"{table}_products"),
         renamed=RENAMED,
-        lines=sql.SQL(LINES.format(source="SELECT * FROM new")),
+        lines=sql.SQL(lines("SELECT * FROM new", "p.occurred_on, p.recorded_on")),
         name_order=sql.SQL(NAME_ORDER),
     )
     added = conn.execute(tally, (param,)).fetchall()
