@@ -37,8 +37,16 @@ class TableSchema:
 
     def create(self, conn: Connection[Any], table: str) -> None:
         """Creates the named table, without its indexes, if missing; sets its fill factor
-        (for the pages written from now on, in a table made before)."""
+        where it is not that yet (for the pages written from now on, in a table made before),
+        so that a process starting takes no lock for it."""
         conn.execute(sql.SQL(self.ddl).format(table=sql.Identifier(table)))
+        (options,) = conn.execute(
+            "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = to_regclass(%s)",
+            (sql.Identifier(table).as_string(conn),),
+        ).fetchone()  # type: ignore[misc]
+        set_to = [int(o.partition("=")[2]) for o in options if o.startswith("fillfactor=")]
+        if (set_to or [100])[0] == self.fillfactor:  # 100: PostgreSQL's default
+            return
         conn.execute(
             sql.SQL("ALTER TABLE {} SET (fillfactor = {})").format(
                 sql.Identifier(table), sql.Literal(self.fillfactor)
